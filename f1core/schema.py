@@ -1,0 +1,121 @@
+"""The store's schema as numbered migrations.
+
+Keys are the natural keys every source shares: race = (season, round), driver = driver_ref,
+constructor = constructor_ref, circuit = circuit_ref. The dump's numeric ids never reach the store,
+so rows from the CSV dump and from the Jolpica API meet without a mapping table.
+"""
+from __future__ import annotations
+
+_RESULT_COLUMNS = """
+    season INTEGER NOT NULL,
+    round INTEGER NOT NULL,
+    driver_ref VARCHAR NOT NULL,
+    constructor_ref VARCHAR NOT NULL,
+    number INTEGER,
+    grid INTEGER,
+    position INTEGER,
+    position_text VARCHAR,
+    position_order INTEGER NOT NULL,
+    points DOUBLE,
+    laps INTEGER,
+    time VARCHAR,
+    milliseconds BIGINT,
+    fastest_lap INTEGER,
+    fastest_lap_rank INTEGER,
+    fastest_lap_time VARCHAR,
+    fastest_lap_speed DOUBLE,
+    status VARCHAR
+"""
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "source tables and ingestion log",
+        f"""
+CREATE TABLE seasons (season INTEGER PRIMARY KEY, url VARCHAR);
+CREATE TABLE circuits (
+    circuit_ref VARCHAR PRIMARY KEY, name VARCHAR, location VARCHAR, country VARCHAR,
+    lat DOUBLE, lng DOUBLE, alt DOUBLE, url VARCHAR);
+CREATE TABLE drivers (
+    driver_ref VARCHAR PRIMARY KEY, number INTEGER, code VARCHAR, forename VARCHAR, surname VARCHAR,
+    dob DATE, nationality VARCHAR, url VARCHAR);
+CREATE TABLE constructors (
+    constructor_ref VARCHAR PRIMARY KEY, name VARCHAR, nationality VARCHAR, url VARCHAR);
+CREATE TABLE status (status_id INTEGER PRIMARY KEY, status VARCHAR);
+CREATE TABLE races (
+    season INTEGER NOT NULL, round INTEGER NOT NULL, circuit_ref VARCHAR NOT NULL, name VARCHAR,
+    date DATE NOT NULL, time TIME, url VARCHAR,
+    fp1_date DATE, fp1_time TIME, fp2_date DATE, fp2_time TIME, fp3_date DATE, fp3_time TIME,
+    quali_date DATE, quali_time TIME, sprint_date DATE, sprint_time TIME,
+    PRIMARY KEY (season, round));
+CREATE TABLE results ({_RESULT_COLUMNS}, PRIMARY KEY (season, round, driver_ref, position_order));
+CREATE TABLE sprint_results ({_RESULT_COLUMNS}, PRIMARY KEY (season, round, driver_ref));
+CREATE TABLE qualifying (
+    season INTEGER NOT NULL, round INTEGER NOT NULL, driver_ref VARCHAR NOT NULL,
+    constructor_ref VARCHAR NOT NULL, number INTEGER, position INTEGER,
+    q1 VARCHAR, q2 VARCHAR, q3 VARCHAR, q1_s DOUBLE, q2_s DOUBLE, q3_s DOUBLE,
+    PRIMARY KEY (season, round, driver_ref));
+CREATE TABLE pit_stops (
+    season INTEGER NOT NULL, round INTEGER NOT NULL, driver_ref VARCHAR NOT NULL, stop INTEGER NOT NULL,
+    lap INTEGER, time VARCHAR, duration VARCHAR, milliseconds BIGINT,
+    PRIMARY KEY (season, round, driver_ref, stop));
+CREATE TABLE driver_standings (
+    season INTEGER NOT NULL, round INTEGER NOT NULL, driver_ref VARCHAR NOT NULL,
+    points DOUBLE, position INTEGER, position_text VARCHAR, wins INTEGER,
+    PRIMARY KEY (season, round, driver_ref));
+CREATE TABLE constructor_standings (
+    season INTEGER NOT NULL, round INTEGER NOT NULL, constructor_ref VARCHAR NOT NULL,
+    points DOUBLE, position INTEGER, position_text VARCHAR, wins INTEGER,
+    PRIMARY KEY (season, round, constructor_ref));
+CREATE TABLE constructor_results (
+    season INTEGER NOT NULL, round INTEGER NOT NULL, constructor_ref VARCHAR NOT NULL,
+    points DOUBLE, status VARCHAR,
+    PRIMARY KEY (season, round, constructor_ref));
+-- Observed race-session weather, one row per race and source ('fastf1' session averages,
+-- 'openmeteo' daily values at the circuit).
+CREATE TABLE weather_observed (
+    season INTEGER NOT NULL, round INTEGER NOT NULL, source VARCHAR NOT NULL,
+    air_temp DOUBLE, track_temp DOUBLE, humidity DOUBLE, pressure DOUBLE, wind_speed DOUBLE,
+    rainfall_rate DOUBLE, precipitation_mm DOUBLE, precipitation_hours DOUBLE,
+    temp_max DOUBLE, temp_min DOUBLE, wet BOOLEAN,
+    PRIMARY KEY (season, round, source));
+-- Forecast for an upcoming race at its start time; the latest fetch replaces the previous one.
+CREATE TABLE weather_forecast (
+    season INTEGER NOT NULL, round INTEGER NOT NULL, source VARCHAR NOT NULL,
+    fetched_at TIMESTAMP NOT NULL, valid_at TIMESTAMP,
+    air_temp DOUBLE, precipitation_probability DOUBLE, precipitation_mm DOUBLE,
+    humidity DOUBLE, wind_speed DOUBLE,
+    PRIMARY KEY (season, round, source));
+CREATE SEQUENCE ingestion_run_seq START 1;
+CREATE TABLE ingestion_runs (
+    run_id INTEGER PRIMARY KEY DEFAULT nextval('ingestion_run_seq'),
+    source VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP,
+    ok BOOLEAN, rows_added INTEGER, message VARCHAR);
+""",
+    ),
+]
+
+# Tables filled from the sources, in the order a bootstrap writes them (parents first).
+SOURCE_TABLES = [
+    "seasons", "circuits", "drivers", "constructors", "status", "races", "results",
+    "sprint_results", "qualifying", "pit_stops", "driver_standings", "constructor_standings",
+    "constructor_results", "weather_observed", "weather_forecast",
+]
+
+PRIMARY_KEYS: dict[str, list[str]] = {
+    "seasons": ["season"],
+    "circuits": ["circuit_ref"],
+    "drivers": ["driver_ref"],
+    "constructors": ["constructor_ref"],
+    "status": ["status_id"],
+    "races": ["season", "round"],
+    "results": ["season", "round", "driver_ref", "position_order"],
+    "sprint_results": ["season", "round", "driver_ref"],
+    "qualifying": ["season", "round", "driver_ref"],
+    "pit_stops": ["season", "round", "driver_ref", "stop"],
+    "driver_standings": ["season", "round", "driver_ref"],
+    "constructor_standings": ["season", "round", "constructor_ref"],
+    "constructor_results": ["season", "round", "constructor_ref"],
+    "weather_observed": ["season", "round", "source"],
+    "weather_forecast": ["season", "round", "source"],
+}
