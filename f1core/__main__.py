@@ -1,0 +1,5 @@
+import sys
+
+from f1core.cli import main
+
+sys.exit(main())

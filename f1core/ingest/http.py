@@ -1,0 +1,233 @@
+"""HTTP for the JSON sources: retries with backoff, a rate limiter, and nothing that can hang.
+
+Every request has a connect and a read timeout, and the body is read against an overall deadline,
+because a read timeout alone does not stop a server that trickles one byte at a time. Failures of
+any kind (status, timeout, broken connection, truncated or non-JSON body) become `SourceError`
+naming the URL, so the ingestion log says which request broke.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any, Mapping
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from f1core.ingest.runs import IngestError
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
+DEFAULT_DEADLINE_S = 90.0  # from sending the request to the last byte of the body, retries included
+DEFAULT_RETRIES = 3
+DEFAULT_BACKOFF = 0.5  # urllib3 sleeps 0, 2*f, 4*f ... between retries, capped at backoff_max
+DEFAULT_BACKOFF_MAX = 10.0
+DEFAULT_RETRY_AFTER_MAX = 30  # a server asking for longer is waited this long, then asked again
+MAX_BODY_BYTES = 50 * 1024 * 1024
+USER_AGENT = "f1-prediction-dashboard (+https://github.com/; open source F1 predictions)"
+
+
+class SourceError(IngestError):
+    """A remote source answered with something unusable, or did not answer. Names the URL."""
+
+
+class RateLimiter:
+    """At most `rate_per_s` requests per second across all threads, spaced evenly.
+
+    Even spacing rather than a burst bucket: Jolpica counts bursts, and an importer making a few
+    hundred requests gains nothing from sending four at once.
+    """
+
+    def __init__(self, rate_per_s: float):
+        if rate_per_s <= 0:
+            raise ValueError("rate_per_s must be positive")
+        self.interval = 1.0 / rate_per_s
+        self._lock = threading.Lock()
+        self._next_slot = 0.0
+
+    def wait(self) -> None:
+        # Reserve a slot under the lock, sleep outside it, so waiting threads queue in order
+        # without holding each other up longer than their own slot.
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self.interval
+        delay = slot - now
+        if delay > 0:
+            time.sleep(delay)
+
+
+class _LimitedRetry(Retry):
+    """urllib3's Retry, with retried attempts also taking a rate-limiter slot: a retry after a
+    zero backoff would otherwise go out straight away, past the limiter."""
+
+    limiter: RateLimiter | None = None
+
+    def new(self, **kw: Any) -> "_LimitedRetry":
+        retry = super().new(**kw)
+        retry.limiter = self.limiter
+        return retry
+
+    def sleep(self, response: Any = None) -> None:
+        super().sleep(response)
+        if self.limiter is not None:
+            self.limiter.wait()
+
+
+def make_session(
+    retries: int = DEFAULT_RETRIES,
+    backoff_factor: float = DEFAULT_BACKOFF,
+    backoff_max: float = DEFAULT_BACKOFF_MAX,
+    retry_after_max: int = DEFAULT_RETRY_AFTER_MAX,
+    limiter: RateLimiter | None = None,
+) -> requests.Session:
+    """A Session that retries GETs on 429/5xx and connection errors, honouring Retry-After."""
+    retry = _LimitedRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        redirect=3,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"GET"}),
+        backoff_factor=backoff_factor,
+        backoff_max=backoff_max,
+        retry_after_max=retry_after_max,
+        respect_retry_after_header=True,
+        # Give the last response back instead of raising, so the error can say what the server said.
+        raise_on_status=False,
+    )
+    retry.limiter = limiter
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    session.headers["Accept"] = "application/json"
+    return session
+
+
+def _describe(url: str, params: Mapping[str, Any] | None) -> str:
+    if not params:
+        return url
+    return requests.Request("GET", url, params=params).prepare().url or url
+
+
+def _read_body(response: requests.Response, where: str, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    # read1 returns whatever has arrived instead of waiting for a full chunk, so the deadline is
+    # checked while a slow body trickles in rather than only after it is complete.
+    while True:
+        chunk = response.raw.read1(64 * 1024, decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise SourceError(f"{where}: response larger than {MAX_BODY_BYTES} bytes")
+        if time.monotonic() > deadline:
+            raise SourceError(f"{where}: the response took too long to arrive (deadline passed mid-body)")
+    return b"".join(chunks)
+
+
+def get_json(
+    url: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    session: requests.Session | None = None,
+    timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    limiter: RateLimiter | None = None,
+) -> Any:
+    """GET `url` and return its JSON. Raises SourceError naming the URL when the server does not
+    answer 200 after the session's retries, answers too slowly, or sends a body that is cut short
+    or is not JSON. Without a session, a fresh retrying one is used for this call."""
+    where = _describe(url, params)
+    own_session = session is None
+    session = session or make_session(limiter=limiter)
+    if limiter is not None:
+        limiter.wait()
+    deadline = time.monotonic() + deadline_s
+    try:
+        try:
+            response = session.get(url, params=params, timeout=timeout, stream=True)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            raise _failure(where, exc, "waiting for the response") from exc
+        with response:
+            if response.status_code != 200:
+                snippet = _snippet(response, deadline)
+                raise SourceError(
+                    f"{where}: HTTP {response.status_code} {response.reason or ''}".rstrip()
+                    + (" after retries" if response.status_code in RETRY_STATUSES else "")
+                    + (f": {snippet}" if snippet else "")
+                )
+            try:
+                body = _read_body(response, where, deadline)
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                raise _failure(where, exc, "reading the response (cut short?)") from exc
+    finally:
+        if own_session:
+            session.close()
+    if not body.strip():
+        raise SourceError(f"{where}: empty response body")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        tail = body[-60:].decode("utf-8", "replace")
+        raise SourceError(
+            f"{where}: the response is not valid JSON ({exc}); it ends with {tail!r} (truncated?)"
+        ) from exc
+
+
+def _failure(where: str, exc: BaseException, doing: str) -> SourceError:
+    # requests reports a read timeout after retries as a ConnectionError wrapping urllib3's
+    # ReadTimeoutError, so look at the text as well as the type.
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in text.lower():
+        return SourceError(f"{where}: timed out {doing} ({text})")
+    return SourceError(f"{where}: failed {doing} ({text})")
+
+
+def _snippet(response: requests.Response, deadline: float) -> str:
+    try:
+        body = _read_body(response, response.url, min(deadline, time.monotonic() + 2.0))
+    except (SourceError, requests.RequestException, urllib3.exceptions.HTTPError):
+        return ""
+    return " ".join(body[:200].decode("utf-8", "replace").split())
+
+
+class HttpClient:
+    """A session, a rate limiter and timeouts bundled for one source."""
+
+    def __init__(
+        self,
+        session: requests.Session | None = None,
+        *,
+        rate_per_s: float | None = None,
+        timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        retries: int = DEFAULT_RETRIES,
+        backoff_factor: float = DEFAULT_BACKOFF,
+        retry_after_max: int = DEFAULT_RETRY_AFTER_MAX,
+    ):
+        self.limiter = RateLimiter(rate_per_s) if rate_per_s else None
+        self.session = session or make_session(
+            retries=retries, backoff_factor=backoff_factor, retry_after_max=retry_after_max, limiter=self.limiter,
+        )
+        self.timeout = timeout
+        self.deadline_s = deadline_s
+        self.requests_made = 0
+
+    def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
+        self.requests_made += 1
+        return get_json(
+            url, params, session=self.session, timeout=self.timeout, deadline_s=self.deadline_s, limiter=self.limiter,
+        )
+
+    def close(self) -> None:
+        self.session.close()

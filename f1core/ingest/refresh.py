@@ -1,0 +1,200 @@
+"""Bootstrap and periodic refresh of the store, and the background thread that runs them.
+
+One refresh runs at a time per process; a trigger while one runs is refused, not queued. The
+thread never touches Streamlit: the UI polls `Refresher.status()`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from f1core import clock
+from f1core.config import Settings
+from f1core.ingest.runs import RunResult
+from f1core.store import Store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    step: str
+    ok: bool
+    rows_added: int
+    message: str
+
+
+@dataclass(frozen=True)
+class RefreshStatus:
+    running: bool = False
+    current_step: str = ""
+    started_at: dt.datetime | None = None
+    last_finished_at: dt.datetime | None = None
+    last_success_at: dt.datetime | None = None
+    last_error: str | None = None
+    last_error_at: dt.datetime | None = None
+    rows_added: int = 0
+    data_as_of: str | None = None
+    steps: tuple[StepOutcome, ...] = field(default_factory=tuple)
+
+
+class NothingToBootstrapFrom(RuntimeError):
+    """The store is empty and neither a snapshot nor the API is available."""
+
+
+def _run_step(name: str, fn: Callable[[], RunResult], outcomes: list[StepOutcome], progress: Progress) -> RunResult | None:
+    progress(f"{name}: starting")
+    try:
+        result = fn()
+    except Exception as exc:  # each step is recorded in ingestion_runs; one failing must not stop the others
+        log.warning("refresh step %s failed: %s", name, exc)
+        outcomes.append(StepOutcome(name, False, 0, str(exc)))
+        progress(f"{name}: failed: {exc}")
+        return None
+    outcomes.append(StepOutcome(name, True, result.total_added, result.message or f"{result.total_added} rows added"))
+    progress(f"{name}: {result.total_added} rows added")
+    return result
+
+
+def bootstrap(store: Store, settings: Settings, progress: Progress = lambda _m: None) -> list[StepOutcome]:
+    """Fill an empty store: from F1_SNAPSHOT (and F1_WEATHER) when set, otherwise from the API."""
+    from f1core.ingest.ergast_csv import import_dump
+    from f1core.ingest.weather_csv import import_weather
+
+    outcomes: list[StepOutcome] = []
+    if settings.snapshot:
+        _run_step("snapshot", lambda: import_dump(store, settings.snapshot, progress), outcomes, progress)
+    else:
+        from f1core.ingest.jolpica import JolpicaClient, bootstrap_from_api
+
+        client = JolpicaClient(settings.jolpica_url)
+        _run_step("jolpica-bootstrap",
+                  lambda: bootstrap_from_api(store, client, clock.today(settings.today), progress=progress),
+                  outcomes, progress)
+    if settings.weather and not store.is_empty():
+        _run_step("weather-csv", lambda: import_weather(store, settings.weather, progress), outcomes, progress)
+    return outcomes
+
+
+def refresh(store: Store, settings: Settings, progress: Progress = lambda _m: None,
+            use_api: bool = True) -> list[StepOutcome]:
+    """Bring the store up to date: bootstrap when empty, then new races, session weather and forecasts."""
+    outcomes: list[StepOutcome] = []
+    if store.is_empty():
+        outcomes += bootstrap(store, settings, progress)
+        if store.is_empty():
+            return outcomes
+    if not use_api:
+        return outcomes
+    from f1core.ingest.fastf1_weather import import_session_weather
+    from f1core.ingest.jolpica import JolpicaClient, import_new_races
+    from f1core.ingest.openmeteo import OpenMeteoClient, import_forecasts
+
+    today = clock.today(settings.today)
+    jolpica = JolpicaClient(settings.jolpica_url)
+    _run_step("jolpica", lambda: import_new_races(store, jolpica, today, progress=progress), outcomes, progress)
+    _run_step("fastf1", lambda: import_session_weather(store, settings.fastf1_cache, today, progress=progress),
+              outcomes, progress)
+    meteo = OpenMeteoClient(settings.open_meteo_url)
+    _run_step("open-meteo", lambda: import_forecasts(store, meteo, clock.now(settings.today), progress=progress),
+              outcomes, progress)
+    return outcomes
+
+
+class Refresher:
+    """Runs `refresh` in a daemon thread every `settings.refresh_hours`, or on demand."""
+
+    def __init__(self, store: Store, settings: Settings,
+                 refresh_fn: Callable[..., list[StepOutcome]] = refresh,
+                 after_refresh: Callable[[list[StepOutcome]], None] | None = None):
+        self.store = store
+        self.settings = settings
+        self._refresh_fn = refresh_fn
+        self._after_refresh = after_refresh
+        self._run_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._status = RefreshStatus()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    # -- status ---------------------------------------------------------------------------------
+    def status(self) -> RefreshStatus:
+        with self._state_lock:
+            return self._status
+
+    def _update(self, **changes) -> None:
+        with self._state_lock:
+            self._status = replace(self._status, **changes)
+
+    # -- running --------------------------------------------------------------------------------
+    def run_once(self, use_api: bool = True) -> list[StepOutcome] | None:
+        """Run a refresh now in this thread. Returns None when one is already running."""
+        if not self._run_lock.acquire(blocking=False):
+            return None
+        try:
+            now = dt.datetime.now(dt.timezone.utc)
+            self._update(running=True, started_at=now, current_step="starting", steps=())
+            outcomes = self._refresh_fn(self.store, self.settings,
+                                        progress=lambda m: self._update(current_step=m), use_api=use_api)
+            finished = dt.datetime.now(dt.timezone.utc)
+            failures = [o for o in outcomes if not o.ok]
+            last = self.store.last_race_with_results()
+            changes = dict(running=False, current_step="", last_finished_at=finished, steps=tuple(outcomes),
+                           rows_added=sum(o.rows_added for o in outcomes),
+                           data_as_of=last.label if last else None)
+            if failures:
+                changes.update(last_error="; ".join(f"{o.step}: {o.message}" for o in failures), last_error_at=finished)
+            if any(o.ok for o in outcomes) or not outcomes:
+                changes.update(last_success_at=finished)
+            self._update(**changes)
+            if self._after_refresh:
+                try:
+                    self._after_refresh(outcomes)
+                except Exception:  # a failing hook (e.g. retrain) must not kill the refresh loop
+                    log.exception("after-refresh hook failed")
+            return outcomes
+        except Exception as exc:
+            log.exception("refresh failed")
+            now = dt.datetime.now(dt.timezone.utc)
+            self._update(running=False, current_step="", last_error=str(exc), last_error_at=now, last_finished_at=now)
+            return []
+        finally:
+            self._run_lock.release()
+
+    def trigger(self) -> bool:
+        """Ask the background thread for a refresh now. False when one is already running."""
+        if self._run_lock.locked():
+            return False
+        if self._thread is None or not self._thread.is_alive():
+            threading.Thread(target=self.run_once, name="f1-refresh-once", daemon=True).start()
+        else:
+            self._wake.set()
+        return True
+
+    def start(self) -> None:
+        """Start the periodic thread (idempotent): a first refresh at once, then every period."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._loop, name="f1-refresh", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    def _loop(self) -> None:
+        period = self.settings.refresh_hours * 3600
+        while not self._stopping:
+            self.run_once()
+            self._wake.wait(timeout=period)
+            self._wake.clear()
+
+    @property
+    def running(self) -> bool:
+        return self._run_lock.locked()

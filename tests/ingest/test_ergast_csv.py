@@ -1,0 +1,188 @@
+import csv
+import datetime as dt
+import shutil
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from f1core.ingest.ergast_csv import import_dump
+from f1core.ingest.runs import IngestError
+from f1core.ingest.weather_csv import import_weather
+from f1core.store import Store
+from tests.conftest import FIXTURES
+
+MINI = FIXTURES / "ergast_mini"
+MINI_WEATHER = FIXTURES / "weather_mini"
+
+
+def snapshot_of(store: Store) -> dict[str, list]:
+    """Full content of every source table, to prove a failed import changed nothing."""
+    out = {}
+    for table in store.table_counts():
+        out[table] = sorted(map(repr, store.read(f"SELECT * FROM {table}").itertuples(index=False)))
+    return out
+
+
+def failed_runs(store: Store) -> list[tuple]:
+    frame = store.read("SELECT source, message FROM ingestion_runs WHERE NOT ok ORDER BY run_id")
+    return [tuple(r) for r in frame.itertuples(index=False)]
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "f1.duckdb")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def mini_copy(tmp_path) -> Path:
+    dst = tmp_path / "dump"
+    shutil.copytree(MINI, dst)
+    return dst
+
+
+def test_mini_dump_lands_with_natural_keys(store):
+    run = import_dump(store, MINI)
+    counts = store.table_counts()
+    assert counts["races"] == 3 and counts["results"] == 8 and counts["qualifying"] == 8
+    assert run.rows_added["results"] == 8
+    row = store.read("SELECT * FROM results WHERE season = 2024 AND round = 2 AND driver_ref = 'bearman'").iloc[0]
+    assert (row.constructor_ref, row.grid, row.position, row.status) == ("ferrari", 11, 4, "+1 Lap")
+    q = store.read("SELECT q1_s, q3_s FROM qualifying WHERE round = 2 AND driver_ref = 'bearman'").iloc[0]
+    assert q.q1_s == pytest.approx(88.642) and pd.isna(q.q3_s)  # \N -> NULL
+    sprint = store.read("SELECT position, position_text, status FROM sprint_results WHERE driver_ref = 'leclerc'").iloc[0]
+    assert pd.isna(sprint.position) and sprint.position_text == "R" and sprint.status == "Collision"
+    race = store.race(2024, 1)
+    assert race.circuit_ref == "bahrain" and race.time == dt.time(15, 0)
+    assert store.read("SELECT url FROM circuits WHERE circuit_ref = 'albert_park'").url.isna().all()
+
+
+def test_import_twice_changes_nothing(store):
+    import_dump(store, MINI)
+    before = snapshot_of(store)
+    second = import_dump(store, MINI)
+    assert second.total_added == 0
+    assert snapshot_of(store) == before
+
+
+def test_zip_dump_in_a_subfolder(store, tmp_path):
+    archive = tmp_path / "dump.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in MINI.glob("*.csv"):
+            zf.write(f, f"f1db/{f.name}")
+    import_dump(store, archive)
+    assert store.table_counts()["results"] == 8
+
+
+def _assert_rejected(store, path, *fragments):
+    import_dump(store, MINI)
+    before = snapshot_of(store)
+    with pytest.raises(IngestError) as err:
+        import_dump(store, path)
+    for fragment in fragments:
+        assert fragment in str(err.value)
+    assert snapshot_of(store) == before
+    runs = failed_runs(store)
+    assert runs and fragments[0] in runs[-1][1]
+    return str(err.value)
+
+
+def test_truncated_file_is_rejected_and_store_unchanged(store, mini_copy):
+    path = mini_copy / "results.csv"
+    text = path.read_text()
+    path.write_text(text[: text.rindex("\n", 0, len(text) - 1) + 30])  # cut the last row mid-way
+    message = _assert_rejected(store, mini_copy, "results.csv", "line 9")
+    assert "truncated" in message
+
+
+def test_unterminated_quote_is_rejected(store, mini_copy):
+    path = mini_copy / "drivers.csv"
+    path.write_text(path.read_text() + '861,"colapinto,43,COL,Franco\n')
+    _assert_rejected(store, mini_copy, "drivers.csv", "line 7")
+
+
+def test_missing_column_is_named(store, mini_copy):
+    path = mini_copy / "results.csv"
+    rows = list(csv.reader(path.open()))
+    with path.open("w", newline="") as fh:
+        csv.writer(fh).writerows([r[:2] + r[3:] for r in rows])  # drop driverId
+    _assert_rejected(store, mini_copy, "results.csv", "missing column(s) driverId")
+
+
+def test_unknown_driver_in_results_is_named(store, mini_copy):
+    path = mini_copy / "results.csv"
+    with path.open("a") as fh:
+        fh.write("26009,1122,9999,6,99,20,5,5,5,10,50,+40.000,4883273,40,6,1:33.000,239.0,1\n")
+    _assert_rejected(store, mini_copy, "results.csv", "line 10", "driverId 9999 is not in drivers.csv")
+
+
+def test_non_numeric_value_is_named(store, mini_copy):
+    path = mini_copy / "qualifying.csv"
+    path.write_text(path.read_text().replace("10002,1121,844,6,16,2", "10002,1121,844,6,16,P2"))
+    _assert_rejected(store, mini_copy, "qualifying.csv", "line 3", "'P2' is not a number")
+
+
+def test_not_a_dump(store, tmp_path):
+    with pytest.raises(IngestError, match="missing circuits.csv"):
+        import_dump(store, tmp_path)
+
+
+def test_weather_both_formats(store):
+    import_dump(store, MINI)
+    run = import_weather(store, MINI_WEATHER)
+    assert run.rows_added == {"weather_observed": 3}  # the 'unavailable' FastF1 row is not stored
+    w = store.read("SELECT * FROM weather_observed ORDER BY round, source")
+    fastf1 = w[(w["round"] == 1) & (w.source == "fastf1")].iloc[0]
+    assert fastf1.track_temp == pytest.approx(25.2) and not fastf1.wet
+    meteo = w[(w["round"] == 2) & (w.source == "openmeteo")].iloc[0]
+    assert meteo.wet and meteo.precipitation_mm == pytest.approx(1.2)
+    assert import_weather(store, MINI_WEATHER).total_added == 0
+
+
+def test_weather_for_unknown_race_is_rejected(store, tmp_path):
+    import_dump(store, MINI)
+    bad = tmp_path / "w"
+    bad.mkdir()
+    (bad / "om.csv").write_text(
+        (MINI_WEATHER / "openmeteo_race_weather.csv").read_text() + "2031,1,bahrain,2031-03-02,0,20,10,5,0,False\n")
+    before = snapshot_of(store)
+    with pytest.raises(IngestError, match=r"om.csv line 4: race 2031 round 1 is not in the store"):
+        import_weather(store, bad)
+    assert snapshot_of(store) == before
+
+
+def test_unknown_weather_format(store, tmp_path):
+    (tmp_path / "x.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(IngestError, match="not a known weather format"):
+        import_weather(store, tmp_path)
+
+
+# -- the real snapshot ------------------------------------------------------------------------------
+
+def _csv_rows(path: Path) -> int:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return sum(1 for _ in csv.reader(fh)) - 1
+
+
+def test_real_snapshot_loads_completely(snapshot_store, ergast_dir):
+    counts = snapshot_store.table_counts()
+    for table in ["seasons", "circuits", "drivers", "constructors", "status", "races", "results", "sprint_results",
+                  "qualifying", "pit_stops", "driver_standings", "constructor_standings", "constructor_results"]:
+        assert counts[table] == _csv_rows(ergast_dir / f"{table}.csv"), table
+    calendar = snapshot_store.read("SELECT round FROM races WHERE season = 2026 ORDER BY round")["round"].tolist()
+    assert calendar == list(range(1, 23))
+    last = snapshot_store.last_race_with_results()
+    assert (last.season, last.round, last.name) == (2026, 4, "Miami Grand Prix")
+    nxt = snapshot_store.next_races(dt.date(2026, 5, 10), 3)
+    assert [r.round for r in nxt] == [5, 6, 7]
+    assert snapshot_store.races_missing_results(dt.date(2026, 5, 10)) == []
+    stale = snapshot_store.races_missing_results(dt.date(2026, 6, 10))
+    assert [r.round for r in stale] == [5, 6]
+
+
+def test_real_weather_loads(snapshot_store):
+    counts = snapshot_store.read("SELECT source, count(*) n FROM weather_observed GROUP BY source")
+    assert dict(zip(counts.source, counts.n)) == {"fastf1": 127, "openmeteo": 177}

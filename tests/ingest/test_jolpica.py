@@ -1,0 +1,398 @@
+"""Jolpica client and importer against a local Ergast-compatible server speaking the real JSON."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from f1core.ingest.http import SourceError
+from f1core.ingest.jolpica import JolpicaClient, bootstrap_from_api, import_new_races
+from f1core.ingest.runs import IngestError
+from f1core.store import Store
+from tests.ingest.apiserver import (
+    FIXTURES, FakeApi, FakeJolpica, Reply, Seen, last_run, small_store, store_fingerprint,
+)
+
+SEASON_2025 = ["2025_schedule.json", "2025_results.json", "2025_qualifying.json", "2025_sprint.json", "seasons.json"]
+AFTER_R3 = dt.date(2025, 4, 7)  # Japan run, Bahrain not yet
+BAHRAIN_QUALI_DAY = dt.date(2025, 4, 12)  # Bahrain qualified, race tomorrow
+
+
+@pytest.fixture
+def api():
+    with FakeApi() as server:
+        yield server
+
+
+@pytest.fixture
+def jolpica(api):
+    return FakeJolpica(api, *SEASON_2025)
+
+
+@pytest.fixture(scope="module")
+def small_store_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("small") / "f1.duckdb"
+    small_store(path).close()
+    return path
+
+
+@pytest.fixture
+def store(small_store_file, tmp_path):
+    # Built once per module and copied: creating a DuckDB file and migrating it costs more than a test.
+    shutil.copy(small_store_file, tmp_path / "f1.duckdb")
+    s = Store(tmp_path / "f1.duckdb")
+    yield s
+    s.close()
+
+
+def client_for(fake: FakeJolpica, **kw) -> JolpicaClient:
+    # Fast settings for tests; production keeps the defaults (4 requests/s, real backoff).
+    return JolpicaClient(fake.base_url, rate_per_s=kw.pop("rate_per_s", 500.0), timeout=kw.pop("timeout", (1.0, 2.0)),
+                         retries=kw.pop("retries", 2), backoff_factor=0.0, **kw)
+
+
+def api_paths(api: FakeApi) -> list[str]:
+    return [p.removeprefix(FakeJolpica.PREFIX) for p in api.paths()]
+
+
+# --- paging --------------------------------------------------------------------------------------
+
+def test_paging_reassembles_a_race_split_across_pages(api, jolpica):
+    jolpica.max_limit = 4  # 18 result rows of 6 per race: every race straddles a page boundary
+    pages = client_for(jolpica).results(2025)
+    assert [s.params["offset"] for s in api.seen] == ["0", "4", "8", "12", "16"]
+    assert {s.params["limit"] for s in api.seen} == {"100"}  # asks for 100, follows the server's cap
+    rows_by_round: dict[str, list[str]] = {}
+    for page in pages:
+        for race in page.items:
+            rows_by_round.setdefault(race["round"], []).extend(r["Driver"]["driverId"] for r in race["Results"])
+    assert {r: len(v) for r, v in rows_by_round.items()} == {"1": 6, "2": 6, "3": 6}
+    assert sum(1 for page in pages for race in page.items if race["round"] == "1") == 2  # split in two
+
+
+def test_import_with_small_pages_stores_every_row_of_split_races(api, jolpica, store):
+    jolpica.max_limit = 4
+    run = import_new_races(store, client_for(jolpica), AFTER_R3)
+    counts = store.read("SELECT round, count(*) AS n FROM results GROUP BY round ORDER BY round")
+    assert counts.to_dict("list") == {"round": [1, 2, 3], "n": [5, 6, 6]}
+    assert run.rows_added["results"] == 12
+
+
+def test_a_page_with_fewer_rows_than_promised_is_rejected(api, jolpica, store):
+    before = store_fingerprint(store)
+
+    def short_second_page(seen: Seen) -> Reply:
+        reply = jolpica.handle(seen)
+        if seen.params.get("offset") == "4":
+            reply.body["MRData"]["RaceTable"]["Races"][0]["Results"].pop()
+        return reply
+
+    jolpica.max_limit = 4
+    api.route("/ergast/f1/2025/results.json", short_second_page)
+    with pytest.raises(SourceError, match="offset=4.*holds 3 rows but MRData promises 4"):
+        import_new_races(store, client_for(jolpica), AFTER_R3)
+    assert_failed_and_unchanged(store, before, "/2025/results.json?limit=100&offset=4")
+
+
+# --- what lands in the store --------------------------------------------------------------------
+
+def test_import_maps_ergast_fields_to_store_columns(api, jolpica, store):
+    import_new_races(store, client_for(jolpica), AFTER_R3)
+
+    leclerc = store.read("SELECT * FROM results WHERE season=2025 AND round=2 AND driver_ref='leclerc'").iloc[0]
+    assert pd.isna(leclerc["position"])  # disqualified: no classified position
+    assert (leclerc["position_order"], leclerc["position_text"], leclerc["status"]) == (18, "D", "Underweight")
+
+    winner = store.read("SELECT * FROM results WHERE season=2025 AND round=2 AND position=1").iloc[0]
+    assert winner["driver_ref"] == "piastri" and winner["constructor_ref"] == "mclaren"
+    assert (winner["number"], winner["grid"], winner["laps"], winner["points"]) == (81, 1, 56, 25.0)
+    assert (winner["time"], winner["milliseconds"]) == ("1:30:55.026", 5455026)
+    assert (winner["fastest_lap"], winner["fastest_lap_rank"], winner["fastest_lap_time"]) == (53, 3, "1:35.520")
+
+    q = store.read("SELECT * FROM qualifying WHERE season=2025 AND round=3 AND driver_ref='max_verstappen'").iloc[0]
+    assert (q["position"], q["q1"], q["q3"]) == (1, "1:27.943", "1:26.983")
+    assert q["q1_s"] == pytest.approx(87.943) and q["q3_s"] == pytest.approx(86.983)
+    eliminated = store.read("SELECT q2, q2_s FROM qualifying WHERE round=1").dropna()
+    assert len(eliminated) == 0  # round 1 is the store's own rows: not fetched again
+
+    sprint = store.read("SELECT driver_ref, position, points FROM sprint_results ORDER BY position_order")
+    assert sprint["driver_ref"].tolist()[:2] == ["piastri", "max_verstappen"] and sprint["points"].iloc[0] == 7.0
+
+    # A driver the store did not know arrives with the results that introduce him.
+    kimi = store.read("SELECT * FROM drivers WHERE driver_ref='antonelli'").iloc[0]
+    assert (kimi["forename"], kimi["surname"], kimi["code"], kimi["number"]) == ("Andrea Kimi", "Antonelli", "ANT", 12)
+    assert kimi["dob"] == pd.Timestamp("2006-08-25")
+
+    # The schedule refreshes session times; known circuits keep what only the dump has.
+    race = store.read("SELECT * FROM races WHERE season=2025 AND round=4").iloc[0]
+    assert race["fp1_date"] == pd.Timestamp("2025-04-11") and str(race["quali_time"]) == "16:00:00"
+    assert store.scalar("SELECT alt FROM circuits WHERE circuit_ref='bahrain'") == 7.0
+
+
+def test_importing_twice_changes_nothing(api, jolpica, store):
+    first = import_new_races(store, client_for(jolpica), BAHRAIN_QUALI_DAY)
+    assert first.total_added > 0
+    after_first = store_fingerprint(store)
+    second = import_new_races(store, client_for(jolpica), BAHRAIN_QUALI_DAY)
+    assert second.total_added == 0
+    assert store_fingerprint(store) == after_first
+    runs = store.read("SELECT ok, rows_added FROM ingestion_runs ORDER BY run_id")
+    assert runs["ok"].tolist() == [True, True] and runs["rows_added"].tolist() == [first.total_added, 0]
+
+
+def test_one_request_per_race_when_only_one_race_is_missing(api, jolpica, store):
+    import_new_races(store, client_for(jolpica), dt.date(2025, 3, 24))  # the day after China
+    assert api_paths(api) == ["/2025.json", "/2025/2/results.json", "/2025/2/qualifying.json", "/2025/2/sprint.json"]
+    assert store.scalar("SELECT count(*) FROM results WHERE round=2") == 6
+    assert store.scalar("SELECT count(*) FROM results WHERE round=3") == 0
+
+
+def test_season_level_requests_when_several_races_are_missing(api, jolpica, store):
+    import_new_races(store, client_for(jolpica), BAHRAIN_QUALI_DAY)
+    paths = set(api_paths(api))
+    assert paths == {"/2025.json", "/2025/results.json", "/2025/qualifying.json", "/2025/sprint.json"}
+    assert store.scalar("SELECT count(*) FROM results") == 5 + 6 + 6
+
+
+def test_qualifying_is_fetched_for_a_race_not_yet_run(api, jolpica, store):
+    import_new_races(store, client_for(jolpica), AFTER_R3)
+    assert store.scalar("SELECT count(*) FROM qualifying WHERE round=4") == 0
+    api.seen.clear()
+    run = import_new_races(store, client_for(jolpica), BAHRAIN_QUALI_DAY)
+    assert api_paths(api) == ["/2025.json", "/2025/4/qualifying.json"]
+    assert run.rows_added == {"races": 0, "qualifying": 6}
+    grid = store.read("SELECT driver_ref FROM qualifying WHERE round=4 ORDER BY position")["driver_ref"].tolist()
+    assert grid[:2] == ["piastri", "russell"]
+    assert store.scalar("SELECT count(*) FROM results WHERE round=4") == 0
+
+
+def test_a_race_the_store_never_heard_of_is_added_with_its_results(api, jolpica, store):
+    with store.transaction() as cur:
+        cur.execute("DELETE FROM races WHERE season=2025 AND round=3")
+    run = import_new_races(store, client_for(jolpica), AFTER_R3)
+    assert store.race(2025, 3).name == "Japanese Grand Prix"
+    assert store.scalar("SELECT count(*) FROM results WHERE round=3") == 6
+    assert run.rows_added["races"] == 1
+
+
+def test_bootstrap_fills_an_empty_store_with_season_level_requests(api, jolpica, tmp_path):
+    store = Store(tmp_path / "empty.duckdb")
+    run = bootstrap_from_api(store, client_for(jolpica), BAHRAIN_QUALI_DAY, first_season=2025)
+    assert run.rows_added == {"seasons": 1, "circuits": 6, "drivers": 6, "constructors": 4, "races": 6,
+                              "results": 18, "sprint_results": 6, "qualifying": 24}
+    assert set(api_paths(api)) == {"/seasons.json", "/2025.json", "/2025/results.json",
+                                   "/2025/qualifying.json", "/2025/sprint.json"}
+    assert store.last_race_with_results().round == 3
+    assert store.scalar("SELECT url FROM seasons") == "https://en.wikipedia.org/wiki/2025_Formula_One_World_Championship"
+    with pytest.raises(IngestError, match="already holds races"):
+        bootstrap_from_api(store, client_for(jolpica), BAHRAIN_QUALI_DAY, first_season=2025)
+    # ...and the regular import on top finds nothing more to do.
+    assert import_new_races(store, client_for(jolpica), BAHRAIN_QUALI_DAY).total_added == 0
+    store.close()
+
+
+# --- schedule changes ----------------------------------------------------------------------------
+
+def test_rounds_dropped_from_the_schedule_are_deleted_unless_they_were_run(api, jolpica, store):
+    with store.transaction() as cur:  # a forecast already stored for the round about to be cancelled
+        cur.execute("INSERT INTO weather_forecast (season, round, source, fetched_at) "
+                    "VALUES (2025, 5, 'open-meteo', TIMESTAMP '2025-04-05 10:00:00')")
+    # The API drops Saudi Arabia (not run yet) and, wrongly, Australia (run, with results).
+    jolpica.schedule[2025] = [r for r in jolpica.schedule[2025] if r["round"] not in ("1", "5")]
+    run = import_new_races(store, client_for(jolpica), AFTER_R3)
+    assert store.race(2025, 5) is None
+    assert store.scalar("SELECT count(*) FROM weather_forecast") == 0
+    assert store.race(2025, 1) is not None and store.scalar("SELECT count(*) FROM results WHERE round=1") == 5
+    assert store.race(2025, 6) is not None
+    assert "deleted 2025 R5" in run.message and "R1" not in run.message.split("deleted")[-1]
+
+
+def test_a_renumbered_round_loses_the_rows_of_the_event_it_replaced(api, jolpica, store):
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO weather_forecast (season, round, source, fetched_at) "
+                    "VALUES (2025, 5, 'open-meteo', TIMESTAMP '2025-04-05 10:00:00')")
+    # Saudi Arabia cancelled; Miami moves up from round 6 to round 5.
+    miami = next(r for r in jolpica.schedule[2025] if r["round"] == "6")
+    jolpica.schedule[2025] = [r for r in jolpica.schedule[2025] if r["round"] not in ("5", "6")] + [miami | {"round": "5"}]
+    import_new_races(store, client_for(jolpica), AFTER_R3)
+    assert store.race(2025, 5).circuit_ref == "miami"
+    assert store.race(2025, 6) is None
+    assert store.scalar("SELECT count(*) FROM weather_forecast") == 0  # it was Jeddah's forecast
+
+
+def test_a_schedule_contradicting_a_race_with_results_is_refused(api, jolpica, store):
+    before = store_fingerprint(store)
+    jolpica.schedule[2025][0]["Circuit"] = jolpica.schedule[2025][3]["Circuit"]  # R1 "at Bahrain"
+    with pytest.raises(SourceError, match="2025 R1.*refusing"):
+        import_new_races(store, client_for(jolpica), AFTER_R3)
+    assert store_fingerprint(store) == before
+
+
+def test_an_empty_schedule_deletes_nothing(api, jolpica, store):
+    jolpica.schedule[2025] = []
+    run = import_new_races(store, client_for(jolpica), AFTER_R3)
+    assert store.scalar("SELECT count(*) FROM races") == 6
+    assert "lists no races for 2025" in run.message
+
+
+# --- failures: nothing lands, the run is logged with the URL --------------------------------------
+
+def assert_failed_and_unchanged(store: Store, before: dict, url_part: str) -> None:
+    assert store_fingerprint(store) == before
+    run = last_run(store)
+    assert run["source"] == "jolpica"
+    assert run["ok"] is not None and not run["ok"] and run["finished_at"] is not None
+    assert url_part in run["message"], run["message"]
+
+
+def _break_results(mutate):
+    """A handler serving /2025/results.json with its second page altered by `mutate(race_list)`."""
+    def install(api: FakeApi, jolpica: FakeJolpica) -> None:
+        jolpica.max_limit = 4
+
+        def handler(seen: Seen) -> Reply:
+            reply = jolpica.handle(seen)
+            if seen.params.get("offset") == "4":
+                mutate(reply.body["MRData"]["RaceTable"]["Races"])
+            return reply
+        api.route("/ergast/f1/2025/results.json", handler)
+    return install
+
+
+def _reply_on(path: str, *replies: Reply):
+    def install(api: FakeApi, jolpica: FakeJolpica) -> None:
+        api.route(f"/ergast/f1/{path}", *replies)
+    return install
+
+
+def _second_page_malformed(api: FakeApi, jolpica: FakeJolpica) -> None:
+    jolpica.max_limit = 4
+
+    def handler(seen: Seen) -> Reply:
+        reply = jolpica.handle(seen)
+        if seen.params.get("offset") == "4":
+            return Reply(200, json.dumps(reply.body)[:-30])
+        return reply
+    api.route("/ergast/f1/2025/results.json", handler)
+
+
+def _del(key: str, index: int = 0):
+    def mutate(races: list) -> None:
+        del races[-1]["Results"][index][key]
+    return mutate
+
+
+def _set(key: str, value, index: int = 0):
+    def mutate(races: list) -> None:
+        races[-1]["Results"][index][key] = value
+    return mutate
+
+
+FAILURES = {
+    "persistent 500": (_reply_on("2025/results.json", Reply(500, "Internal Server Error")),
+                       "/2025/results.json", "HTTP 500"),
+    "timeout": (_reply_on("2025.json", Reply(200, {}, delay_s=2.0)), "/2025.json", "timed out"),
+    "malformed JSON": (_second_page_malformed, "/2025/results.json?limit=100&offset=4", "not valid JSON"),
+    "truncated body": (_reply_on("2025/qualifying.json", Reply(200, json.loads((FIXTURES / "2025_qualifying.json").read_text()),
+                                                               truncate_to=500)),
+                       "/2025/qualifying.json", "cut short"),
+    "MRData missing": (_reply_on("2025.json", Reply(200, {"data": []})), "/2025.json", "missing key 'MRData'"),
+    "Races not a list": (_reply_on("2025.json", Reply(200, {"MRData": {"limit": "100", "offset": "0", "total": "0",
+                                                                        "RaceTable": {"Races": {}}}})),
+                         "/2025.json", "'Races' is dict, expected a list"),
+    "result without Driver": (_break_results(_del("Driver")), "offset=4", "missing key 'Driver'"),
+    "result without position": (_break_results(_del("position")), "offset=4", "missing key 'position'"),
+    "non-numeric points": (_break_results(_set("points", "twenty-five")), "offset=4",
+                           "'points' is 'twenty-five', expected a number"),
+    "non-numeric grid": (_break_results(_set("grid", "P3")), "offset=4", "'grid' is 'P3', expected a whole number"),
+    "bad date": (_reply_on("2025.json", Reply(200, {"MRData": {"limit": "100", "offset": "0", "total": "1", "RaceTable": {
+        "Races": [json.loads((FIXTURES / "2025_schedule.json").read_text())["MRData"]["RaceTable"]["Races"][0]
+                  | {"date": "16/03/2025"}]}}})), "/2025.json", "race 2025 R1: 'date' is '16/03/2025'"),
+    # Australia is already stored and would not be written, but a broken response is not trusted.
+    "bad row in a race not needed": (_break_results(lambda races: races[0]["Results"][0].update(laps="x")), "offset=4",
+                                     "race 2025 R1 result P8 (leclerc): 'laps' is 'x'"),
+    "unknown driver": (_break_results(_set("Driver", {"driverId": "nobody"})), "offset=4",
+                       "unknown driver 'nobody': not in the store"),
+    "unknown constructor": (_break_results(_set("Constructor", {"constructorId": "brawn_gp2"})), "offset=4",
+                            "unknown constructor 'brawn_gp2'"),
+}
+
+
+@pytest.mark.parametrize("case", FAILURES, ids=list(FAILURES))
+def test_a_bad_response_changes_nothing_and_is_logged(api, jolpica, store, case):
+    install, url_part, expected = FAILURES[case]
+    install(api, jolpica)
+    before = store_fingerprint(store)
+    with pytest.raises(SourceError) as err:
+        import_new_races(store, client_for(jolpica, timeout=(1.0, 0.3), retries=1), BAHRAIN_QUALI_DAY)
+    assert expected in str(err.value), str(err.value)
+    assert url_part in str(err.value)
+    assert_failed_and_unchanged(store, before, url_part)
+
+
+def test_an_error_names_the_race_and_row(api, jolpica, store):
+    # The page at offset 4 holds Australia's last two rows and China's first two.
+    _break_results(_set("laps", "many", index=1))(api, jolpica)
+    with pytest.raises(SourceError) as err:
+        import_new_races(store, client_for(jolpica), BAHRAIN_QUALI_DAY)
+    assert "/2025/results.json?limit=100&offset=4: race 2025 R2 result P2 (norris): 'laps' is 'many'" in str(err.value)
+
+
+def test_429_with_retry_after_is_waited_out_and_the_import_succeeds(api, jolpica, store):
+    api.route("/ergast/f1/2025.json", Reply(429, "Too Many Requests", {"Retry-After": "1"}),
+              lambda seen: jolpica.handle(seen))
+    run = import_new_races(store, client_for(jolpica), AFTER_R3)
+    assert run.rows_added["results"] == 12
+    schedule_hits = [s.at for s in api.seen if s.path.endswith("/2025.json")]
+    assert len(schedule_hits) == 2 and schedule_hits[1] - schedule_hits[0] >= 0.95
+
+
+def test_500s_are_retried_and_the_import_succeeds(api, jolpica, store):
+    api.route("/ergast/f1/2025/results.json", Reply(502, "Bad Gateway"), Reply(500, ""),
+              lambda seen: jolpica.handle(seen))
+    run = import_new_races(store, client_for(jolpica), AFTER_R3)
+    assert run.rows_added["results"] == 12
+
+
+# --- the real snapshot ---------------------------------------------------------------------------
+
+CANADA_2026 = ["2026_schedule.json", "2026_5_results.json", "2026_5_qualifying.json", "2026_5_sprint.json"]
+
+
+def _without_round(store: Store, table: str, season: int, round_: int) -> tuple:
+    return store.read(
+        f"SELECT count(*) AS n, coalesce(sum(hash(t)), 0) AS h FROM {table} t WHERE NOT (season = ? AND round = ?)",
+        [season, round_],
+    ).iloc[0].tolist()
+
+
+def test_canada_2026_lands_on_the_real_snapshot_and_nothing_else_changes(api, snapshot_store):
+    store = snapshot_store
+    fake = FakeJolpica(api, *CANADA_2026)
+    assert store.last_race_with_results().label == "2026 R4 Miami Grand Prix"
+    before = store_fingerprint(store)
+    rest_before = {t: _without_round(store, t, 2026, 5) for t in ("results", "qualifying", "sprint_results")}
+
+    run = import_new_races(store, client_for(fake), dt.date(2026, 5, 26))
+
+    assert api_paths(api) == ["/2026.json", "/2026/5/results.json", "/2026/5/qualifying.json", "/2026/5/sprint.json"]
+    assert run.rows_added == {"races": 0, "results": 22, "sprint_results": 22, "qualifying": 22}
+    after = store_fingerprint(store)
+    changed = {t for t in before if before[t] != after[t]}
+    assert changed == {"results", "qualifying", "sprint_results"}
+    for table, rest in rest_before.items():
+        assert _without_round(store, table, 2026, 5) == rest
+    assert store.last_race_with_results().label == "2026 R5 Canadian Grand Prix"
+    podium = store.read("SELECT driver_ref FROM results WHERE season=2026 AND round=5 AND position<=3 "
+                        "ORDER BY position")["driver_ref"].tolist()
+    assert podium == ["russell", "antonelli", "norris"]
+    assert store.scalar("SELECT count(*) FROM results WHERE season=2026 AND round=5 AND position IS NULL") == 3
+    assert store.scalar("SELECT min(q3_s) FROM qualifying WHERE season=2026 AND round=5") == pytest.approx(72.313)
+    # Every driver is one the snapshot already knew from the 2026 entries.
+    assert store.scalar("SELECT count(*) FROM drivers") == before["drivers"][0]
+
+    again = import_new_races(store, client_for(fake), dt.date(2026, 5, 26))
+    assert again.total_added == 0 and store_fingerprint(store) == after
