@@ -95,6 +95,48 @@ CREATE TABLE ingestion_runs (
     ),
 ]
 
+MIGRATIONS.append((
+    2,
+    "backtest results and the prediction log",
+    """
+CREATE SEQUENCE backtest_run_seq START 1;
+CREATE TABLE backtest_runs (
+    run_id INTEGER PRIMARY KEY DEFAULT nextval('backtest_run_seq'),
+    created_at TIMESTAMP NOT NULL, model_version VARCHAR, from_season INTEGER, to_season INTEGER,
+    seconds DOUBLE, config JSON, summary JSON);
+-- One row per (run, mode, predictor, race, driver): the probabilities each predictor gave.
+CREATE TABLE backtest_predictions (
+    run_id INTEGER NOT NULL, mode VARCHAR NOT NULL, predictor VARCHAR NOT NULL,
+    season INTEGER NOT NULL, round INTEGER NOT NULL, driver_ref VARCHAR NOT NULL,
+    grid DOUBLE, position_order INTEGER, p_win DOUBLE, p_podium DOUBLE, p_points DOUBLE, p_dnf DOUBLE,
+    expected_position DOUBLE,
+    PRIMARY KEY (run_id, mode, predictor, season, round, driver_ref));
+CREATE TABLE backtest_race_metrics (
+    run_id INTEGER NOT NULL, mode VARCHAR NOT NULL, predictor VARCHAR NOT NULL,
+    season INTEGER NOT NULL, round INTEGER NOT NULL,
+    winner_top1 DOUBLE, winner_top3 DOUBLE, winner_logloss DOUBLE, multiclass_brier DOUBLE,
+    podium_brier DOUBLE, spearman DOUBLE, position_mae DOUBLE,
+    PRIMARY KEY (run_id, mode, predictor, season, round));
+CREATE TABLE backtest_stage1 (
+    run_id INTEGER NOT NULL, season INTEGER NOT NULL, round INTEGER NOT NULL,
+    grid_spearman DOUBLE, pole_hit DOUBLE, laptime_median_abs_error_s DOUBLE, drivers INTEGER,
+    PRIMARY KEY (run_id, season, round));
+-- Predictions as users saw them before a race, frozen with time and model version.
+CREATE TABLE prediction_log (
+    logged_at TIMESTAMP NOT NULL, season INTEGER NOT NULL, round INTEGER NOT NULL, mode VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL, driver_ref VARCHAR NOT NULL, constructor_ref VARCHAR,
+    grid DOUBLE, quali_gap_pct DOUBLE, p_win DOUBLE, p_podium DOUBLE, p_points DOUBLE, p_dnf DOUBLE,
+    expected_position DOUBLE, position_p10 DOUBLE, position_p90 DOUBLE,
+    PRIMARY KEY (season, round, mode, model_version, logged_at, driver_ref));
+-- Stage 1 walk-forward predictions, the inputs of the pre-qualifying race model; keyed by the
+-- configuration that made them so a change of features or parameters starts afresh.
+CREATE TABLE stage1_walkforward (
+    config_key VARCHAR NOT NULL, season INTEGER NOT NULL, round INTEGER NOT NULL,
+    driver_ref VARCHAR NOT NULL, pred_gap DOUBLE,
+    PRIMARY KEY (config_key, season, round, driver_ref));
+""",
+))
+
 # Tables filled from the sources, in the order a bootstrap writes them (parents first).
 SOURCE_TABLES = [
     "seasons", "circuits", "drivers", "constructors", "status", "races", "results",

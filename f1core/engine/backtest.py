@@ -1,0 +1,236 @@
+"""Honest evaluation: walk-forward over races, with baselines computed the same way.
+
+Every race from `from_season` is predicted by models trained only on races dated before it
+(retrained every `config.retrain_every` races). The grid baseline (post-qualifying) and the form
+baseline (both modes) turn an ordering into probabilities with the finishing-position frequencies
+of the same training races, so they are scored with exactly the same metrics.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import ConstantInputWarning, spearmanr
+
+# A field whose predicted order is all ties (a baseline with no information) has no rank
+# correlation; it is reported as NaN and left out of the mean, which is the honest answer.
+warnings.filterwarnings("ignore", category=ConstantInputWarning)
+
+from f1core.engine.training import (
+    MODES, PRE, TrainingConfig, predict_field, race_seed, stage2_rows, train_stage2,
+)
+
+EPS = 1e-4  # one simulated race in 10,000: the floor for a probability in the log loss
+RACE_METRICS = ["winner_top1", "winner_top3", "winner_logloss", "multiclass_brier", "podium_brier",
+                "spearman", "position_mae"]
+STAGE1_METRICS = ["grid_spearman", "pole_hit", "laptime_median_abs_error_s"]
+HIGHER_IS_BETTER = {"winner_top1", "winner_top3", "spearman", "grid_spearman", "pole_hit"}
+
+
+# -- baselines --------------------------------------------------------------------------------------
+
+def _position_table(train: pd.DataFrame, rank_col: str, max_pos: int = 26) -> np.ndarray:
+    """P(finish position | rank by `rank_col`) from training rows; row r = rank r+1."""
+    t = train[train["started"] & train[rank_col].notna()]
+    rank = t.groupby("race_idx")[rank_col].rank(method="first").astype(int).clip(upper=max_pos)
+    pos = t["position_order"].astype(int).clip(upper=max_pos)
+    table = np.ones((max_pos, max_pos)) * 0.5  # light smoothing so no slot is impossible
+    np.add.at(table, (rank.to_numpy() - 1, pos.to_numpy() - 1), 1)
+    return table / table.sum(axis=1, keepdims=True)
+
+
+def baseline_field(rows: pd.DataFrame, table: np.ndarray, rank_col: str, dnf_rate: float) -> pd.DataFrame:
+    """Probabilities for a field ordered by `rank_col`, made coherent within the race."""
+    rank = rows[rank_col].rank(method="first").fillna(len(rows)).astype(int).clip(upper=table.shape[0])
+    probs = table[rank.to_numpy() - 1][:, : len(rows)]
+    probs = probs / probs.sum(axis=0, keepdims=True)  # each position filled exactly once in expectation
+    return pd.DataFrame({
+        "driver_ref": rows["driver_ref"].to_numpy(),
+        "p_win": probs[:, 0], "p_podium": probs[:, :3].sum(axis=1), "p_points": probs[:, :10].sum(axis=1),
+        "p_dnf": dnf_rate, "expected_position": rank.to_numpy().astype(float),
+    }, index=rows.index)
+
+
+BASELINES = {"grid": "grid", "form": "drv_points_rank"}
+
+
+def _form_rank(frame: pd.DataFrame) -> pd.Series:
+    # Recent points per race, best first; drivers with no history go to the back.
+    return frame.groupby("race_idx")["drv_points_ewm"].rank(ascending=False, method="first", na_option="bottom")
+
+
+# -- scoring ----------------------------------------------------------------------------------------
+
+def score_race(pred: pd.DataFrame, actual: pd.DataFrame) -> dict[str, float]:
+    """Metrics of one race. `actual` has driver_ref, position_order and podium/winner flags."""
+    m = pred.merge(actual, on="driver_ref", how="inner")
+    if m.empty:
+        return {}
+    won = m["position_order"] == 1
+    p_win = m["p_win"].to_numpy()
+    winner_p = float(p_win[won.to_numpy()].sum()) if won.any() else np.nan
+    ranks = (-p_win).argsort(kind="stable")
+    winner_pos = int(np.flatnonzero(won.to_numpy()[ranks])[0]) if won.any() else 99
+    podium = (m["position_order"] <= 3).astype(float)
+    return {
+        "winner_top1": float(winner_pos == 0),
+        "winner_top3": float(winner_pos < 3),
+        "winner_logloss": -np.log(max(winner_p, EPS)),
+        "multiclass_brier": float(((p_win - won.astype(float)) ** 2).sum()),
+        "podium_brier": float(((m["p_podium"] - podium) ** 2).mean()),
+        "spearman": float(spearmanr(m["expected_position"], m["position_order"]).statistic),
+        "position_mae": float((m["expected_position"] - m["position_order"]).abs().mean()),
+    }
+
+
+def score_stage1(rows: pd.DataFrame) -> dict[str, float]:
+    """rows: one race, with quali_gap_pct (actual), pred_gap, quali_best_s, pred_time_s."""
+    r = rows[rows["quali_gap_pct"].notna() & rows["pred_gap"].notna()]
+    if len(r) < 3:
+        return {}
+    pole = r.loc[r["quali_gap_pct"].idxmin(), "driver_ref"]
+    predicted_pole = r.loc[r["pred_gap"].idxmin(), "driver_ref"]
+    err = (r["pred_time_s"] - r["quali_best_s"]).abs().dropna()
+    return {
+        "grid_spearman": float(spearmanr(r["pred_gap"], r["quali_gap_pct"]).statistic),
+        "pole_hit": float(pole == predicted_pole),
+        "laptime_abs_errors": err.to_list(),
+    }
+
+
+def bootstrap_ci(values: np.ndarray, stat=np.mean, n: int = 1000, level: float = 0.9, seed: int = 7) -> tuple[float, float]:
+    values = np.asarray([v for v in values if not np.isnan(v)], dtype=float)
+    if len(values) == 0:
+        return (np.nan, np.nan)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(values), size=(n, len(values)))
+    stats = np.apply_along_axis(stat, 1, values[idx]) if stat is not np.mean else values[idx].mean(axis=1)
+    lo, hi = np.quantile(stats, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return (float(lo), float(hi))
+
+
+def summarise(per_race: pd.DataFrame) -> dict[str, float]:
+    out: dict[str, float] = {"races": int(len(per_race))}
+    for metric in RACE_METRICS:
+        vals = per_race[metric].to_numpy(dtype=float)
+        out[metric] = float(np.nanmean(vals))
+        out[f"{metric}_ci"] = list(bootstrap_ci(vals))
+    return out
+
+
+def summarise_stage1(per_race: pd.DataFrame) -> dict[str, float]:
+    out: dict[str, float] = {"races": int(len(per_race))}
+    for metric in ("grid_spearman", "pole_hit"):
+        vals = per_race[metric].to_numpy(dtype=float)
+        out[metric] = float(np.nanmean(vals))
+        out[f"{metric}_ci"] = list(bootstrap_ci(vals))
+    errors = per_race["laptime_abs_errors"].tolist()
+    flat = np.concatenate([np.asarray(e, dtype=float) for e in errors]) if errors else np.array([])
+    out["laptime_median_abs_error_s"] = float(np.median(flat)) if len(flat) else np.nan
+    # resample races, then take the median of all their drivers' errors
+    rng = np.random.default_rng(7)
+    meds = []
+    for _ in range(500):
+        pick = rng.integers(0, len(errors), len(errors))
+        meds.append(np.median(np.concatenate([np.asarray(errors[i], dtype=float) for i in pick])))
+    out["laptime_median_abs_error_s_ci"] = [float(np.quantile(meds, 0.05)), float(np.quantile(meds, 0.95))]
+    return out
+
+
+# -- the walk-forward -------------------------------------------------------------------------------
+
+@dataclass
+class BacktestResult:
+    predictions: pd.DataFrame  # one row per (mode, predictor, race, driver)
+    per_race: pd.DataFrame  # one row per (mode, predictor, race) with every metric
+    stage1_per_race: pd.DataFrame
+    seconds: float
+    config: TrainingConfig
+
+    def summary(self) -> dict:
+        out: dict = {"races": int(self.per_race[["season", "round"]].drop_duplicates().shape[0]),
+                     "seconds": round(self.seconds, 1), "retrain_every": self.config.retrain_every, "modes": {}}
+        for mode, g in self.per_race.groupby("mode"):
+            entry = {"model": summarise(g[g["predictor"] == "model"]), "baselines": {}}
+            for name in sorted(set(g["predictor"]) - {"model"}):
+                entry["baselines"][name] = summarise(g[g["predictor"] == name])
+            out["modes"][mode] = entry
+        out["stage1"] = summarise_stage1(self.stage1_per_race)
+        return out
+
+
+def reference_times(frame: pd.DataFrame) -> pd.Series:
+    """Reference pole time per row, as of before the race: the last pole at this circuit, scaled
+    by how much faster this season's poles have been than the previous pole at their circuits
+    (median over this season's earlier races; before the first race, last season's median).
+    A previous pole more than 3% slower than the one before it (a wet session, usually) is
+    replaced by that earlier one."""
+    races = frame.drop_duplicates("race_idx")[["race_idx", "season", "circuit_ref", "pole_s"]].sort_values("race_idx")
+    by_circuit = races.groupby("circuit_ref")["pole_s"]
+    prev1 = by_circuit.shift(1)
+    prev2 = by_circuit.shift(2)
+    races["prev_pole"] = np.where(prev1 > prev2 * 1.03, prev2, prev1)
+    races["ratio"] = races["pole_s"] / races["prev_pole"]
+    in_season = races.groupby("season")["ratio"].transform(lambda s: s.shift(1).expanding().median())
+    last_season = races.groupby("season")["ratio"].median().shift(1)
+    prior = races["season"].map(last_season).clip(0.97, 1.03)
+    races["ref_pole_s"] = races["prev_pole"] * in_season.fillna(prior).fillna(1.0)
+    return frame["race_idx"].map(races.set_index("race_idx")["ref_pole_s"])
+
+
+def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, config: TrainingConfig,
+                 stage1: pd.DataFrame, modes: tuple[str, ...] = MODES,
+                 progress=lambda _m, _i, _n: None, last_n_races: int | None = None) -> BacktestResult:
+    """`stage1`: the stage 1 walk-forward (see training.stage1_walk_forward) for the same frame."""
+    started = time.perf_counter()
+    done = frame[frame["has_result"]]
+    to_season = to_season or int(done["season"].max())
+    target = done[(done["season"] >= from_season) & (done["season"] <= to_season)]
+    races = target["race_idx"].drop_duplicates().to_numpy()
+    if last_n_races:
+        races = races[-last_n_races:]
+
+    s1 = frame.loc[stage1.index].assign(pred_gap=stage1["pred_gap"])
+    s1["pred_time_s"] = reference_times(frame).loc[s1.index] * (1 + s1["pred_gap"] / 100)
+    stage1_rows = [dict(season=int(g["season"].iloc[0]), round=int(g["round"].iloc[0]), **score_stage1(g))
+                   for _, g in s1[s1["race_idx"].isin(races)].groupby("race_idx")]
+    stage1_per_race = pd.DataFrame([r for r in stage1_rows if "grid_spearman" in r])
+
+    frame = frame.assign(drv_points_rank=_form_rank(frame))
+    views = {mode: stage2_rows(frame, mode, stage1) for mode in modes}
+    preds, scores = [], []
+    blocks = [races[i:i + config.retrain_every] for i in range(0, len(races), config.retrain_every)]
+    for b, block in enumerate(blocks):
+        cutoff = int(block[0])
+        history = done[done["race_idx"] < cutoff]
+        tables = {name: _position_table(history.assign(drv_points_rank=_form_rank(history)), col)
+                  for name, col in BASELINES.items()}
+        dnf_rate = float(history[history["season"] >= config.stage2_from]["dnf"].mean())
+        for mode in modes:
+            view = views[mode]
+            model = train_stage2(view, cutoff, mode, config)
+            for race in block:
+                rows = view[(view["race_idx"] == race) & view["started"]]
+                if rows.empty:
+                    continue
+                season, rnd = int(rows["season"].iloc[0]), int(rows["round"].iloc[0])
+                actual = rows[["driver_ref", "position_order"]]
+                fields = {"model": predict_field(model, rows, race_seed(season, rnd))}
+                for name, col in BASELINES.items():
+                    if name == "grid" and mode == PRE:
+                        continue  # the real grid is not known before qualifying
+                    fields[name] = baseline_field(rows, tables[name], col, dnf_rate)
+                for predictor, field_pred in fields.items():
+                    scores.append(dict(mode=mode, predictor=predictor, season=season, round=rnd,
+                                       **score_race(field_pred, actual)))
+                    preds.append(field_pred[["driver_ref", "p_win", "p_podium", "p_points", "p_dnf",
+                                             "expected_position"]].assign(
+                        mode=mode, predictor=predictor, season=season, round=rnd,
+                        grid=rows.set_index("driver_ref").loc[field_pred["driver_ref"], "grid"].to_numpy(),
+                        position_order=rows.set_index("driver_ref").loc[field_pred["driver_ref"], "position_order"].to_numpy()))
+        progress("race model", b + 1, len(blocks))
+    return BacktestResult(pd.concat(preds, ignore_index=True), pd.DataFrame(scores), stage1_per_race,
+                          time.perf_counter() - started, config)

@@ -1,0 +1,366 @@
+"""As-of features, declared once.
+
+`build_frame` returns one row per driver and race, for every race with results since
+`HISTORY_FROM` and every scheduled race without results. Each feature of race R is computed only
+from races dated before R (group-wise `shift(1)` before any rolling statistic, ratings taken before
+the race updates them), so the same code makes training rows and serving rows, and adding later
+races to the store never changes the features of an earlier one (see the leakage test).
+
+Every feature is declared in `FEATURES` with a description; that list feeds training, drift,
+explanations and the UI.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from f1core.ingest.csvfiles import lap_seconds
+from f1core.store import Store
+
+HISTORY_FROM = 1996  # seasons of burn-in for ratings and form before the training window starts
+QUALI_GAP_CAP = 5.0  # % of pole; wet Q1 laps against a dry Q3 pole are not pace information
+
+# Renamed teams keep their history: the car is built by the same factory.
+TEAM_LINEAGE = {
+    "alphatauri": "toro_rosso", "rb": "toro_rosso",
+    "racing_point": "force_india", "aston_martin": "force_india",
+    "lotus_f1": "renault", "alpine": "renault",
+    "alfa": "sauber", "audi": "sauber",
+    "virgin": "marussia", "manor": "marussia",
+    "caterham": "lotus_racing",
+}
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    description: str
+    stage1: bool = False
+    stage2: bool = True
+    # +1: higher value never lowers the driver's strength; -1: never raises it; 0: free.
+    monotone: int = 0
+    group: str = "form"
+
+
+FEATURES: list[Feature] = [
+    # grid and qualifying pace for the race model (real after qualifying, stage 1's prediction before)
+    Feature("grid", "Starting slot (pit-lane start = back of the grid)", monotone=-1, group="grid"),
+    Feature("quali_gap_pct", "Qualifying gap to pole, % of the pole lap", monotone=-1, group="grid"),
+    # qualifying form
+    Feature("drv_qgap_ewm", "Driver's recent qualifying gap to pole (%; decayed, half-life 3 races)", stage1=True),
+    Feature("drv_qgap_last", "Driver's qualifying gap to pole at the previous race (%)", stage1=True),
+    Feature("team_qgap_ewm", "Team's best-car qualifying gap to pole (%; decayed, half-life 3 races)", stage1=True),
+    Feature("team_qgap_season", "Team's mean best-car qualifying gap this season so far (%)", stage1=True),
+    Feature("drv_teammate_delta", "Driver's qualifying gap minus his teammate's (%; decayed)", stage1=True),
+    Feature("drv_qelo", "Driver's qualifying Elo rating", stage1=True, group="rating"),
+    Feature("team_circuit_qdelta", "Team's gap at this circuit last visits relative to its form then (%)",
+            stage1=True, group="circuit"),
+    Feature("drv_circuit_qdelta", "Driver's gap at this circuit last visits relative to his form then (%)",
+            stage1=True, group="circuit"),
+    # race form
+    Feature("drv_elo", "Driver's race Elo rating", stage1=True, group="rating"),
+    Feature("team_elo", "Team's race Elo rating (best car)", stage1=True, group="rating"),
+    Feature("drv_finish_ewm", "Driver's recent finishing position (decayed, classified finishes)"),
+    Feature("drv_points_ewm", "Driver's recent points per race (decayed)"),
+    Feature("team_points_ewm", "Team's recent points per race, both cars (decayed)"),
+    Feature("drv_flgap_ewm", "Driver's recent race pace: fastest lap's gap to the race's best lap (%; decayed)"),
+    Feature("team_flgap_ewm", "Team's recent race pace: best car's fastest-lap gap to the race's best lap (%; decayed)"),
+    Feature("sprint_position", "Finishing position in this weekend's sprint, when there was one", group="grid"),
+    Feature("drv_gain_ewm", "Driver's recent places gained from grid to flag (decayed)"),
+    Feature("drv_dnf_rate", "Driver's recent rate of not being classified (decayed, half-life 10)", group="reliability"),
+    Feature("team_dnf_rate", "Team's recent rate of cars not classified (decayed, half-life 10)", group="reliability"),
+    Feature("circuit_dnf_rate", "Share of cars not classified at this circuit in past visits", group="circuit"),
+    Feature("drv_circuit_finish", "Driver's mean finishing position at this circuit (last 3 visits)", group="circuit"),
+    Feature("champ_rank", "Driver's championship position before the race", group="season"),
+    Feature("season_points_share", "Driver's share of the leader's points before the race", group="season"),
+    Feature("round_frac", "How far through the season the race is (0 to 1)", stage1=True, group="season"),
+    Feature("drv_starts", "Driver's number of previous race starts (experience)", stage1=True, group="experience"),
+    Feature("drv_team_races", "Races the driver has done with his current team", stage1=True, group="experience"),
+    # conditions
+    Feature("rain", "Share of the race in rain (0 dry to 1 wet): observed, or forecast before the race",
+            group="weather"),
+    Feature("air_temp", "Air temperature at the race (°C)", group="weather"),
+    Feature("track_temp", "Track temperature at the race (°C)", group="weather"),
+    Feature("drv_wet_gain", "Driver's mean places gained in past wet races minus dry races", group="weather"),
+]
+
+FEATURE_BY_NAME = {f.name: f for f in FEATURES}
+STAGE1_FEATURES = [f.name for f in FEATURES if f.stage1]
+STAGE2_FEATURES = [f.name for f in FEATURES if f.stage2]
+WEATHER_FEATURES = ["rain", "air_temp", "track_temp"]
+
+
+def lineage(constructor_ref: str) -> str:
+    return TEAM_LINEAGE.get(constructor_ref, constructor_ref)
+
+
+# -- loading ----------------------------------------------------------------------------------------
+
+def _load_history(store: Store) -> pd.DataFrame:
+    """Driver rows of races with results, with their qualifying times."""
+    return store.read(
+        """
+        SELECT r.season, r.round, ra.date, ra.circuit_ref, r.driver_ref, r.constructor_ref,
+               r.grid, r.position, r.position_text, r.position_order, r.points, r.status,
+               r.fastest_lap_time, q.position AS quali_position,
+               least(q.q1_s, q.q2_s, q.q3_s) AS quali_best_s, sp.position_order AS sprint_position
+        FROM results r
+        JOIN races ra USING (season, round)
+        LEFT JOIN qualifying q USING (season, round, driver_ref)
+        LEFT JOIN sprint_results sp USING (season, round, driver_ref)
+        WHERE r.season >= ?
+        """,
+        [HISTORY_FROM],
+    )
+
+
+def _load_upcoming(store: Store) -> pd.DataFrame:
+    """Entry lists for scheduled races without results: the qualifying classification when it
+    exists, otherwise each team's latest line-up (the drivers of its last race)."""
+    races = store.read(
+        """
+        SELECT season, round, date, circuit_ref FROM races r
+        WHERE NOT EXISTS (SELECT 1 FROM results x WHERE x.season = r.season AND x.round = r.round)
+          AND season >= (SELECT coalesce(max(season), 0) FROM results)
+        ORDER BY date
+        """
+    )
+    if races.empty:
+        return pd.DataFrame()
+    quali = store.read(
+        """
+        SELECT q.season, q.round, q.driver_ref, q.constructor_ref, q.position AS quali_position,
+               least(q.q1_s, q.q2_s, q.q3_s) AS quali_best_s, sp.position_order AS sprint_position
+        FROM qualifying q
+        LEFT JOIN sprint_results sp USING (season, round, driver_ref)
+        WHERE NOT EXISTS (SELECT 1 FROM results x WHERE x.season = q.season AND x.round = q.round)
+        """
+    )
+    lineup = store.read(
+        """
+        WITH last_race AS (
+            SELECT constructor_ref, max(date) AS date FROM results JOIN races USING (season, round)
+            WHERE season = (SELECT max(season) FROM results) GROUP BY constructor_ref)
+        SELECT r.driver_ref, r.constructor_ref
+        FROM results r JOIN races ra USING (season, round) JOIN last_race l USING (constructor_ref, date)
+        ORDER BY r.constructor_ref, r.position_order
+        """
+    )
+    parts = []
+    for race in races.itertuples(index=False):
+        q = quali[(quali.season == race.season) & (quali["round"] == race.round)]
+        entries = q.drop(columns=["season", "round"]) if not q.empty else lineup.assign(
+            quali_position=np.nan, quali_best_s=np.nan)
+        parts.append(entries.assign(season=race.season, round=race.round, date=race.date, circuit_ref=race.circuit_ref))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _load_weather(store: Store) -> pd.DataFrame:
+    """Observed weather per race: FastF1 session values where present, else Open-Meteo's daily ones,
+    and for races not yet run the latest forecast."""
+    obs = store.read(
+        """
+        SELECT season, round,
+            coalesce(max(rainfall_rate) FILTER (WHERE source = 'fastf1'),
+                     least(1.0, max(precipitation_mm) FILTER (WHERE source = 'openmeteo') / 30.0)) AS rain,
+            coalesce(max(air_temp) FILTER (WHERE source = 'fastf1'),
+                     max(temp_max) FILTER (WHERE source = 'openmeteo')) AS air_temp,
+            max(track_temp) FILTER (WHERE source = 'fastf1') AS track_temp
+        FROM weather_observed GROUP BY season, round
+        """
+    )
+    fc = store.read(
+        """
+        SELECT season, round, 0.5 * precipitation_probability AS rain, air_temp, NULL::DOUBLE AS track_temp
+        FROM weather_forecast f
+        WHERE NOT EXISTS (SELECT 1 FROM results x WHERE x.season = f.season AND x.round = f.round)
+        QUALIFY row_number() OVER (PARTITION BY season, round ORDER BY fetched_at DESC) = 1
+        """
+    )
+    return pd.concat([obs, fc], ignore_index=True).drop_duplicates(["season", "round"], keep="first")
+
+
+# -- computing --------------------------------------------------------------------------------------
+
+def _lagged(df: pd.DataFrame, key: str | list[str], col: str, halflife: float | None = None,
+            window: int | None = None) -> pd.Series:
+    """Statistic of the previous values of `col` within each group (the current row excluded)."""
+    prev = df.groupby(key, sort=False)[col].shift(1)
+    grouped = prev.groupby([df[k] for k in ([key] if isinstance(key, str) else key)], sort=False)
+    if halflife is not None:
+        return grouped.transform(lambda s: s.ewm(halflife=halflife, ignore_na=True).mean())
+    if window is not None:
+        return grouped.transform(lambda s: s.rolling(window, min_periods=1).mean())
+    return grouped.transform(lambda s: s.ffill())
+
+
+def _elo(df: pd.DataFrame, key: str, outcome: str, k: float = 24.0, season_regress: float = 0.0) -> np.ndarray:
+    """Multi-player Elo, value before each race. Each race is a round robin of pairwise duels among
+    the rows whose `outcome` (lower is better) is known; rows without an outcome are only rated."""
+    ratings: dict[str, float] = {}
+    out = np.empty(len(df))
+    last_season = None
+    race_ids = df["race_idx"].to_numpy()
+    keys = df[key].to_numpy()
+    outcomes = df[outcome].to_numpy(dtype=float)
+    seasons = df["season"].to_numpy()
+    bounds = np.flatnonzero(np.diff(race_ids)) + 1
+    for start, stop in zip(np.r_[0, bounds], np.r_[bounds, len(df)]):
+        if seasons[start] != last_season and season_regress:
+            ratings = {n: 1500 + (r - 1500) * (1 - season_regress) for n, r in ratings.items()}
+        last_season = seasons[start]
+        names = keys[start:stop]
+        pre = np.array([ratings.get(n, 1450.0) for n in names])  # newcomers start a little below average
+        out[start:stop] = pre
+        res = outcomes[start:stop]
+        known = ~np.isnan(res)
+        if known.sum() < 2:
+            continue
+        r, o = pre[known], res[known]
+        expected = 1 / (1 + 10 ** ((r[None, :] - r[:, None]) / 400))  # P(row beats column)
+        actual = (o[:, None] < o[None, :]).astype(float) + 0.5 * (o[:, None] == o[None, :])
+        np.fill_diagonal(expected, 0)
+        np.fill_diagonal(actual, 0)
+        delta = k * (actual - expected).sum(axis=1) / (known.sum() - 1)
+        for n, new in zip(names[known], r + delta):
+            ratings[n] = new
+    return out
+
+
+def build_frame(store: Store) -> pd.DataFrame:
+    hist = _load_history(store)
+    hist["has_result"] = True
+    upcoming = _load_upcoming(store)
+    if not upcoming.empty:
+        upcoming["has_result"] = False
+    if not upcoming.empty:
+        upcoming = upcoming.reindex(columns=hist.columns).astype(hist.dtypes.to_dict(), errors="ignore")
+        df = pd.concat([hist, upcoming], ignore_index=True)
+    else:
+        df = hist
+    if df.empty:
+        return df
+    for col in ["grid", "position", "position_order", "points", "quali_position", "quali_best_s", "sprint_position"]:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    df["date"] = pd.to_datetime(df["date"])
+    df = df.sort_values(["date", "season", "round", "position_order", "quali_position"], na_position="last",
+                        kind="mergesort").reset_index(drop=True)
+    df["race_idx"] = df.groupby(["season", "round"], sort=False).ngroup()
+    df["team"] = df["constructor_ref"].map(lineage)
+
+    # outcomes (NaN for races not yet run)
+    started = df["has_result"] & ~df["position_text"].isin(["W", "F"])
+    df["started"] = started
+    df["dnf"] = np.where(df["has_result"], (df["position"].isna() & started).astype(float), np.nan)
+    df.loc[df["has_result"] & ~started, "dnf"] = np.nan
+    df["finish"] = np.where(started & df["position"].notna(), df["position"], np.nan)
+    df["points_f"] = np.where(started, df["points"], np.nan)
+
+    # grid: 0 in the sources means a pit-lane start; such a car starts behind everyone
+    field = df.groupby("race_idx")["driver_ref"].transform("size")
+    raw_grid = df["grid"].where(df["has_result"], df["quali_position"])
+    df["pit_lane_start"] = (raw_grid == 0).astype(float)
+    df["grid"] = np.where(raw_grid == 0, field, raw_grid).astype(float)
+    df["gain"] = df["grid"] - df["finish"]
+
+    # qualifying gap to pole (best of Q1/Q2/Q3, as % of the fastest lap of the session)
+    pole = df.groupby("race_idx")["quali_best_s"].transform("min")
+    df["pole_s"] = pole
+    df["quali_gap_pct"] = ((df["quali_best_s"] / pole - 1) * 100).clip(upper=QUALI_GAP_CAP)
+    # race pace: each car's fastest lap against the race's best lap
+    fl = lap_seconds(df["fastest_lap_time"]) if "fastest_lap_time" in df else pd.Series(np.nan, index=df.index)
+    df["flgap"] = ((fl / fl.groupby(df["race_idx"]).transform("min") - 1) * 100).clip(upper=QUALI_GAP_CAP)
+    df["team_flgap"] = df.groupby(["race_idx", "team"])["flgap"].transform("min")
+    team_best = df.groupby(["race_idx", "team"])["quali_gap_pct"].transform("min")
+    df["team_qgap"] = team_best
+    mate_gap = (df.groupby(["race_idx", "team"])["quali_gap_pct"].transform("sum") - df["quali_gap_pct"])
+    n_team = df.groupby(["race_idx", "team"])["quali_gap_pct"].transform("count")
+    df["teammate_delta"] = np.where(n_team == 2, df["quali_gap_pct"] - mate_gap, np.nan)
+
+    # driver form
+    df["drv_qgap_ewm"] = _lagged(df, "driver_ref", "quali_gap_pct", halflife=3)
+    df["drv_qgap_last"] = _lagged(df, "driver_ref", "quali_gap_pct", window=1)
+    df["drv_teammate_delta"] = _lagged(df, "driver_ref", "teammate_delta", halflife=4)
+    df["drv_finish_ewm"] = _lagged(df, "driver_ref", "finish", halflife=4)
+    df["drv_points_ewm"] = _lagged(df, "driver_ref", "points_f", halflife=4)
+    df["drv_gain_ewm"] = _lagged(df, "driver_ref", "gain", halflife=6)
+    df["drv_flgap_ewm"] = _lagged(df, "driver_ref", "flgap", halflife=4)
+    df["drv_dnf_rate"] = _lagged(df, "driver_ref", "dnf", halflife=10)
+    df["drv_starts"] = df.groupby("driver_ref")["started"].transform(lambda s: s.astype(int).shift(1, fill_value=0).cumsum())
+    stint = (df["team"] != df.groupby("driver_ref")["team"].shift(1)).groupby(df["driver_ref"]).cumsum()
+    df["drv_team_races"] = df.groupby([df["driver_ref"], stint]).cumcount().astype(float)
+
+    # team form: one row per team and race, then lagged along the team's own races
+    team_rows = df.groupby(["race_idx", "team"], sort=False).agg(
+        team_qgap=("team_qgap", "first"), team_flgap=("team_flgap", "first"), team_points=("points_f", "sum"), team_dnf=("dnf", "mean"),
+        has_result=("has_result", "first"), season=("season", "first"), circuit_ref=("circuit_ref", "first"),
+    ).reset_index().sort_values("race_idx", kind="mergesort")
+    team_rows.loc[~team_rows["has_result"], "team_points"] = np.nan
+    team_rows["team_qgap_ewm"] = _lagged(team_rows, "team", "team_qgap", halflife=3)
+    team_rows["team_flgap_ewm"] = _lagged(team_rows, "team", "team_flgap", halflife=3)
+    team_rows["team_points_ewm"] = _lagged(team_rows, "team", "team_points", halflife=4)
+    team_rows["team_dnf_rate"] = _lagged(team_rows, "team", "team_dnf", halflife=10)
+    prev_in_season = team_rows.groupby(["team", "season"])["team_qgap"].shift(1)
+    team_rows["team_qgap_season"] = prev_in_season.groupby([team_rows["team"], team_rows["season"]]).transform(
+        lambda s: s.expanding().mean())
+    # circuit affinity: how the team did here relative to its form at the time
+    team_rows["team_circ_resid"] = team_rows["team_qgap"] - team_rows["team_qgap_ewm"]
+    team_rows["team_circuit_qdelta"] = _lagged(team_rows, ["team", "circuit_ref"], "team_circ_resid", window=3)
+    df = df.merge(team_rows[["race_idx", "team", "team_qgap_ewm", "team_flgap_ewm", "team_points_ewm", "team_dnf_rate",
+                             "team_qgap_season", "team_circuit_qdelta"]], on=["race_idx", "team"], how="left")
+
+    df["drv_circ_resid"] = df["quali_gap_pct"] - df["drv_qgap_ewm"]
+    df["drv_circuit_qdelta"] = _lagged(df, ["driver_ref", "circuit_ref"], "drv_circ_resid", window=3)
+    df["drv_circuit_finish"] = _lagged(df, ["driver_ref", "circuit_ref"], "finish", window=3)
+    circuit_rows = df.groupby(["race_idx", "circuit_ref"], sort=False)["dnf"].mean().rename("circ_dnf").reset_index()
+    circuit_rows["circuit_dnf_rate"] = _lagged(circuit_rows, "circuit_ref", "circ_dnf", window=5)
+    df = df.merge(circuit_rows[["race_idx", "circuit_dnf_rate"]], on="race_idx", how="left")
+
+    # ratings
+    df["drv_elo"] = _elo(df, "driver_ref", "finish", k=24, season_regress=0.1)
+    df["drv_qelo"] = _elo(df, "driver_ref", "quali_position", k=24, season_regress=0.1)
+    team_best_finish = df.groupby(["race_idx", "team"])["finish"].transform("min")
+    team_elo_rows = df.assign(team_finish=team_best_finish).drop_duplicates(["race_idx", "team"])
+    team_elo_rows = team_elo_rows.assign(team_elo=_elo(team_elo_rows, "team", "team_finish", k=32, season_regress=0.3))
+    df = df.merge(team_elo_rows[["race_idx", "team", "team_elo"]], on=["race_idx", "team"], how="left")
+
+    # season standing before the race
+    season_pts = df.groupby(["season", "driver_ref"])["points_f"].transform(
+        lambda s: s.fillna(0).shift(1, fill_value=0).cumsum())
+    df["season_points_before"] = season_pts
+    leader = df.groupby("race_idx")["season_points_before"].transform("max")
+    df["season_points_share"] = np.where(leader > 0, season_pts / leader.where(leader > 0, 1), np.nan)
+    df["champ_rank"] = df.groupby("race_idx")["season_points_before"].rank(ascending=False, method="min")
+    df.loc[leader <= 0, "champ_rank"] = np.nan
+    rounds = store.read("SELECT season, max(round) AS n_rounds FROM races GROUP BY season")
+    df = df.merge(rounds, on="season", how="left")
+    df["round_frac"] = (df["round"] - 1) / (df["n_rounds"] - 1).clip(lower=1)
+
+    # conditions
+    df = df.merge(_load_weather(store), on=["season", "round"], how="left")
+    wet_race = df["rain"] >= 0.1
+    df["gain_wet"] = df["gain"].where(wet_race)
+    df["gain_dry"] = df["gain"].where(~wet_race & df["rain"].notna())
+    wet_mean = _lagged(df, "driver_ref", "gain_wet", halflife=20)
+    dry_mean = _lagged(df, "driver_ref", "gain_dry", halflife=20)
+    df["drv_wet_gain"] = wet_mean - dry_mean
+
+    df = df.sort_values(["race_idx", "position_order", "quali_position"], na_position="last",
+                        kind="mergesort").reset_index(drop=True)
+    return df
+
+
+def race_rows(frame: pd.DataFrame, season: int, round_: int) -> pd.DataFrame:
+    return frame[(frame["season"] == season) & (frame["round"] == round_)]
+
+
+def describe_features() -> pd.DataFrame:
+    return pd.DataFrame(
+        [(f.name, f.description, f.group, "yes" if f.stage1 else "", "yes" if f.stage2 else "") for f in FEATURES],
+        columns=["feature", "description", "group", "qualifying model", "race model"],
+    )
+
+

@@ -1,0 +1,254 @@
+"""The two stages as scikit-learn-shaped estimators.
+
+Stage 1, `QualifyingModel`: LightGBM regression of the qualifying gap to pole (% of the pole lap),
+with quantile models for a P10-P90 interval.
+
+Stage 2, `RaceModel`: a LightGBM booster trained with a Plackett-Luce listwise objective on the
+finishing order of classified cars, so its scores are log-strengths; a LightGBM classifier for the
+chance of not being classified; and a simulation that draws DNFs and then a Plackett-Luce order
+(Gumbel-max trick). Every probability comes from the same simulated orders, so within a race the
+win probabilities sum to 1, podium to 3 and points to 10, and a stronger score (e.g. a better grid
+slot, which the booster is constrained to reward) can only raise a driver's chances.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from f1core.engine.features import FEATURE_BY_NAME
+
+SEED = 20260501
+
+warnings.filterwarnings("ignore", message="X does not have valid feature names")
+
+
+def _lgb_params(**overrides) -> dict:
+    base = dict(learning_rate=0.05, num_leaves=15, min_data_in_leaf=40, feature_fraction=0.8,
+                bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0, seed=SEED, deterministic=True,
+                force_row_wise=True, num_threads=2, verbose=-1)
+    base.update(overrides)
+    return base
+
+
+def _monotone(features: list[str]) -> list[int]:
+    return [FEATURE_BY_NAME[f].monotone if f in FEATURE_BY_NAME else 0 for f in features]
+
+
+# -- stage 1 --------------------------------------------------------------------------------------
+
+@dataclass
+class QualifyingModel:
+    features: list[str]
+    n_estimators: int = 250
+    params: dict = field(default_factory=dict)
+    interval: tuple[float, float] = (0.1, 0.9)
+    with_interval: bool = True
+
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> "QualifyingModel":
+        data = X[self.features].to_numpy(dtype=float)
+        target = np.asarray(y, dtype=float)
+        ok = ~np.isnan(target)
+        data, target = data[ok], target[ok]
+        self.booster_ = lgb.train(_lgb_params(objective="huber", alpha=1.0, **self.params),
+                                  lgb.Dataset(data, target, feature_name=self.features), self.n_estimators)
+        self.quantile_boosters_ = [
+            lgb.train(_lgb_params(objective="quantile", alpha=a, **self.params),
+                      lgb.Dataset(data, target, feature_name=self.features), self.n_estimators // 2)
+            for a in (self.interval if self.with_interval else ())
+        ]
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.clip(self.booster_.predict(X[self.features].to_numpy(dtype=float)), 0, None)
+
+    def predict_interval(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        data = X[self.features].to_numpy(dtype=float)
+        centre = self.predict(X)
+        if not self.quantile_boosters_:
+            return centre, centre
+        lo, hi = (np.clip(b.predict(data), 0, None) for b in self.quantile_boosters_)
+        return np.minimum(lo, centre), np.maximum(hi, centre)
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        raw = self.booster_.predict(X[self.features].to_numpy(dtype=float), pred_contrib=True)
+        return pd.DataFrame(raw[:, :-1], columns=self.features, index=X.index)
+
+
+def grid_from_gaps(gaps: np.ndarray) -> np.ndarray:
+    """Predicted grid slots (1 = pole) from predicted gaps; ties keep the given order."""
+    order = np.argsort(np.asarray(gaps, dtype=float), kind="stable")
+    grid = np.empty(len(order))
+    grid[order] = np.arange(1, len(order) + 1)
+    return grid
+
+
+# -- stage 2 --------------------------------------------------------------------------------------
+
+def _padded(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row -> (race row, column) in a padded [races x max_field] matrix; rows arrive grouped and
+    ordered by finishing position within each race."""
+    starts = np.r_[0, np.flatnonzero(np.diff(groups)) + 1]
+    sizes = np.diff(np.r_[starts, len(groups)])
+    race_of = np.repeat(np.arange(len(starts)), sizes)
+    col_of = np.arange(len(groups)) - np.repeat(starts, sizes)
+    return race_of, col_of
+
+
+def plackett_luce_objective(groups: np.ndarray, top_k: int | None = None, tail_weight: float = 0.0,
+                            decay: float = 0.0, race_weight: np.ndarray | None = None):
+    """Gradient and Hessian of the Plackett-Luce negative log-likelihood of each race's order.
+
+    With scores s in finishing order, S_k the sum of exp(s) over positions k..n and w_k the weight
+    of choice k, item m has grad = -w_m + e_m * sum_{k<=m} w_k/S_k and
+    hess = e_m * sum_{k<=m} w_k/S_k - e_m^2 * sum_{k<=m} w_k/S_k^2. With `top_k`, choices after the
+    k-th count with `tail_weight`, so the fit concentrates on who finishes at the front.
+    """
+    race_of, col_of = _padded(groups)
+    shape = (race_of.max() + 1, col_of.max() + 1)
+    mask = np.zeros(shape, dtype=bool)
+    mask[race_of, col_of] = True
+    w = (1.0 + np.arange(shape[1])) ** -decay
+    if top_k is not None:
+        w[top_k:] = tail_weight
+    w = np.where(mask, w[None, :], 0.0)
+    if race_weight is not None:
+        w = w * np.asarray(race_weight, dtype=float)[:, None]
+
+    def objective(preds: np.ndarray, _data: lgb.Dataset):
+        s = np.full(shape, -np.inf)
+        s[race_of, col_of] = preds
+        s = s - np.nanmax(np.where(mask, s, -np.inf), axis=1, keepdims=True)
+        e = np.where(mask, np.exp(s), 0.0)
+        tail = np.cumsum(e[:, ::-1], axis=1)[:, ::-1]
+        inv = np.where(mask, 1.0 / np.where(tail > 0, tail, 1.0), 0.0)
+        c1, c2 = np.cumsum(w * inv, axis=1), np.cumsum(w * inv ** 2, axis=1)
+        grad = -w + e * c1
+        hess = e * c1 - e ** 2 * c2
+        return grad[race_of, col_of], np.maximum(hess[race_of, col_of], 1e-6)
+
+    return objective
+
+
+def plackett_luce_loglik(scores: np.ndarray, groups: np.ndarray) -> float:
+    """Mean per-race log-likelihood of the observed orders (rows grouped, in finishing order)."""
+    race_of, col_of = _padded(groups)
+    s = np.full((race_of.max() + 1, col_of.max() + 1), -np.inf)
+    s[race_of, col_of] = scores
+    total = 0.0
+    for row in s:
+        row = row[np.isfinite(row)]
+        tail = np.logaddexp.accumulate(row[::-1])[::-1]
+        total += float((row - tail).sum())
+    return total / s.shape[0]
+
+
+DNF_FEATURES = ["team_dnf_rate", "drv_dnf_rate", "circuit_dnf_rate", "rain", "grid", "drv_starts",
+                "team_elo", "air_temp", "round_frac"]
+
+
+@dataclass
+class RaceModel:
+    """Stage 2. `fit(X, finish, dnf, groups)`: X holds `features`; `finish` the classified position
+    (NaN when not classified); `dnf` 1/0; `groups` a race id per row, rows grouped by race."""
+
+    features: list[str]
+    n_estimators: int = 300
+    params: dict = field(default_factory=dict)
+    temperature: float = 1.0
+    top_k: int | None = None
+    tail_weight: float = 0.0
+    decay: float = 0.0
+    n_sims: int = 10_000
+
+    def fit(self, X: pd.DataFrame, finish: np.ndarray, dnf: np.ndarray, groups: np.ndarray,
+            weight: np.ndarray | None = None) -> "RaceModel":
+        """`weight`: optional per-row weight, constant within a race (e.g. favouring recent seasons)."""
+        finish = np.asarray(finish, dtype=float)
+        groups = np.asarray(groups)
+        ranked = ~np.isnan(finish)
+        order = np.lexsort((finish[ranked], groups[ranked]))
+        Xr = X[self.features].to_numpy(dtype=float)[ranked][order]
+        gr = groups[ranked][order]
+        race_weight = None
+        if weight is not None:
+            wr = np.asarray(weight, dtype=float)[ranked][order]
+            race_weight = wr[np.r_[0, np.flatnonzero(np.diff(gr)) + 1]]
+        params = _lgb_params(objective=plackett_luce_objective(gr, self.top_k, self.tail_weight, self.decay,
+                                                               race_weight), monotone_constraints=_monotone(self.features),
+                             **self.params)
+        self.booster_ = lgb.train(params, lgb.Dataset(Xr, np.zeros(len(Xr)), feature_name=self.features),
+                                  self.n_estimators)
+        self.train_loglik_ = plackett_luce_loglik(self.booster_.predict(Xr), gr)
+        dnf = np.asarray(dnf, dtype=float)
+        known = ~np.isnan(dnf)
+        self.dnf_features_ = [f for f in DNF_FEATURES if f in X.columns]
+        self.dnf_model_ = lgb.LGBMClassifier(
+            n_estimators=150, learning_rate=0.03, num_leaves=7, min_child_samples=100, subsample=0.8,
+            subsample_freq=1, colsample_bytree=0.8, reg_lambda=5.0, random_state=SEED, n_jobs=2, verbose=-1,
+        ).fit(X.loc[known, self.dnf_features_].to_numpy(dtype=float), dnf[known].astype(int),
+              sample_weight=None if weight is None else np.asarray(weight, dtype=float)[known])
+        return self
+
+    def strengths(self, X: pd.DataFrame) -> np.ndarray:
+        """Plackett-Luce log-strengths (only differences within a race matter)."""
+        return self.booster_.predict(X[self.features].to_numpy(dtype=float)) / self.temperature
+
+    def dnf_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.dnf_model_.predict_proba(X[self.dnf_features_].to_numpy(dtype=float))[:, 1]
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        raw = self.booster_.predict(X[self.features].to_numpy(dtype=float), pred_contrib=True)
+        return pd.DataFrame(raw[:, :-1] / self.temperature, columns=self.features, index=X.index)
+
+    def predict_proba(self, X: pd.DataFrame, seed: int = SEED) -> "RaceDistribution":
+        """Distribution over finishing positions for one race (the rows of X are its field)."""
+        return simulate(self.strengths(X), self.dnf_proba(X), self.n_sims, seed)
+
+    def predict(self, X: pd.DataFrame, seed: int = SEED) -> np.ndarray:
+        return self.predict_proba(X, seed).expected_position
+
+
+@dataclass
+class RaceDistribution:
+    position_probs: np.ndarray  # [driver, position-1]
+    p_dnf: np.ndarray
+    p10: np.ndarray
+    p90: np.ndarray
+
+    @property
+    def p_win(self) -> np.ndarray:
+        return self.position_probs[:, 0]
+
+    @property
+    def p_podium(self) -> np.ndarray:
+        return self.position_probs[:, :3].sum(axis=1)
+
+    @property
+    def p_points(self) -> np.ndarray:
+        return self.position_probs[:, :10].sum(axis=1)
+
+    @property
+    def expected_position(self) -> np.ndarray:
+        return self.position_probs @ np.arange(1, self.position_probs.shape[1] + 1)
+
+
+def simulate(strength: np.ndarray, p_dnf: np.ndarray, n_sims: int, seed: int) -> RaceDistribution:
+    """Draw `n_sims` races: each car fails to finish with its own probability; the others finish
+    in a Plackett-Luce order (the sort of strength + Gumbel noise); failures fill the back.
+    The seed fixes the noise per row, so callers keep rows in a stable order to compare scenarios."""
+    n = len(strength)
+    rng = np.random.default_rng(seed)
+    key = strength[None, :] + rng.gumbel(size=(n_sims, n))
+    out = rng.random((n_sims, n)) < p_dnf[None, :]
+    key = np.where(out, key - 1e6, key)
+    positions = np.argsort(np.argsort(-key, axis=1), axis=1)  # 0 = winner
+    counts = np.bincount((np.arange(n)[None, :] * n + positions).ravel(), minlength=n * n).reshape(n, n)
+    probs = counts / n_sims
+    cdf = np.cumsum(probs, axis=1)
+    p10 = (cdf < 0.1).sum(axis=1) + 1
+    p90 = (cdf < 0.9).sum(axis=1) + 1
+    return RaceDistribution(probs, np.asarray(p_dnf, dtype=float), p10.astype(float), p90.astype(float))

@@ -1,0 +1,108 @@
+"""Serving one race: stage 1, then stage 2 in the mode the race is in, under a scenario."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from f1core.engine.backtest import baseline_field
+from f1core.engine.registry import ModelBundle
+from f1core.engine.scenario import Scenario, apply_scenario
+from f1core.engine.training import POST, PRE, field_distribution, race_seed, with_predicted_grid
+from f1core.store import RaceRef
+
+
+class PredictionError(RuntimeError):
+    """A race cannot be predicted (unknown race, no entry list)."""
+
+
+@dataclass
+class RacePrediction:
+    race: RaceRef
+    mode: str
+    model_version: str
+    scenario: Scenario
+    table: pd.DataFrame  # one row per driver, best expected position first
+    position_probs: pd.DataFrame  # driver_ref x finishing position (1..n)
+    conditions: dict[str, float | None]
+    has_results: bool
+
+    @property
+    def favourite(self) -> pd.Series:
+        return self.table.sort_values("p_win", ascending=False).iloc[0]
+
+
+def _conditions(rows: pd.DataFrame) -> dict[str, float | None]:
+    def first(col: str) -> float | None:
+        values = rows[col].dropna()
+        return float(values.iloc[0]) if len(values) else None
+
+    return {"rain": first("rain"), "air_temp": first("air_temp"), "track_temp": first("track_temp")}
+
+
+def predict_rows(bundle: ModelBundle, race: RaceRef, rows: pd.DataFrame, ref_pole_s: float | None,
+                 scenario: Scenario, drivers: pd.DataFrame, teams: pd.DataFrame) -> RacePrediction:
+    """`rows`: the race's feature rows (its field). `drivers`: driver_ref, code, driver_name;
+    `teams`: constructor_ref, team_name."""
+    if rows.empty:
+        raise PredictionError(f"{race.label}: no entry list (no qualifying and no known line-ups)")
+    has_results = bool(rows["has_result"].any())
+    if has_results:
+        rows = rows[rows["started"]]
+    rows = rows.sort_values("driver_ref", kind="mergesort")
+
+    # stage 1 always runs: it is the predicted qualifying shown on every race
+    gap = bundle.stage1.predict(rows)
+    gap_lo, gap_hi = bundle.stage1.predict_interval(rows)
+    quali_known = rows["grid"].notna().all() and rows["quali_gap_pct"].notna().any()
+    mode = POST if (has_results or quali_known) else PRE
+    if mode == PRE:
+        view = with_predicted_grid(rows, gap)
+    else:
+        view = rows.copy()
+        # a car with no qualifying time starts from the back
+        missing = view["grid"].isna()
+        view.loc[missing, "grid"] = len(view) - missing.sum() + np.arange(1, missing.sum() + 1)
+    view = apply_scenario(view, scenario)
+    model = bundle.race_models[mode]
+    seed = race_seed(race.season, race.round)
+    field, dist = field_distribution(model, view, seed)
+
+    table_name, rank_col = ("grid", "grid") if mode == POST else ("form", "drv_points_rank")
+    if rank_col == "drv_points_rank":
+        view = view.assign(drv_points_rank=view["drv_points_ewm"].rank(ascending=False, method="first",
+                                                                        na_option="bottom"))
+    base = baseline_field(view, np.asarray(bundle.baseline_tables[table_name]), rank_col, bundle.dnf_rate)
+
+    table = field.assign(
+        baseline=table_name,
+        baseline_p_win=base["p_win"].to_numpy(),
+        baseline_p_podium=base["p_podium"].to_numpy(),
+        pred_quali_gap_pct=gap, pred_quali_gap_lo=gap_lo, pred_quali_gap_hi=gap_hi,
+        pred_grid=with_predicted_grid(rows, gap)["grid"].to_numpy(),
+        actual_quali_gap_pct=rows["quali_gap_pct"].to_numpy(),
+        actual_quali_position=rows["quali_position"].to_numpy(),
+        actual_position=rows["position_order"].to_numpy() if has_results else np.nan,
+        actual_status=rows["status"].to_numpy() if has_results else None,
+        pit_lane_start=view["pit_lane_start"].to_numpy(),
+    )
+    if ref_pole_s and np.isfinite(ref_pole_s):
+        table["pred_quali_time_s"] = ref_pole_s * (1 + gap / 100)
+        table["pred_quali_time_lo_s"] = ref_pole_s * (1 + gap_lo / 100)
+        table["pred_quali_time_hi_s"] = ref_pole_s * (1 + gap_hi / 100)
+    else:
+        table["pred_quali_time_s"] = table["pred_quali_time_lo_s"] = table["pred_quali_time_hi_s"] = np.nan
+    # the JSON and the tables call the gap and time the model used 'quali_gap_pct' / 'quali_time_s'
+    table["quali_time_s"] = np.where(np.isfinite(table["pred_quali_time_s"]) & (mode == PRE),
+                                     table["pred_quali_time_s"], rows["quali_best_s"].to_numpy())
+    table = table.merge(drivers, on="driver_ref", how="left").merge(teams, on="constructor_ref", how="left")
+    table["team_name"] = table["team_name"].fillna(table["constructor_ref"])
+    table["code"] = table["code"].fillna(table["driver_ref"].str[:3].str.upper())
+    table["driver_name"] = table["driver_name"].fillna(table["driver_ref"])
+    table = table.sort_values(["expected_position", "driver_ref"]).reset_index(drop=True)
+
+    probs = pd.DataFrame(dist.position_probs, index=field["driver_ref"].to_numpy(),
+                         columns=np.arange(1, dist.position_probs.shape[1] + 1))
+    return RacePrediction(race, mode, bundle.version, scenario, table, probs.loc[table["driver_ref"]],
+                          _conditions(view), has_results)
