@@ -44,7 +44,7 @@ def _position_table(train: pd.DataFrame, rank_col: str, max_pos: int = 26) -> np
 
 def baseline_field(rows: pd.DataFrame, table: np.ndarray, rank_col: str, dnf_rate: float) -> pd.DataFrame:
     """Probabilities for a field ordered by `rank_col`, made coherent within the race."""
-    rank = rows[rank_col].rank(method="first").fillna(len(rows)).astype(int).clip(upper=table.shape[0])
+    rank = rows[rank_col].rank(method="first", na_option="bottom").astype(int).clip(upper=table.shape[0])
     probs = table[rank.to_numpy() - 1][:, : len(rows)]
     probs = probs / probs.sum(axis=0, keepdims=True)  # each position filled exactly once in expectation
     return pd.DataFrame({

@@ -261,7 +261,8 @@ def build_frame(store: Store) -> pd.DataFrame:
 
     # grid: 0 in the sources means a pit-lane start; such a car starts behind everyone
     field = df.groupby("race_idx")["driver_ref"].transform("size")
-    raw_grid = df["grid"].where(df["has_result"], df["quali_position"])
+    # the dump lacks the grid of one race (2025 R23); its qualifying order is the best stand-in
+    raw_grid = df["grid"].where(df["has_result"] & df["grid"].notna(), df["quali_position"])
     df["pit_lane_start"] = (raw_grid == 0).astype(float)
     df["grid"] = np.where(raw_grid == 0, field, raw_grid).astype(float)
     df["gain"] = df["grid"] - df["finish"]

@@ -29,7 +29,7 @@ warnings.filterwarnings("ignore", message="X does not have valid feature names")
 def _lgb_params(**overrides) -> dict:
     base = dict(learning_rate=0.05, num_leaves=15, min_data_in_leaf=40, feature_fraction=0.8,
                 bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0, seed=SEED, deterministic=True,
-                force_row_wise=True, num_threads=2, verbose=-1)
+                force_row_wise=True, num_threads=1, verbose=-1)
     base.update(overrides)
     return base
 
@@ -188,7 +188,7 @@ class RaceModel:
         self.dnf_features_ = [f for f in DNF_FEATURES if f in X.columns]
         self.dnf_model_ = lgb.LGBMClassifier(
             n_estimators=150, learning_rate=0.03, num_leaves=7, min_child_samples=100, subsample=0.8,
-            subsample_freq=1, colsample_bytree=0.8, reg_lambda=5.0, random_state=SEED, n_jobs=2, verbose=-1,
+            subsample_freq=1, colsample_bytree=0.8, reg_lambda=5.0, random_state=SEED, n_jobs=1, verbose=-1,
         ).fit(X.loc[known, self.dnf_features_].to_numpy(dtype=float), dnf[known].astype(int),
               sample_weight=None if weight is None else np.asarray(weight, dtype=float)[known])
         return self

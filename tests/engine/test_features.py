@@ -1,0 +1,57 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from f1core.engine.features import FEATURES, STAGE1_FEATURES, STAGE2_FEATURES, build_frame, race_rows
+
+LEAK_RACE = (2024, 10)
+
+
+def test_every_declared_feature_is_built_and_described(snapshot_store):
+    frame = build_frame(snapshot_store)
+    for feature in FEATURES:
+        assert feature.name in frame.columns, feature.name
+        assert len(feature.description) > 15
+    assert set(STAGE1_FEATURES) <= set(STAGE2_FEATURES)
+    assert frame[STAGE2_FEATURES].select_dtypes(exclude="number").empty
+
+
+def test_features_of_a_race_do_not_see_later_races(snapshot_store):
+    """The leakage test: cut every result, qualifying, sprint and weather row dated after the race;
+    its features must not change by a single bit."""
+    full = race_rows(build_frame(snapshot_store), *LEAK_RACE).set_index("driver_ref")
+    date = snapshot_store.race(*LEAK_RACE).date
+    with snapshot_store.transaction() as cur:
+        for table in ("results", "qualifying", "sprint_results", "weather_observed", "driver_standings",
+                      "constructor_standings", "pit_stops"):
+            cur.execute(f"DELETE FROM {table} t USING races r WHERE t.season = r.season AND t.round = r.round "
+                        "AND r.date > ?", [date])
+    cut = race_rows(build_frame(snapshot_store), *LEAK_RACE).set_index("driver_ref")
+    assert len(full) == len(cut) > 15
+    columns = STAGE2_FEATURES + ["finish", "dnf", "quali_gap_pct", "pole_s"]
+    pd.testing.assert_frame_equal(full.loc[cut.index, columns], cut[columns])
+
+
+def test_upcoming_race_uses_latest_lineups(snapshot_store):
+    frame = build_frame(snapshot_store)
+    rows = race_rows(frame, 2026, 5)
+    last = race_rows(frame, 2026, 4)
+    assert not rows["has_result"].any()
+    assert set(rows["driver_ref"]) == set(last["driver_ref"])
+    # form carries over from the last race, the outcome is unknown
+    assert rows["drv_elo"].notna().all() and rows["finish"].isna().all()
+
+
+def test_pit_lane_start_goes_to_the_back(snapshot_store):
+    frame = build_frame(snapshot_store)
+    pit = frame[frame["pit_lane_start"] == 1]
+    assert len(pit) > 10
+    sizes = frame.groupby("race_idx")["driver_ref"].transform("size")
+    assert (pit["grid"] == sizes.loc[pit.index]).all()
+
+
+def test_rookie_has_no_driver_history_but_a_team(snapshot_store):
+    frame = build_frame(snapshot_store)
+    debut = frame[(frame["driver_ref"] == "arvid_lindblad")].iloc[0]
+    assert debut["drv_starts"] == 0 and np.isnan(debut["drv_finish_ewm"])
+    assert np.isfinite(debut["team_elo"]) and np.isfinite(debut["team_qgap_ewm"])

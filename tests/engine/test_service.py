@@ -1,0 +1,186 @@
+import datetime as dt
+import json
+import shutil
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from f1core.engine.predict import PredictionError
+from f1core.engine.registry import RegistryError
+from f1core.engine.scenario import Scenario, ScenarioError
+from f1core.engine.service import Engine, RetrainInProgress
+from f1core.engine.training import POST, PRE
+from f1core.ingest.ergast_csv import import_dump
+from f1core.store import Store
+from tests.engine.conftest import FAST, TODAY
+
+
+def assert_coherent(table: pd.DataFrame):
+    assert table["p_win"].sum() == pytest.approx(1, abs=1e-9)
+    assert table["p_podium"].sum() == pytest.approx(3, abs=1e-9)
+    assert table["p_points"].sum() == pytest.approx(10, abs=1e-9)
+    assert table[["p_win", "p_podium", "p_points", "p_dnf"]].apply(lambda c: c.between(0, 1).all()).all()
+    assert (table["p_win"] <= table["p_podium"] + 1e-12).all() and (table["p_podium"] <= table["p_points"] + 1e-12).all()
+
+
+def test_upcoming_race_is_predicted_before_qualifying(trained_engine):
+    pred = trained_engine.predict_race(2026, 5)
+    assert pred.mode == PRE and not pred.has_results
+    t = pred.table
+    assert len(t) == 22 and sorted(t["grid"]) == list(range(1, 23))
+    assert_coherent(t)
+    assert t["pred_quali_time_s"].between(60, 120).all()
+    assert (t["pred_quali_gap_lo"] <= t["pred_quali_gap_pct"] + 1e-9).all()
+    assert (t["position_p10"] <= t["position_p90"]).all()
+    assert t["code"].str.len().eq(3).all()
+
+
+def test_race_with_a_real_grid_uses_it(trained_engine):
+    pred = trained_engine.predict_race(2026, 4)
+    assert pred.mode == POST and pred.has_results
+    actual = trained_engine.store.read("SELECT driver_ref, grid FROM results WHERE season = 2026 AND round = 4")
+    merged = pred.table.merge(actual, on="driver_ref", suffixes=("", "_real"))
+    started = merged[merged["grid_real"] > 0]
+    assert (started["grid"] == started["grid_real"]).all()
+    assert_coherent(pred.table)
+
+
+def test_moving_up_the_grid_never_lowers_win_probability(trained_engine):
+    base = trained_engine.predict_race(2026, 4)
+    for driver in ["hamilton", "bearman", "max_verstappen"]:
+        p = [trained_engine.predict_race(2026, 4, Scenario().with_slot(driver, slot)).table.set_index(
+             "driver_ref").loc[driver, "p_win"] for slot in range(len(base.table), 0, -1)]
+        assert all(b >= a for a, b in zip(p, p[1:])), (driver, p)
+        assert p[-1] > p[0]
+
+
+def test_rain_and_temperature_overrides_are_applied(trained_engine):
+    dry = trained_engine.predict_race(2026, 5, Scenario(rain=0.0, air_temp=20))
+    wet = trained_engine.predict_race(2026, 5, Scenario(rain=1.0, air_temp=20))
+    assert wet.conditions["rain"] == 1.0 and dry.conditions["rain"] == 0.0
+    assert not np.allclose(dry.table.sort_values("driver_ref")["p_dnf"], wet.table.sort_values("driver_ref")["p_dnf"])
+    assert_coherent(wet.table)
+
+
+def test_unknown_race_and_driver_are_clear_errors(trained_engine):
+    with pytest.raises(PredictionError, match="no race 2031 round 1"):
+        trained_engine.predict_race(2031, 1)
+    with pytest.raises(ScenarioError, match="nobody is not in this race's field"):
+        trained_engine.predict_race(2026, 5, Scenario().with_slot("nobody", 1))
+
+
+def test_explanation_ranks_feature_contributions(trained_engine):
+    exp = trained_engine.explain(2026, 4, "hamilton")
+    assert {"feature", "contribution", "value", "description"} <= set(exp.columns)
+    assert exp["contribution"].abs().is_monotonic_decreasing
+    assert "grid" in set(exp["feature"])
+
+
+def test_registry_records_the_champion_with_its_metadata(trained_engine):
+    versions = trained_engine.registry.versions()
+    champion = versions[versions["champion"]].iloc[0]
+    meta = trained_engine.registry.index()["versions"][champion["version"]]
+    assert meta["training_window"]["last_race_label"] == "2026 R4 Miami Grand Prix"
+    assert meta["features"]["stage2"] and meta["parameters"]["stage2_from"] == FAST.stage2_from
+    assert meta["metrics"]["recent"]["races"] == 12 and len(meta["data_fingerprint"]) == 12
+
+
+def test_retrain_compares_promotes_and_rolls_back(engine_paths, tmp_path):
+    db, _ = engine_paths
+    engine = Engine(Store(shutil.copy(db, tmp_path / "f1.duckdb")), tmp_path / "models", FAST, today=TODAY)
+    first = engine.retrain()
+    assert first.promoted and first.reasons == ["no champion yet"]
+    second = engine.retrain()
+    assert not second.promoted and "no new races" in second.reasons[-1]
+    assert engine.registry.champion_version() == first.challenger
+    assert engine.registry.versions().set_index("version").loc[second.challenger, "status"] == "pending"
+    with pytest.raises(RegistryError, match="no earlier champion"):
+        engine.rollback()
+    engine.registry.promote(second.challenger, "test")
+    assert engine.rollback() == first.challenger
+    assert engine.champion().version == first.challenger
+
+
+def test_two_clicks_on_retrain_run_one(engine_paths, tmp_path):
+    db, _ = engine_paths
+    engine = Engine(Store(shutil.copy(db, tmp_path / "f1.duckdb")), tmp_path / "models", FAST, today=TODAY)
+    started, outcome = threading.Event(), {}
+
+    def slow_progress(message, fraction):
+        started.set()
+
+    def first():
+        outcome["decision"] = engine.retrain(slow_progress)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    started.wait(30)
+    with pytest.raises(RetrainInProgress):
+        engine.retrain()
+    thread.join()
+    assert outcome["decision"].promoted
+    assert len(engine.registry.versions()) == 1
+
+
+def test_missing_model_file_is_reported(engine_paths, tmp_path):
+    db, models = engine_paths
+    copy = tmp_path / "models"
+    shutil.copytree(models, copy)
+    engine = Engine(Store(shutil.copy(db, tmp_path / "f1.duckdb")), copy, FAST, today=TODAY)
+    version = engine.registry.champion_version()
+    (copy / version / "model.pkl").unlink()
+    with pytest.raises(RegistryError, match=f"model {version}: artifact .* is missing"):
+        engine.champion()
+    (copy / version / "model.pkl").write_bytes(b"\x80\x05truncated")
+    with pytest.raises(RegistryError, match="cannot be read"):
+        engine.champion()
+
+
+def test_frozen_predictions_become_the_track_record(engine_paths, tmp_path, ergast_dir):
+    """Freeze before Miami with its results not yet in the store, then let the results arrive."""
+    db, models = engine_paths
+    store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
+    with store.transaction() as cur:
+        for table in ("results", "sprint_results", "qualifying", "driver_standings", "constructor_standings",
+                      "constructor_results", "pit_stops", "weather_observed"):
+            cur.execute(f"DELETE FROM {table} WHERE season = 2026 AND round = 4")
+    engine = Engine(store, tmp_path / "models", FAST, today=dt.date(2026, 4, 27))
+    engine.retrain()
+    now = dt.datetime(2026, 4, 28, 9, 0, tzinfo=dt.timezone.utc)
+    written = engine.freeze_predictions(now)
+    assert written >= 22
+    assert engine.freeze_predictions(now + dt.timedelta(hours=1)) == 0  # not twice within hours
+    assert engine.track_record().empty
+    import_dump(store, ergast_dir)  # the results arrive
+    record = engine.track_record()
+    assert list(record["round"]) == [4] and record.iloc[0]["mode"] == PRE
+    assert 0 <= record.iloc[0]["winner_logloss"] < 10 and record.iloc[0]["winner_top1"] in (0.0, 1.0)
+
+
+def test_backtest_is_stored_with_baselines_and_intervals(engine_paths, tmp_path):
+    db, models = engine_paths
+    engine = Engine(Store(shutil.copy(db, tmp_path / "f1.duckdb")), models, FAST, today=TODAY)
+    run_id, summary = engine.run_backtest(2026)
+    assert summary["races"] == 4
+    post = summary["modes"][POST]
+    assert set(post["baselines"]) == {"grid", "form"} and set(summary["modes"][PRE]["baselines"]) == {"form"}
+    for key in ("winner_top1", "winner_logloss", "podium_brier", "spearman", "position_mae"):
+        lo, hi = post["model"][f"{key}_ci"]
+        assert lo <= post["model"][key] <= hi
+    assert engine.latest_backtest()["run_id"] == run_id
+    per_race = engine.backtest_race_metrics(run_id)
+    assert len(per_race) == 4 * (3 + 2)  # races x (post: model, grid, form; pre: model, form)
+    preds = engine.backtest_predictions(run_id)
+    sums = preds.groupby(["mode", "predictor", "round"])["p_win"].sum()
+    assert np.allclose(sums, 1)
+    assert len(engine.backtest_stage1(run_id)) == 4
+
+
+def test_drift_series_and_summary(trained_engine):
+    series = trained_engine.drift_series()
+    assert {"feature", "psi", "kl", "season", "round"} <= set(series.columns)
+    assert (series["psi"] >= 0).all() and (series["kl"] >= -1e-9).all()
+    summary = trained_engine.drift_summary()
+    assert isinstance(summary["suggest_retrain"], bool) and summary["message"]
