@@ -32,6 +32,7 @@ class Settings:
     today: dt.date | None
     admin_password: str | None
     models_dir: Path
+    train_from: int | None = None
 
 
 def _read_secrets(path: Path) -> dict[str, object]:
@@ -74,6 +75,13 @@ def load_settings(env: dict[str, str] | None = None, secrets_path: Path | None =
         value = get(name)
         return Path(value).expanduser() if value else None
 
+    train_from = None
+    if get("F1_TRAIN_FROM"):
+        try:
+            train_from = int(get("F1_TRAIN_FROM"))
+        except ValueError as exc:
+            raise SettingsError(f"F1_TRAIN_FROM={get('F1_TRAIN_FROM')!r} is not a season like 2014") from exc
+
     return Settings(
         db_path=Path(get("F1_DB") or "data/f1.duckdb").expanduser(),
         snapshot=path_or_none("F1_SNAPSHOT"),
@@ -85,4 +93,5 @@ def load_settings(env: dict[str, str] | None = None, secrets_path: Path | None =
         today=today,
         admin_password=get("F1_ADMIN_PASSWORD"),
         models_dir=Path(get("F1_MODELS") or "models").expanduser(),
+        train_from=train_from,
     )

@@ -14,11 +14,13 @@ from f1core.engine.predict import PredictionError
 from f1core.engine.registry import RegistryError
 from f1core.engine.scenario import Scenario, ScenarioError
 from f1core.engine.service import Engine, NoData, RetrainInProgress
+from f1core.engine.training import TrainingConfig
 from f1core.store import Store
 
 
 def _engine(settings: Settings) -> Engine:
-    return Engine(Store(settings.db_path), settings.models_dir, today=settings.today)
+    return Engine(Store(settings.db_path), settings.models_dir, TrainingConfig.starting(settings.train_from),
+                  today=settings.today)
 
 
 def _progress(message: str, fraction: float) -> None:

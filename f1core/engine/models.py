@@ -189,6 +189,8 @@ class RaceModel:
         self.dnf_model_ = lgb.LGBMClassifier(
             n_estimators=150, learning_rate=0.03, num_leaves=7, min_child_samples=100, subsample=0.8,
             subsample_freq=1, colsample_bytree=0.8, reg_lambda=5.0, random_state=SEED, n_jobs=1, verbose=-1,
+            # a car further back is never safer: keeps "better grid slot, never lower chances" true
+            monotone_constraints=[1 if f == "grid" else 0 for f in self.dnf_features_],
         ).fit(X.loc[known, self.dnf_features_].to_numpy(dtype=float), dnf[known].astype(int),
               sample_weight=None if weight is None else np.asarray(weight, dtype=float)[known])
         return self

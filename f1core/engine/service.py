@@ -287,33 +287,69 @@ class Engine:
         with self._exclusive_retrain():
             return self.registry.rollback(to_version)
 
-    def should_retrain(self) -> tuple[bool, list[str]]:
-        """Automatic triggers: new results since training, drift, degraded accuracy, age."""
+    def retrain_triggers(self) -> list[tuple[str, str]]:
+        """Why the champion may be due for a retrain, as (kind, plain words): 'no-model',
+        'new-results', 'drift', 'accuracy' (live track record worse than expected), 'age'."""
         bundle = self.champion(train_if_missing=False)
         if bundle is None:
-            return True, ["no model yet"]
-        reasons = []
-        done = self.store.races_with_results()
-        trained = bundle.training_window.get("races", 0)
-        new = len([r for r in done if r.season >= bundle.config.stage2_from]) - trained
+            return [("no-model", "there is no model yet")]
+        triggers = []
+        done = self.store.races_with_results(since_season=bundle.config.stage2_from)
+        new = len(done) - bundle.training_window.get("races", 0)
         if new > 0:
-            reasons.append(f"{new} race(s) with results since the champion was trained")
+            triggers.append(("new-results", f"{new} race(s) with results since the champion was trained"))
         try:
             summary = self.drift_summary()
             if summary["suggest_retrain"]:
-                reasons.append(summary["message"])
-        except Exception as exc:  # drift is advisory; a failure must not block other triggers
+                triggers.append(("drift", summary["message"]))
+        except Exception as exc:  # drift is advisory; a failure must not block the other triggers
             log.warning("drift check failed: %s", exc)
         record = self.track_record()
-        if len(record) >= 6:
-            recent = record.head(6)["winner_logloss"].mean()
-            expected = bundle.metrics.get("recent", {}).get("winner_logloss")
-            if expected and recent > expected + 0.3:
-                reasons.append(f"live log loss over the last 6 races {recent:.2f} vs {expected:.2f} expected")
-        created = dt.datetime.fromisoformat(bundle.created_at)
-        if dt.datetime.now(dt.timezone.utc) - created > dt.timedelta(days=30):
-            reasons.append("the champion is more than 30 days old")
-        return bool(reasons), reasons
+        expected = bundle.metrics.get("recent", {}).get("winner_logloss")
+        if len(record) >= 6 and expected:
+            live = float(record.head(6)["winner_logloss"].mean())
+            if live > expected + 0.3:
+                triggers.append(("accuracy", f"live log loss over the last 6 races {live:.2f}, "
+                                             f"expected about {expected:.2f}"))
+        age = dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(bundle.created_at)
+        if age > dt.timedelta(days=30):
+            triggers.append(("age", f"the champion is {age.days} days old"))
+        return triggers
+
+    def upkeep(self, progress: Progress | None = None) -> list[str]:
+        """What the background refresh does after each run: retrain when there is no model or new
+        results arrived (other triggers at most once a day), freeze the predictions users see,
+        and keep the backtest current. Returns what it did, in plain words."""
+        done: list[str] = []
+        if self.store.is_empty():
+            return done
+        triggers = self.retrain_triggers()
+        kinds = {k for k, _ in triggers}
+        last = max((h["at"] for h in self.registry.history()), default=None)
+        stale = last is None or dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(last) > dt.timedelta(days=1)
+        if kinds & {"no-model", "new-results"} or (kinds and stale):
+            try:
+                decision = self.retrain(progress)
+                done.append(f"retrained ({'; '.join(m for _, m in triggers)}): {decision.summary}")
+            except RetrainInProgress:
+                done.append("a retrain was already running")
+        if self.registry.champion_version():
+            written = self.freeze_predictions()
+            if written:
+                done.append(f"froze {written} prediction rows")
+        latest = self.latest_backtest()
+        last_race = self.store.last_race_with_results()
+        if last_race and (latest is None or int(latest["summary"].get("to_season", 0)) < last_race.season
+                          or self._backtest_races_behind(latest) >= 3):
+            run_id, summary = self.run_backtest(2022, None, progress)
+            done.append(f"backtest run {run_id} over {summary['races']} races")
+        return done
+
+    def _backtest_races_behind(self, latest: dict) -> int:
+        scored = self.store.scalar("SELECT count(DISTINCT (season, round)) FROM backtest_race_metrics WHERE run_id = ?",
+                                   [latest["run_id"]])
+        since = self.store.races_with_results(since_season=int(latest["summary"].get("from_season", 2022)))
+        return len(since) - int(scored or 0)
 
     # -- predictions --------------------------------------------------------------------------------
     def predict_race(self, season: int, round_: int, scenario: Scenario | None = None) -> RacePrediction:

@@ -36,6 +36,16 @@ class TrainingConfig:
     recency_halflife: float | None = None  # seasons; older races count less in the race model
     retrain_every: int = 3  # walk-forward: races predicted by one model before it is retrained
 
+    @classmethod
+    def starting(cls, first_season: int | None) -> "TrainingConfig":
+        """The default set-up, trained on seasons from `first_season` on when given (F1_TRAIN_FROM:
+        a smaller deployment trains faster on fewer seasons, at some cost in accuracy)."""
+        base = cls()
+        if first_season is None:
+            return base
+        return cls(stage1_from=max(base.stage1_from, first_season), stage2_from=max(base.stage2_from, first_season),
+                   pre_stage2_from=max(base.pre_stage2_from, first_season + 2))
+
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 

@@ -1,0 +1,60 @@
+"""F1 Predictions: the router. `streamlit run app.py`.
+
+Registers the pages of `pages/` that exist (others are being written), starts the background
+refresh once per server process, and shows how fresh the data is above every page.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+st.set_page_config(page_title="F1 Predictions", page_icon="🏎️", layout="wide")
+
+from f1core.ingest.refresh import Refresher  # noqa: E402  (set_page_config must come first)
+from pages._ui import freshness_banner, friendly_error, get_refresher  # noqa: E402
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
+
+# (section, file, title, icon), in menu order; the first existing page of the list is the default.
+PAGE_LAYOUT = [
+    ("Predictions", "overview.py", "Overview", ":material/dashboard:"),
+    ("Predictions", "upcoming.py", "Upcoming races", ":material/event_upcoming:"),
+    ("Predictions", "what_if.py", "What-if", ":material/tune:"),
+    ("How good is it", "past_races.py", "Past races", ":material/history:"),
+    ("How good is it", "accuracy.py", "Accuracy", ":material/target:"),
+    ("How good is it", "drift.py", "Drift", ":material/trending_down:"),
+    ("How good is it", "models.py", "Models", ":material/model_training:"),
+    ("Explore", "drivers.py", "Drivers & teams", ":material/groups:"),
+    ("Explore", "data.py", "Data", ":material/database:"),
+]
+
+
+@st.cache_resource(show_spinner=False)
+def start_background_refresh() -> Refresher:
+    """Once per server process, not per session: the refresher's thread bootstraps an empty store
+    and then refreshes every F1_REFRESH_HOURS, without holding up the first render."""
+    refresher = get_refresher()
+    refresher.start()
+    return refresher
+
+
+def navigation_pages() -> dict[str, list[st.Page]]:
+    sections: dict[str, list[st.Page]] = {}
+    default_taken = False
+    for section, filename, title, icon in PAGE_LAYOUT:
+        if not (PAGES_DIR / filename).is_file():
+            continue
+        sections.setdefault(section, []).append(
+            st.Page(f"pages/{filename}", title=title, icon=icon, default=not default_taken))
+        default_taken = True
+    return sections
+
+
+page = st.navigation(navigation_pages())
+try:
+    start_background_refresh()
+    freshness_banner()
+except Exception as exc:  # a broken store must not hide the page; the page explains what it can
+    friendly_error(exc, "check the data store")
+page.run()

@@ -1,0 +1,290 @@
+"""Read-only questions the dashboard asks about the store: its sources and ingestion history,
+standings, recent form, teammate head-to-heads and rating histories.
+
+Every function takes a `Store` (the rating history also takes the feature frame, which the app
+caches) and returns plain data frames with readable column names, so pages only draw.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from f1core.config import Settings
+from f1core.store import Store
+
+# How `position_text` marks a car without a finishing position, in the words fans use.
+_UNCLASSIFIED = {"R": "DNF", "D": "DSQ", "E": "EXC", "W": "DNS", "F": "DNQ", "N": "NC"}
+
+# A driver's three-letter code, falling back to the surname for drivers the sources give none.
+_CODE_SQL = "coalesce(d.code, upper(left(strip_accents(d.surname), 3)))"
+
+
+def short_race_name(name: str) -> str:
+    return name.replace(" Grand Prix", " GP")
+
+
+# -- sources and the ingestion log --------------------------------------------------------------
+
+def ingestion_log(store: Store, limit: int = 50) -> pd.DataFrame:
+    """The most recent ingestion runs, newest first. A run without a finish time is still going,
+    or its process stopped mid-run: "unfinished" either way."""
+    return store.read(
+        """
+        SELECT run_id AS run, source, started_at AS started, finished_at AS finished,
+               CASE WHEN ok THEN 'ok' WHEN NOT ok THEN 'error' ELSE 'unfinished' END AS outcome,
+               rows_added AS "rows added",
+               round(epoch(finished_at - started_at), 1) AS "seconds",
+               message
+        FROM ingestion_runs ORDER BY run_id DESC LIMIT ?
+        """,
+        [int(limit)],
+    )
+
+
+# The setting that chooses each source of the ingestion log (file imports log their path after
+# a colon, "ergast-csv:/data/dump", so they are grouped by the part before it).
+_SOURCE_SETTING = {
+    "ergast-csv": "F1_SNAPSHOT", "weather-csv": "F1_WEATHER", "jolpica": "JOLPICA_URL",
+    "jolpica-bootstrap": "JOLPICA_URL", "fastf1": "FASTF1_CACHE", "open-meteo": "OPEN_METEO_URL",
+}
+
+
+def _configured_sources(settings: Settings) -> pd.DataFrame:
+    def path_state(path) -> str:
+        if path is None:
+            return "not set"
+        return str(path) if path.exists() else f"{path} (missing)"
+
+    rows = [
+        ("Ergast-format CSV dump", "F1_SNAPSHOT", path_state(settings.snapshot),
+         "bootstraps an empty store", "Ergast / Jolpica-F1 data (Kaggle dump: CC0)"),
+        ("Race weather CSVs", "F1_WEATHER", path_state(settings.weather),
+         "observed weather backfill", "FastF1 and Open-Meteo (CC BY 4.0)"),
+        ("Jolpica API", "JOLPICA_URL", settings.jolpica_url,
+         "schedule, results, qualifying, sprints", "Jolpica-F1, successor of the Ergast API"),
+        ("Open-Meteo", "OPEN_METEO_URL", settings.open_meteo_url,
+         "forecasts for upcoming races", "Weather data by Open-Meteo.com (CC BY 4.0)"),
+        ("FastF1", "FASTF1_CACHE", str(settings.fastf1_cache),
+         "session weather of completed races", "FastF1 (MIT), F1 live timing data"),
+    ]
+    return pd.DataFrame(rows, columns=["source", "setting", "value", "used for", "credit"])
+
+
+def source_summary(store: Store, settings: Settings) -> pd.DataFrame:
+    """Each source: where it is read from (and the setting that chooses it), when it last
+    delivered, when it last failed, how many rows it has added in all, and whom to credit."""
+    runs = store.read(
+        "SELECT source, finished_at, ok, coalesce(rows_added, 0) AS rows_added FROM ingestion_runs")
+    runs["setting"] = [_SOURCE_SETTING.get(s.split(":", 1)[0], s.split(":", 1)[0]) for s in runs["source"]]
+    good, bad = runs[runs["ok"] == True], runs[runs["ok"] == False]  # noqa: E712 - ok is NULL while running
+    stats = pd.DataFrame({
+        "last success": good.groupby("setting")["finished_at"].max(),
+        "last failure": bad.groupby("setting")["finished_at"].max(),
+        "rows added": good.groupby("setting")["rows_added"].sum(),
+    }).reset_index(names="setting")
+    table = _configured_sources(settings).merge(stats, on="setting", how="outer")
+    table["source"] = table["source"].fillna(table["setting"])
+    table["rows added"] = table["rows added"].fillna(0).astype(int)
+    return table[["source", "value", "last success", "last failure", "rows added", "used for", "setting", "credit"]]
+
+
+def table_rows(store: Store) -> pd.DataFrame:
+    """Rows per source table, in the order a bootstrap fills them."""
+    return pd.DataFrame(list(store.table_counts().items()), columns=["table", "rows"])
+
+
+# -- seasons and standings ----------------------------------------------------------------------
+
+def seasons_with_results(store: Store) -> list[int]:
+    """Seasons with at least one race result, newest first."""
+    frame = store.read("SELECT DISTINCT season FROM results ORDER BY season DESC")
+    return [int(s) for s in frame["season"]]
+
+
+@dataclass(frozen=True)
+class Standings:
+    season: int
+    round: int
+    race_name: str
+    drivers: pd.DataFrame
+    constructors: pd.DataFrame
+
+
+def standings(store: Store, season: int) -> Standings | None:
+    """Championship tables after the latest round of `season` that has standings."""
+    round_ = store.scalar("SELECT max(round) FROM driver_standings WHERE season = ?", [season])
+    if round_ is None:
+        return None
+    round_ = int(round_)
+    drivers = store.read(
+        f"""
+        WITH last_team AS (
+            SELECT driver_ref, arg_max(constructor_ref, round) AS constructor_ref
+            FROM results WHERE season = ? AND round <= ? GROUP BY driver_ref)
+        SELECT s.position AS pos, {_CODE_SQL} AS code, d.forename || ' ' || d.surname AS driver,
+               c.name AS team, s.points, s.wins, s.driver_ref, lt.constructor_ref
+        FROM driver_standings s
+        JOIN drivers d USING (driver_ref)
+        LEFT JOIN last_team lt USING (driver_ref)
+        LEFT JOIN constructors c ON c.constructor_ref = lt.constructor_ref
+        WHERE s.season = ? AND s.round = ?
+        ORDER BY s.position NULLS LAST, s.points DESC
+        """,
+        [season, round_, season, round_],
+    )
+    constructors = store.read(
+        """
+        SELECT s.position AS pos, c.name AS team, s.points, s.wins, s.constructor_ref
+        FROM constructor_standings s JOIN constructors c USING (constructor_ref)
+        WHERE s.season = ? AND s.round = (SELECT max(round) FROM constructor_standings WHERE season = ?)
+        ORDER BY s.position NULLS LAST, s.points DESC
+        """,
+        [season, season],
+    )
+    race = store.race(season, round_)
+    return Standings(season, round_, race.name if race else f"Round {round_}", drivers, constructors)
+
+
+# -- recent form --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RecentForm:
+    races: list[str]  # the race columns of `table`, oldest first
+    table: pd.DataFrame
+
+
+def recent_form(store: Store, season: int, last_n: int = 5) -> RecentForm:
+    """Finishing positions of every driver in the last `last_n` races of `season` with results,
+    one column per race (oldest first; empty where the driver did not take part), plus the points
+    scored over them ("points", sprints included), ordered by the championship after the latest
+    of those races."""
+    races = store.read(
+        """
+        SELECT season, round, name FROM races r
+        WHERE season = ? AND EXISTS (SELECT 1 FROM results x WHERE x.season = r.season AND x.round = r.round)
+        ORDER BY round DESC LIMIT ?
+        """,
+        [season, int(last_n)],
+    ).sort_values("round")
+    if races.empty:
+        return RecentForm([], pd.DataFrame())
+    rounds = [int(r) for r in races["round"]]
+    labels = [f"R{r} {short_race_name(n)}" for r, n in zip(rounds, races["name"])]
+    rows = store.read(
+        f"""
+        WITH sprint AS (
+            SELECT round, driver_ref, sum(points) AS points FROM sprint_results
+            WHERE season = ? GROUP BY round, driver_ref),
+        standing AS (
+            SELECT driver_ref, position FROM driver_standings WHERE season = ? AND round = ?)
+        SELECT r.round, r.driver_ref, {_CODE_SQL} AS code, d.forename || ' ' || d.surname AS driver,
+               r.constructor_ref, c.name AS team, r.position_text,
+               coalesce(r.points, 0) + coalesce(sp.points, 0) AS points, st.position AS standing
+        FROM results r
+        JOIN drivers d USING (driver_ref)
+        JOIN constructors c USING (constructor_ref)
+        LEFT JOIN sprint sp ON sp.round = r.round AND sp.driver_ref = r.driver_ref
+        LEFT JOIN standing st ON st.driver_ref = r.driver_ref
+        WHERE r.season = ? AND r.round IN ({', '.join('?' * len(rounds))})
+        ORDER BY r.round
+        """,
+        [season, season, max(rounds), season, *rounds],
+    )
+    rows["result"] = rows["position_text"].map(lambda t: _UNCLASSIFIED.get(t, f"P{t}"))
+    rows["race"] = rows["round"].map(dict(zip(rounds, labels)))
+    wide = rows.pivot_table(index="driver_ref", columns="race", values="result", aggfunc="first")
+    people = rows.groupby("driver_ref").agg(
+        code=("code", "first"), driver=("driver", "first"), team=("team", "last"),
+        constructor_ref=("constructor_ref", "last"), points=("points", "sum"), standing=("standing", "first"))
+    table = (people.join(wide.reindex(columns=labels))
+                   .sort_values(["standing", "points"], ascending=[True, False], na_position="last")
+                   .reset_index())
+    return RecentForm(labels, table[["code", "driver", "team", *labels, "points", "driver_ref", "constructor_ref"]])
+
+
+# -- teammates ----------------------------------------------------------------------------------
+
+def teammate_head_to_head(store: Store, season: int) -> pd.DataFrame:
+    """Each pair of drivers who raced for the same team in `season`: who out-qualified whom, who
+    finished ahead when both were classified, and the median qualifying gap in the last session
+    both set a time in (Q3, else Q2, else Q1; positive = driver B slower). Driver A is the one
+    placed higher in the championship."""
+    return store.read(
+        f"""
+        WITH standing AS (
+            SELECT driver_ref, position FROM driver_standings
+            WHERE season = ? AND round = (SELECT max(round) FROM driver_standings WHERE season = ?)),
+        entry AS (
+            SELECT r.round, r.constructor_ref, r.driver_ref, r.position AS finish,
+                   q.position AS quali, q.q1_s, q.q2_s, q.q3_s,
+                   coalesce(st.position, 999) AS rank
+            FROM results r
+            LEFT JOIN qualifying q USING (season, round, driver_ref)
+            LEFT JOIN standing st USING (driver_ref)
+            WHERE r.season = ?),
+        pair AS (
+            SELECT a.round, a.constructor_ref, a.driver_ref AS a_ref, b.driver_ref AS b_ref,
+                   a.rank AS a_rank, a.quali AS a_quali, b.quali AS b_quali, a.finish AS a_finish, b.finish AS b_finish,
+                   CASE WHEN a.q3_s IS NOT NULL AND b.q3_s IS NOT NULL THEN [a.q3_s, b.q3_s]
+                        WHEN a.q2_s IS NOT NULL AND b.q2_s IS NOT NULL THEN [a.q2_s, b.q2_s]
+                        WHEN a.q1_s IS NOT NULL AND b.q1_s IS NOT NULL THEN [a.q1_s, b.q1_s] END AS laps
+            FROM entry a JOIN entry b
+              ON a.round = b.round AND a.constructor_ref = b.constructor_ref
+             AND (a.rank, a.driver_ref) < (b.rank, b.driver_ref))
+        SELECT c.name AS team,
+               {_CODE_SQL.replace('d.', 'da.')} AS driver_a, {_CODE_SQL.replace('d.', 'db.')} AS driver_b,
+               count(*) AS races,
+               -- NULL, not 0-0, for seasons before qualifying was recorded (1994)
+               CASE WHEN count(a_quali) > 0 THEN count(*) FILTER (WHERE a_quali < b_quali) END AS quali_a,
+               CASE WHEN count(a_quali) > 0 THEN count(*) FILTER (WHERE b_quali < a_quali) END AS quali_b,
+               count(*) FILTER (WHERE a_finish < b_finish) AS race_a,
+               count(*) FILTER (WHERE b_finish < a_finish) AS race_b,
+               round(median(laps[2] - laps[1]), 3) AS gap_s,
+               round(median(100 * (laps[2] - laps[1]) / laps[1]), 2) AS gap_pct,
+               count(laps) AS sessions_compared,
+               p.constructor_ref, p.a_ref AS driver_a_ref, p.b_ref AS driver_b_ref
+        FROM pair p
+        JOIN constructors c USING (constructor_ref)
+        JOIN drivers da ON da.driver_ref = p.a_ref
+        JOIN drivers db ON db.driver_ref = p.b_ref
+        GROUP BY ALL
+        ORDER BY min(p.a_rank), races DESC
+        """,
+        [season, season, season],
+    )
+
+
+# -- ratings ------------------------------------------------------------------------------------
+
+def rating_history(store: Store, frame: pd.DataFrame, season: int) -> pd.DataFrame:
+    """Driver and team Elo going into each race of `season` (what the models knew before the
+    start), from the feature frame; the next scheduled race closes the line so the latest result
+    shows. One row per driver and race, with codes, names and the team's constructor at the time."""
+    rows = frame[frame["season"] == season]
+    if rows.empty:
+        return pd.DataFrame()
+    done = rows[rows["has_result"]]
+    upcoming = rows[~rows["has_result"]]
+    if not upcoming.empty:
+        done = pd.concat([done, upcoming[upcoming["round"] == upcoming["round"].min()]])
+    rows = done[["season", "round", "driver_ref", "constructor_ref", "team", "has_result", "drv_elo", "team_elo"]]
+    names = store.read(
+        f"""
+        SELECT d.driver_ref, {_CODE_SQL} AS code, d.forename || ' ' || d.surname AS driver
+        FROM drivers d
+        WHERE d.driver_ref IN (SELECT DISTINCT driver_ref FROM results WHERE season = ?)
+           OR d.driver_ref IN (SELECT DISTINCT driver_ref FROM qualifying WHERE season = ?)
+        """,
+        [season, season],
+    )
+    teams = store.read("SELECT constructor_ref, name AS team_name FROM constructors")
+    races = store.read("SELECT round, name FROM races WHERE season = ?", [season])
+    races["race"] = [f"R{r} {short_race_name(n)}" for r, n in zip(races["round"], races["name"])]
+    out = (rows.merge(names, on="driver_ref", how="left")
+               .merge(teams, on="constructor_ref", how="left")
+               .merge(races[["round", "race"]], on="round", how="left"))
+    out["code"] = out["code"].fillna(out["driver_ref"].str[:3].str.upper())
+    out["team_name"] = out["team_name"].fillna(out["constructor_ref"])
+    out["race"] = out["race"].where(out["has_result"], out["race"] + " (next)")
+    return out.sort_values(["round", "drv_elo"], ascending=[True, False]).reset_index(drop=True)

@@ -1,0 +1,64 @@
+"""AppTest fixtures: a page file run headless against a small store, with settings from the
+environment only (the test runs in a scratch folder, so no real .streamlit/secrets.toml applies)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from f1core.ingest.ergast_csv import import_dump
+from f1core.ingest.weather_csv import import_weather
+from f1core.store import Store
+from tests.conftest import FIXTURES, REPO
+
+PAGES = REPO / "pages"
+SETTING_NAMES = ["F1_DB", "F1_SNAPSHOT", "F1_WEATHER", "F1_TODAY", "F1_ADMIN_PASSWORD", "F1_MODELS",
+                 "F1_REFRESH_HOURS", "JOLPICA_URL", "OPEN_METEO_URL", "FASTF1_CACHE"]
+
+
+@pytest.fixture(scope="session")
+def mini_db(tmp_path_factory) -> Path:
+    """The three-race 2024 fixture dump and its weather, in a DuckDB file (copy before writing)."""
+    path = tmp_path_factory.mktemp("mini") / "f1.duckdb"
+    store = Store(path)
+    import_dump(store, FIXTURES / "ergast_mini")
+    import_weather(store, FIXTURES / "weather_mini")
+    store.close()
+    return path
+
+
+@pytest.fixture
+def app_env(monkeypatch, tmp_path):
+    """Point the settings at a scratch folder; returns a function that selects the store file."""
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("F1_TODAY", "2024-03-30")
+    monkeypatch.setenv("F1_MODELS", str(tmp_path / "models"))
+    # Nothing listens here: anything that tries the APIs fails at once instead of going online.
+    monkeypatch.setenv("JOLPICA_URL", "http://127.0.0.1:9/ergast/f1")
+    monkeypatch.setenv("OPEN_METEO_URL", "http://127.0.0.1:9/v1/forecast")
+
+    def use_store(source: Path | None) -> Path:
+        db = tmp_path / "f1.duckdb"
+        if source is not None:
+            shutil.copy(source, db)
+        monkeypatch.setenv("F1_DB", str(db))
+        return db
+
+    yield use_store
+    # Each test gets its own store file; drop the cached Store, refresher and data.
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def run_page(name: str, timeout: float = 60) -> AppTest:
+    at = AppTest.from_file(str(PAGES / name), default_timeout=timeout)
+    return at.run()
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)

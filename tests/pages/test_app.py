@@ -1,0 +1,35 @@
+"""The router: registers the pages that exist and warns above them when results are missing."""
+from __future__ import annotations
+
+from f1core.ingest.refresh import Refresher
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import REPO
+from tests.pages.conftest import texts
+
+
+def run_app(monkeypatch) -> AppTest:
+    # The background thread would try the (unreachable) APIs; the router only needs to start it.
+    monkeypatch.setattr(Refresher, "start", lambda self: None)
+    return AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+
+
+def test_fresh_data_gets_a_one_line_note(app_env, mini_db, monkeypatch):
+    app_env(mini_db)
+    monkeypatch.setenv("F1_TODAY", "2024-03-20")  # after round 2, before round 3
+    at = run_app(monkeypatch)
+    assert not at.exception
+    assert "Data up to 2024 R2 Saudi Arabian Grand Prix (9 Mar 2024) · next: 2024 R3 Australian Grand Prix" \
+        in texts(at.caption)
+    assert not at.warning
+    assert at.title, "the default page ran below the note"
+
+
+def test_missing_results_warn_and_offer_a_protected_refresh(app_env, mini_db, monkeypatch):
+    monkeypatch.setenv("F1_ADMIN_PASSWORD", "pit-wall-only")
+    app_env(mini_db)  # F1_TODAY 2024-03-30: round 3 (24 March) has no results
+    at = run_app(monkeypatch)
+    assert not at.exception
+    assert "Results are missing for 1 race already run" in texts(at.warning)
+    assert "2024 R3 Australian Grand Prix" in texts(at.warning)
+    assert at.text_input(key="admin_password_freshness_refresh")

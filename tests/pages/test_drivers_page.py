@@ -1,0 +1,37 @@
+"""The Drivers & teams page renders standings, ratings, form and teammate duels."""
+from __future__ import annotations
+
+from tests.pages.conftest import run_page, texts
+
+
+def test_renders_every_tab_over_the_fixture_season(app_env, mini_db):
+    app_env(mini_db)
+    at = run_page("drivers.py")
+    assert not at.exception
+    assert not at.error
+    assert at.selectbox(key="drivers_season").value == 2024
+    assert [t.label for t in at.tabs] == ["Standings", "Ratings", "Recent form", "Teammates"]
+    tables = {tuple(d.value.columns[:3]): d.value for d in at.dataframe}
+    drivers = next(t for cols, t in tables.items() if "driver" in cols)
+    assert drivers["code"].iloc[0] in {"VER", "LEC", "PER", "SAI"}
+
+
+def test_empty_store_shows_the_notice_only(app_env):
+    app_env(None)
+    at = run_page("drivers.py")
+    assert not at.exception
+    assert "No race data yet" in texts(at.info)
+    assert not at.selectbox
+
+
+def test_switching_season_and_rating_view_over_the_real_snapshot(app_env, snapshot_db):
+    app_env(snapshot_db)
+    at = run_page("drivers.py", timeout=120)
+    assert not at.exception and not at.error
+    assert at.selectbox(key="drivers_season").value == 2026
+    at.segmented_control(key="drivers_rating_view").set_value("teams").run()
+    assert not at.exception
+    at.selectbox(key="drivers_season").set_value(1988).run()
+    assert not at.exception and not at.error
+    assert "Ratings are computed from the 1996 season on" in texts(at.info)
+    assert "qualifying sessions from 1994 on" in texts(at.caption)
