@@ -27,7 +27,7 @@ from f1core.engine.predict import PredictionError, RacePrediction, predict_rows
 from f1core.engine.registry import ModelBundle, Registry
 from f1core.engine.scenario import Scenario
 from f1core.engine.training import (
-    POST, PRE, TrainingConfig, stage1_config_key, stage1_walk_forward, stage2_features, stage2_rows,
+    POST, PRE, NotEnoughData, TrainingConfig, stage1_config_key, stage1_walk_forward, stage2_features, stage2_rows,
     train_stage1, train_stage2,
 )
 from f1core.store import RaceRef, Store
@@ -42,8 +42,7 @@ class RetrainInProgress(RuntimeError):
     """Another retrain holds the lock."""
 
 
-class NoData(RuntimeError):
-    """The store has no race results to train on."""
+NoData = NotEnoughData  # what the pages and the command line catch: too little data to train or predict
 
 
 @dataclass

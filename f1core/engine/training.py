@@ -16,6 +16,11 @@ from f1core.engine.features import STAGE1_FEATURES, STAGE2_FEATURES
 from f1core.engine.models import SEED, QualifyingModel, RaceDistribution, RaceModel, grid_from_gaps
 
 PRE, POST = "pre-qualifying", "post-qualifying"
+MIN_TRAINING_ROWS = 200  # about ten races: fewer cannot fit either stage sensibly
+
+
+class NotEnoughData(RuntimeError):
+    """The store holds too little history to train on."""
 MODES = (POST, PRE)
 
 
@@ -59,6 +64,9 @@ def train_stage1(frame: pd.DataFrame, cutoff_idx: int, config: TrainingConfig,
                  with_interval: bool = True) -> QualifyingModel:
     rows = frame[(frame["race_idx"] < cutoff_idx) & (frame["season"] >= config.stage1_from)]
     rows = rows[rows["quali_gap_pct"].notna()]
+    if len(rows) < MIN_TRAINING_ROWS:
+        raise NotEnoughData(f"only {len(rows)} qualifying rows to train on (need {MIN_TRAINING_ROWS}); "
+                         "load more seasons of history")
     return QualifyingModel(STAGE1_FEATURES, config.stage1_estimators, dict(config.stage1_params),
                            with_interval=with_interval).fit(rows, rows["quali_gap_pct"])
 
@@ -100,6 +108,9 @@ def stage1_walk_forward(frame: pd.DataFrame, config: TrainingConfig, known: pd.D
     blocks = [races[i:i + config.retrain_every] for i in range(0, len(races), config.retrain_every)]
     todo = [b for b in blocks if missing_races.intersection(b)]
     for i, block in enumerate(todo):
+        history = done[(done["race_idx"] < int(block[0])) & (done["season"] >= config.stage1_from)]
+        if history["quali_gap_pct"].notna().sum() < MIN_TRAINING_ROWS:
+            continue  # a store that starts later than the set-up expects: no honest prediction yet
         model = train_stage1(done, int(block[0]), config, with_interval=False)
         idx = out.index[out["race_idx"].isin(block)]
         out.loc[idx, "pred_gap"] = model.predict(frame.loc[idx])
@@ -113,7 +124,8 @@ def stage2_rows(frame: pd.DataFrame, mode: str, stage1: pd.DataFrame | None) -> 
         return frame
     if stage1 is None:
         raise ValueError("the pre-qualifying race model needs stage 1 predictions")
-    rows = frame.loc[frame.index.intersection(stage1.index)]
+    predicted = stage1.index[stage1["pred_gap"].notna()]
+    rows = frame.loc[frame.index.intersection(predicted)]
     return with_predicted_grid(rows, stage1.loc[rows.index, "pred_gap"].to_numpy())
 
 
@@ -121,6 +133,9 @@ def train_stage2(frame: pd.DataFrame, cutoff_idx: int, mode: str, config: Traini
     first = config.stage2_from if mode == POST else config.pre_stage2_from
     rows = frame[(frame["race_idx"] < cutoff_idx) & (frame["season"] >= first) & frame["started"]]
     rows = rows[rows["grid"].notna()]
+    if len(rows) < MIN_TRAINING_ROWS:
+        raise NotEnoughData(f"only {len(rows)} race rows to train the {mode} model on (need {MIN_TRAINING_ROWS}); "
+                         "load more seasons of history")
     model = RaceModel(stage2_features(mode), config.stage2_estimators, dict(config.stage2_params), config.temperature,
                       config.top_k, config.tail_weight, config.decay)
     weight = None

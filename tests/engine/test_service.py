@@ -184,3 +184,17 @@ def test_drift_series_and_summary(trained_engine):
     assert (series["psi"] >= 0).all() and (series["kl"] >= -1e-9).all()
     summary = trained_engine.drift_summary()
     assert isinstance(summary["suggest_retrain"], bool) and summary["message"]
+
+
+def test_a_store_starting_late_still_trains_with_the_default_setup(engine_paths, tmp_path):
+    """An API bootstrap holds only recent seasons; the default set-up expects history from 2003."""
+    db, _ = engine_paths
+    store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
+    with store.transaction() as cur:
+        for table in ("results", "qualifying", "sprint_results", "driver_standings", "constructor_standings",
+                      "pit_stops", "constructor_results", "weather_observed"):
+            cur.execute(f"DELETE FROM {table} WHERE season < 2021")
+    engine = Engine(store, tmp_path / "models", today=TODAY)
+    assert engine.retrain().promoted
+    pred = engine.predict_race(2026, 5)
+    assert pred.mode == PRE and pred.table["p_win"].sum() == pytest.approx(1)

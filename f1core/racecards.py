@@ -1,0 +1,110 @@
+"""Small facts about one race for the race cards of the dashboard: where it is run, who won, and
+whether a prediction made before the race called the winner. No Streamlit; the functions take
+the Store first so pages can cache them per data version."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from f1core.store import Store
+
+
+@dataclass(frozen=True)
+class Circuit:
+    circuit_ref: str
+    name: str
+    location: str | None
+    country: str | None
+    lat: float | None
+    lng: float | None
+
+    @property
+    def place(self) -> str:
+        """'Montreal, Canada' (or whichever part is known)."""
+        return ", ".join(p for p in (self.location, self.country) if p)
+
+
+def circuit(store: Store, circuit_ref: str) -> Circuit | None:
+    """The circuit of a race, or None when the store does not know it."""
+    row = store.read("SELECT circuit_ref, name, location, country, lat, lng FROM circuits WHERE circuit_ref = ?",
+                     [circuit_ref])
+    if row.empty:
+        return None
+    r = row.iloc[0]
+
+    def text(value) -> str | None:
+        return None if pd.isna(value) else str(value)
+
+    def number(value) -> float | None:
+        return None if pd.isna(value) else float(value)
+
+    return Circuit(str(r.circuit_ref), text(r["name"]) or str(r.circuit_ref), text(r.location), text(r.country),
+                   number(r.lat), number(r.lng))
+
+
+def podium(store: Store, season: int, round_: int) -> pd.DataFrame:
+    """The top three of a race with results: position, driver_ref, code, driver_name,
+    constructor_ref, team_name, grid (empty when the race has no results)."""
+    return store.read(
+        """
+        SELECT r.position_order AS position, r.driver_ref,
+               coalesce(d.code, upper(substr(r.driver_ref, 1, 3))) AS code,
+               coalesce(d.forename || ' ' || d.surname, r.driver_ref) AS driver_name,
+               r.constructor_ref, coalesce(c.name, r.constructor_ref) AS team_name, r.grid
+        FROM results r
+        LEFT JOIN drivers d USING (driver_ref)
+        LEFT JOIN constructors c USING (constructor_ref)
+        WHERE r.season = ? AND r.round = ? AND r.position_order <= 3
+        ORDER BY r.position_order
+        """, [season, round_])
+
+
+@dataclass(frozen=True)
+class RaceCall:
+    """How a prediction made before a race fared against its result."""
+    winner_code: str
+    winner_name: str
+    winner_team: str
+    winner_constructor_ref: str
+    winner_grid: int | None
+    favourite_code: str
+    favourite_name: str
+    favourite_p_win: float
+    winner_p_win: float
+    winner_pick: int  # the winner's place in the prediction's order of win chances (1 = the favourite)
+    podium_hits: int  # actual podium finishers among the three most likely podium finishers
+
+    @property
+    def called(self) -> bool:
+        return self.winner_pick == 1
+
+
+def race_call(store: Store, season: int, round_: int, predicted: pd.DataFrame) -> RaceCall | None:
+    """Compare `predicted` (one row per driver with driver_ref, p_win, p_podium — a frozen
+    prediction or a backtest prediction of the race) with the race's result. None when the race
+    has no results or the prediction does not cover its winner."""
+    top = podium(store, season, round_)
+    if top.empty or predicted.empty:
+        return None
+    winner = top.iloc[0]
+    order = predicted.sort_values(["p_win", "driver_ref"], ascending=[False, True]).reset_index(drop=True)
+    picks = order.index[order["driver_ref"] == winner["driver_ref"]]
+    if not len(picks):
+        return None
+    names = store.read(
+        "SELECT driver_ref, coalesce(code, upper(substr(driver_ref, 1, 3))) AS code, "
+        "forename || ' ' || surname AS driver_name FROM drivers WHERE driver_ref = ?",
+        [str(order.iloc[0]["driver_ref"])])
+    fav_ref = str(order.iloc[0]["driver_ref"])
+    fav_code = str(names.iloc[0]["code"]) if len(names) else fav_ref[:3].upper()
+    fav_name = str(names.iloc[0]["driver_name"]) if len(names) else fav_ref
+    likely_podium = set(predicted.nlargest(3, "p_podium")["driver_ref"])
+    return RaceCall(
+        winner_code=str(winner["code"]), winner_name=str(winner["driver_name"]), winner_team=str(winner["team_name"]),
+        winner_constructor_ref=str(winner["constructor_ref"]),
+        winner_grid=None if pd.isna(winner["grid"]) or int(winner["grid"]) == 0 else int(winner["grid"]),
+        favourite_code=fav_code, favourite_name=fav_name, favourite_p_win=float(order.iloc[0]["p_win"]),
+        winner_p_win=float(order.loc[picks[0], "p_win"]), winner_pick=int(picks[0]) + 1,
+        podium_hits=len(likely_podium & set(top["driver_ref"])),
+    )
