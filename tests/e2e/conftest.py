@@ -111,7 +111,8 @@ def app_server(e2e_store: Path, tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.is_file():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
+        pytest.fail(f"browser tests need Chromium at {CHROMIUM}: apt-get install chromium "
+                    "(or deselect them with -m 'not e2e')")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -62,3 +62,34 @@ def run_page(name: str, timeout: float = 60) -> AppTest:
 
 def texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
+
+
+@pytest.fixture(scope="session")
+def trained_snapshot(snapshot_db, tmp_path_factory) -> tuple[Path, Path]:
+    """The real snapshot with a model trained by the lighter test set-up and a backtest of 2026,
+    built once: (DuckDB file, models folder). Copy both before a test writes (see `with_model`)."""
+    import datetime as dt
+
+    from f1core.engine.service import Engine
+    from tests.engine.conftest import FAST
+
+    root = tmp_path_factory.mktemp("trained")
+    db = root / "f1.duckdb"
+    shutil.copy(snapshot_db, db)
+    store = Store(db)
+    engine = Engine(store, root / "models", FAST, today=dt.date(2026, 5, 10))
+    engine.retrain()
+    engine.run_backtest(2026)
+    store.close()
+    return db, root / "models"
+
+
+@pytest.fixture
+def with_model(app_env, trained_snapshot, monkeypatch, tmp_path):
+    """Settings pointing at private copies of the trained snapshot and its models, with
+    F1_TODAY=2026-05-10 (next race: 2026 R5 Canadian GP; last with results: R4 Miami)."""
+    db, models = trained_snapshot
+    shutil.copytree(models, tmp_path / "models")
+    monkeypatch.setenv("F1_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("F1_TODAY", "2026-05-10")
+    return app_env(db)
