@@ -158,8 +158,9 @@ class Store:
         return not self.scalar("SELECT count(*) FROM races")
 
     def data_version(self) -> int:
-        """Changes whenever an ingestion run adds or updates rows; cache keys use it."""
-        return int(self.scalar("SELECT coalesce(max(run_id), 0) FROM ingestion_runs WHERE ok") or 0)
+        """Changes whenever an ingestion run lands rows (a run that found nothing new leaves it
+        alone, so an idle refresh does not empty the caches); cache keys use it."""
+        return int(self.scalar("SELECT coalesce(max(run_id), 0) FROM ingestion_runs WHERE ok AND rows_added > 0") or 0)
 
     def _races(self, where: str, params: list, order: str, limit: int | None = None) -> list[RaceRef]:
         sql = (

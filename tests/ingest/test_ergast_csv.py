@@ -186,3 +186,14 @@ def test_real_snapshot_loads_completely(snapshot_store, ergast_dir):
 def test_real_weather_loads(snapshot_store):
     counts = snapshot_store.read("SELECT source, count(*) n FROM weather_observed GROUP BY source")
     assert dict(zip(counts.source, counts.n)) == {"fastf1": 127, "openmeteo": 177}
+
+
+def test_data_version_moves_only_when_rows_land(store):
+    assert store.data_version() == 0
+    import_dump(store, MINI)
+    after_load = store.data_version()
+    assert after_load > 0
+    import_dump(store, MINI)  # nothing new
+    assert store.data_version() == after_load
+    import_weather(store, MINI_WEATHER)
+    assert store.data_version() > after_load
