@@ -3,6 +3,7 @@ whether a prediction made before the race called the winner. No Streamlit; the f
 the Store first so pages can cache them per data version."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
@@ -43,6 +44,18 @@ def circuit(store: Store, circuit_ref: str) -> Circuit | None:
                    number(r.lat), number(r.lng))
 
 
+def qualifying_start(store: Store, season: int, round_: int) -> dt.datetime | None:
+    """When qualifying starts (UTC), or None when the calendar does not say. A time-less date
+    counts as noon UTC, like `RaceRef.start_utc`."""
+    row = store.read("SELECT quali_date, quali_time FROM races WHERE season = ? AND round = ?", [season, round_])
+    if row.empty or pd.isna(row.iloc[0]["quali_date"]):
+        return None
+    day = pd.Timestamp(row.iloc[0]["quali_date"]).date()
+    at = row.iloc[0]["quali_time"]
+    at = dt.time(12, 0) if at is None or pd.isna(at) else at
+    return dt.datetime.combine(day, at, tzinfo=dt.timezone.utc)
+
+
 def podium(store: Store, season: int, round_: int) -> pd.DataFrame:
     """The top three of a race with results: position, driver_ref, code, driver_name,
     constructor_ref, team_name, grid (empty when the race has no results)."""
@@ -67,7 +80,7 @@ class RaceCall:
     winner_name: str
     winner_team: str
     winner_constructor_ref: str
-    winner_grid: int | None
+    winner_grid: int | None  # 1 = pole, 0 = pit lane, None = not recorded
     favourite_code: str
     favourite_name: str
     favourite_p_win: float
@@ -103,7 +116,7 @@ def race_call(store: Store, season: int, round_: int, predicted: pd.DataFrame) -
     return RaceCall(
         winner_code=str(winner["code"]), winner_name=str(winner["driver_name"]), winner_team=str(winner["team_name"]),
         winner_constructor_ref=str(winner["constructor_ref"]),
-        winner_grid=None if pd.isna(winner["grid"]) or int(winner["grid"]) == 0 else int(winner["grid"]),
+        winner_grid=None if pd.isna(winner["grid"]) else int(winner["grid"]),
         favourite_code=fav_code, favourite_name=fav_name, favourite_p_win=float(order.iloc[0]["p_win"]),
         winner_p_win=float(order.loc[picks[0], "p_win"]), winner_pick=int(picks[0]) + 1,
         podium_hits=len(likely_podium & set(top["driver_ref"])),

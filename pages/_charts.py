@@ -33,9 +33,12 @@ def probability_bars(table: pd.DataFrame, column: str = "p_win", title: str | No
         fig.add_trace(go.Scatter(x=b, y=t["code"], mode="markers", name="baseline",
                                  marker=dict(symbol="line-ns-open", size=16, color="#9AA0A6", line=dict(width=2)),
                                  hovertemplate="baseline: %{x:.1%}<extra></extra>"))
+    fig.data[0].showlegend = False  # bars are team-coloured; a legend swatch would show one team's colour
     fig.update_xaxes(tickformat=".0%", rangemode="tozero", range=[0, min(1.0, max(0.05, t[column].max() * 1.25))])
     fig.update_yaxes(type="category")
-    return style_figure(fig, height=height or max(260, 26 * len(t) + 60), title=title)
+    fig = style_figure(fig, height=height or max(260, 26 * len(t) + 60), title=title)
+    fig.update_layout(margin_r=44)  # room for the percentage printed past the longest bar
+    return fig
 
 
 def outcome_stack(table: pd.DataFrame, title: str | None = None) -> go.Figure:

@@ -395,6 +395,21 @@ def race_prediction(season: int, round_: int, scenario: Any = None) -> Any:
                        int(round_), scenario_items)
 
 
+@st.cache_data(show_spinner=False, ttl=3600, max_entries=8)
+def _freeze(db_path: str, champion: str) -> int:
+    return get_engine().freeze_predictions()
+
+
+def freeze_shown_predictions() -> None:
+    """Freeze the predictions users see into the public prediction log: at most once an hour per
+    process from the pages (the engine itself writes at most once every 6 h per race, mode and
+    model). Bookkeeping: it never breaks a page."""
+    try:
+        _freeze(str(get_store().path), champion_version() or "")
+    except Exception as exc:
+        log.warning("could not freeze the predictions: %s", exc)
+
+
 def retrain_with_progress(key: str) -> Any:
     """The Retrain button (admin-protected): trains a challenger, compares it with the champion and
     shows each step and the decision with its reasons. Returns the decision, or None."""

@@ -11,7 +11,6 @@ explanations and the UI.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np

@@ -1,6 +1,5 @@
 import numpy as np
 import pandas as pd
-import pytest
 
 from f1core.engine.features import FEATURES, STAGE1_FEATURES, STAGE2_FEATURES, build_frame, race_rows
 

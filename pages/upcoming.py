@@ -1,0 +1,212 @@
+"""Upcoming races: for each of the next three races without results, the predicted qualifying
+(stage 1) and the race chances (stage 2), with the weather forecast when there is one."""
+from __future__ import annotations
+
+
+import pandas as pd
+import streamlit as st
+
+from f1core import racecards
+from f1core.insights import short_race_name
+from pages._charts import outcome_stack, position_bands, probability_bars, qualifying_chart
+from pages._ui import (
+    MODE_NOTE,
+    cached_query,
+    freeze_shown_predictions,
+    friendly_error,
+    pct,
+    race_prediction,
+    require_data,
+    require_model,
+    show_chart,
+    show_table,
+)
+
+
+BASELINE_WORDS = {
+    "grid": "grid baseline: how often each grid slot has won",
+    "form": "recent-form baseline: how often the driver in form has won",
+}
+
+
+def lap(seconds: float) -> str:
+    if pd.isna(seconds):
+        return "—"
+    minutes, rest = divmod(float(seconds), 60)
+    return f"{int(minutes)}:{rest:06.3f}" if minutes else f"{rest:.3f}"
+
+
+WEATHER_HELP = ("The forecast is Open-Meteo's for the circuit at the start time; the model reads the chance of "
+                "rain as an expected share of the race in the wet (half the chance of rain).")
+
+
+def weather_line(conditions: dict) -> str:
+    rain = conditions.get("rain")
+    if rain is None:
+        return (":material/partly_cloudy_day: **Weather:** no forecast yet (Open-Meteo forecasts start 16 days "
+                "before); the model assumes typical conditions for the circuit.")
+    parts = ["dry" if rain < 0.005 else f"about {pct(rain)} of the race expected in the wet"]
+    if conditions.get("air_temp") is not None:
+        parts.append(f"air {conditions['air_temp']:.0f} °C")
+    if conditions.get("track_temp") is not None:
+        parts.append(f"track {conditions['track_temp']:.0f} °C")
+    return ":material/partly_cloudy_day: **Weather forecast:** " + ", ".join(parts) + "."
+
+
+def qualifying_table(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict]:
+    t = table.sort_values(["pred_grid", "driver_ref"]).reset_index(drop=True)
+    t = t.assign(
+        driver=t["driver_name"], team=t["team_name"],
+        predicted_lap=t["pred_quali_time_s"].map(lap),
+        lap_interval=[f"{lap(lo)} – {lap(hi)}"
+                      for lo, hi in zip(t["pred_quali_time_lo_s"], t["pred_quali_time_hi_s"])],
+    )
+    # the numbers right after the name, the team last: a phone shows the left of the table first
+    columns = ["pred_grid", "driver", "predicted_lap", "lap_interval", "pred_quali_gap_pct"]
+    if t["actual_quali_position"].notna().any():
+        columns += ["actual_quali_position", "actual_quali_gap_pct"]
+    columns.append("team")
+    config = {
+        "pred_grid": st.column_config.NumberColumn("pred.", format="P%d", width=50,
+                                                   help="Predicted grid slot (qualifying position)."),
+        "driver": st.column_config.TextColumn(width=145),
+        "team": st.column_config.TextColumn(width=105),
+        "predicted_lap": st.column_config.TextColumn("lap", width=70, help="Predicted best qualifying lap (min:s)."),
+        "lap_interval": st.column_config.TextColumn(
+            "P10–P90", width=125, help="80% of the time the lap should fall in this range."),
+        "pred_quali_gap_pct": st.column_config.NumberColumn(
+            "gap", format="+%.2f%%", width=65, help="Predicted gap to pole, in percent of the pole lap."),
+        "actual_quali_position": st.column_config.NumberColumn("actual", format="P%d", width=55,
+                                                               help="The real qualifying position."),
+        "actual_quali_gap_pct": st.column_config.NumberColumn("real gap", format="+%.2f%%", width=70),
+    }
+    export = t[["pred_grid", "code", "driver", "team", "pred_quali_time_s", "pred_quali_time_lo_s",
+                "pred_quali_time_hi_s", "pred_quali_gap_pct", "pred_quali_gap_lo", "pred_quali_gap_hi",
+                "actual_quali_position", "actual_quali_gap_pct", "driver_ref", "constructor_ref",
+                "predicted_lap", "lap_interval"]]
+    return export, columns, config
+
+
+PROBABILITIES = {"p_win": "win", "p_podium": "podium", "p_points": "points", "p_dnf": "DNF"}
+
+
+def race_table(table: pd.DataFrame, before: bool) -> tuple[pd.DataFrame, list[str], dict]:
+    """The race chances in percent (the CSV too: columns win_pct, podium_pct, ...)."""
+    t = table.sort_values(["expected_position", "driver_ref"]).reset_index(drop=True)
+    t = t.assign(
+        driver=t["driver_name"], team=t["team_name"],
+        position_range=[f"P{lo:.0f}–P{hi:.0f}" for lo, hi in zip(t["position_p10"], t["position_p90"])],
+        **{f"{label.lower()}_pct": t[col] * 100 for col, label in PROBABILITIES.items()},
+        baseline_win_pct=t["baseline_p_win"] * 100,
+    )
+    config = {
+        "code": st.column_config.TextColumn("", width=45, pinned=True),
+        "driver": st.column_config.TextColumn(width=140),
+        "team": st.column_config.TextColumn(width=100),
+        "grid": st.column_config.NumberColumn("pred. grid" if before else "grid", format="P%d", width=70,
+                                              help="The qualifying model's predicted grid." if before else
+                                              "The real grid."),
+        **{f"{label.lower()}_pct": st.column_config.ProgressColumn(
+            label, format="%.1f%%", min_value=0.0, max_value=100.0, width=80,
+            color="gray" if label == "DNF" else None) for label in PROBABILITIES.values()},
+        "expected_position": st.column_config.NumberColumn("exp. pos.", format="%.1f", width=65,
+                                                           help="Expected finishing position."),
+        "position_range": st.column_config.TextColumn(
+            "P10–P90", width=80, help="80% of the simulated races end with the driver in this range."),
+        "baseline_win_pct": st.column_config.NumberColumn("baseline win", format="%.1f%%", width=80,
+                                                          help="The baseline's chance to win, for comparison."),
+    }
+    # the chances right after the name, the team last: a phone shows the left of the table first
+    columns = ["code", "driver", "win_pct", "podium_pct", "points_pct", "dnf_pct", "expected_position",
+               "position_range", "grid", "baseline_win_pct", "team"]
+    export = t[["code", "driver", "team", "grid", "win_pct", "podium_pct", "points_pct", "dnf_pct",
+                "expected_position", "position_p10", "position_p90", "position_range", "baseline",
+                "baseline_win_pct", "driver_ref", "constructor_ref"]]
+    return export, columns, config
+
+
+def show_race(race) -> None:
+    prediction = race_prediction(race.season, race.round)
+    table = prediction.table
+    before = prediction.mode == "pre-qualifying"
+    circuit = cached_query(racecards.circuit, race.circuit_ref)
+    start = race.start_utc
+    when = f"{start:%a %-d %b %Y}, " + (f"{start:%H:%M} UTC" if race.time else "start time not announced yet")
+    where = f" · {circuit.name}, {circuit.place}" if circuit is not None else ""
+    st.markdown(f"#### {race.name}")
+    st.markdown(f":material/schedule: {when}{where}")
+    st.markdown(f":material/{'grid_view' if before else 'flag'}: **{MODE_NOTE[prediction.mode]}**")
+    st.markdown(weather_line(prediction.conditions), help=WEATHER_HELP)
+    if before:
+        st.caption("The entry list is each team's latest line-up; a change of driver shows up once the "
+                   "schedule or results name him.")
+    slug = f"{race.season}_r{race.round}"
+
+    st.subheader("Qualifying (stage 1)", divider="gray")
+    quali, columns, config = qualifying_table(table)
+    table_col, chart_col = st.columns([3, 2])
+    with table_col:
+        show_table(quali, f"upcoming_{slug}_qualifying.csv", columns=columns, column_config=config,
+                   height="content")
+    with chart_col:
+        show_chart(qualifying_chart(table), key=f"upcoming_{slug}_quali_chart")
+    st.caption("Predicted gap to pole with its P10–P90 interval (80% of the time inside the bar); the lap "
+               "time is the gap applied to the circuit's recent pole laps."
+               + (" Crosses: the real qualifying." if table["actual_quali_gap_pct"].notna().any() else ""))
+
+    st.subheader("Race (stage 2)", divider="gray")
+    fav = prediction.favourite
+    st.markdown(f"Favourite: **{fav['driver_name']}** ({fav['team_name']}) at {pct(fav['p_win'])} to win "
+                f"(baseline {pct(fav['baseline_p_win'])}).")
+    race_rows, columns, config = race_table(table, before)
+    show_table(race_rows, f"upcoming_{slug}_race.csv", columns=columns, column_config=config, height="content")
+    st.caption("Chances from simulating the race thousands of times; they add up to 100% for the win, 3 "
+               f"podium places and 10 points places. Baseline win: the {BASELINE_WORDS[table['baseline'].iloc[0]]}.")
+
+    # only the chart on show is drawn (the tabs rerun the page): the page stays quick to open
+    baseline_words = BASELINE_WORDS[table["baseline"].iloc[0]]
+    charts = {
+        "Win chances": lambda: (probability_bars(table, "p_win", top=10, baseline=table["baseline_p_win"]),
+                                f"The ten likeliest winners. Grey ticks: the {baseline_words}."),
+        "Podium chances": lambda: (probability_bars(table, "p_podium", top=10, baseline=table["baseline_p_podium"]),
+                                   f"The ten likeliest podium finishers. Grey ticks: the {baseline_words}."),
+        "Finishing range": lambda: (position_bands(table), "Dot: expected finishing position; bar: where 80% of "
+                                                           "the simulated races end (P10–P90)."),
+        "All outcomes": lambda: (outcome_stack(table), "Win, podium, points and retirement chances per driver, "
+                                                       "in expected finishing order."),
+    }
+    for (name, draw), tab in zip(charts.items(), st.tabs(list(charts), key=f"upcoming_{slug}_charts",
+                                                         on_change="rerun")):
+        if tab.open:
+            with tab:
+                fig, caption = draw()
+                show_chart(fig, key=f"upcoming_{slug}_{name.split()[0].lower()}_chart")
+                st.caption(caption)
+
+
+# -- the page -----------------------------------------------------------------------------------
+
+st.title("Upcoming races")
+st.caption("The next three races without results: the predicted qualifying first, then the race. "
+           "Before qualifying the race model starts from the predicted grid; after it, from the real one.")
+store = require_data()
+engine = require_model()
+
+races = engine.upcoming_races(3)
+if not races:
+    st.info("There is no upcoming race in the calendar yet. The next season's calendar arrives with the "
+            "background refresh once it is published.", icon=":material/event_busy:")
+    st.stop()
+
+# only the race on show is drawn (switching tabs reruns the page, from the cache)
+tabs = st.tabs([f"R{r.round} {short_race_name(r.name)} · {r.date:%-d %b}" for r in races], key="upcoming_race",
+               on_change="rerun")
+for race, tab in zip(races, tabs):
+    if tab.open:
+        with tab:
+            try:
+                show_race(race)
+            except Exception as exc:
+                friendly_error(exc, f"predict the {race.name}")
+
+freeze_shown_predictions()

@@ -1,0 +1,74 @@
+"""The Overview page: the next race, its favourite, the model's honest accuracy and the last race."""
+from __future__ import annotations
+
+from f1core.store import Store
+from tests.pages.conftest import run_page, texts
+
+
+def test_overview_shows_the_next_race_favourite_and_accuracy(with_model):
+    at = run_page("overview.py", timeout=180)
+    assert not at.exception
+    assert not at.error
+    assert [t.value for t in at.title] == ["Canadian Grand Prix"]
+    markdown = texts(at.markdown)
+    assert "Circuit Gilles Villeneuve" in markdown and "Montreal, Canada" in markdown
+    assert "Sunday 24 May 2026, 20:00 UTC" in markdown
+    captions = texts(at.caption)
+    assert "Lights out in" in captions and "Favourite" in captions and "Chance to win" in captions
+    # the favourite's name, in his team colour, and a chance to win beside the baseline
+    favourite = next(s.value for s in at.subheader if s.value.startswith(":color["))
+    assert favourite.split("]")[0].removeprefix(":color[") in {"Andrea Kimi Antonelli", "George Russell",
+                                                                "Lando Norris", "Oscar Piastri"}
+    assert any(s.value.endswith("%") for s in at.subheader)
+    assert "baseline " in captions
+    # before qualifying, said in plain words
+    assert "Before qualifying." in markdown
+    # the one accuracy line: walk-forward, beside the grid baseline, with its uncertainty
+    line = next(m.value for m in at.markdown if "walk-forward" in m.value)
+    assert "backtest 2026 (4 races, walk-forward)" in line
+    assert "'pole sitter wins'" in line and "points uncertainty" in line
+    assert "Model v" in line
+    # two charts: win and podium chances of the top five
+    assert len(at.get("plotly_chart")) == 2
+
+
+def test_last_race_card_says_whether_the_model_called_it(with_model):
+    at = run_page("overview.py", timeout=180)
+    assert not at.exception
+    markdown = texts(at.markdown)
+    assert "**Last race: Miami Grand Prix**" in markdown
+    assert "Won by **" in markdown
+    assert "The model called it" in markdown or "The model missed it" in markdown
+    # no prediction was published before Miami in this store: the backtest's is used, and said so
+    assert "walk-forward backtest" in texts(at.caption)
+
+
+def test_without_a_backtest_the_accuracy_line_says_so(with_model):
+    store = Store(with_model)
+    with store.transaction() as cur:
+        for table in ("backtest_predictions", "backtest_race_metrics", "backtest_stage1", "backtest_runs"):
+            cur.execute(f"DELETE FROM {table}")
+    store.close()
+    at = run_page("overview.py", timeout=180)
+    assert not at.exception and not at.error
+    assert "No backtest has run yet" in texts(at.markdown)
+    assert "There is no out-of-sample prediction of this race yet" in texts(at.caption)
+
+
+def test_without_a_model_the_page_offers_to_train_one(app_env, snapshot_db, monkeypatch):
+    monkeypatch.setenv("F1_TODAY", "2026-05-10")
+    app_env(snapshot_db)  # the models folder is empty
+    at = run_page("overview.py", timeout=180)
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Canadian Grand Prix"]  # the race is known without a model
+    assert "There is no trained model yet" in texts(at.info)
+    assert not at.get("plotly_chart")
+    assert at.button(key="require_model_train")
+
+
+def test_empty_store_shows_the_notice_only(app_env):
+    app_env(None)
+    at = run_page("overview.py")
+    assert not at.exception
+    assert "No race data yet" in texts(at.info)
+    assert not at.title

@@ -1,0 +1,80 @@
+"""The Upcoming races page: three race tabs, each with the predicted qualifying and the race
+chances, downloadable; the predictions shown are frozen in the prediction log."""
+from __future__ import annotations
+
+import pytest
+
+from tests.pages.conftest import run_page, texts
+
+RACE_TABS = ["R5 Canadian GP · 24 May", "R6 Monaco GP · 7 Jun", "R7 Barcelona GP · 14 Jun"]
+
+
+def race_tables(at):
+    """(qualifying table, race table) of the race on show."""
+    frames = [d.value for d in at.dataframe]
+    quali = next(f for f in frames if "pred_quali_gap_pct" in f.columns)
+    race = next(f for f in frames if "win_pct" in f.columns)
+    return quali, race
+
+
+def check_race(at, name: str) -> None:
+    assert not at.exception
+    assert not at.error
+    assert f"#### {name}" in texts(at.markdown)
+    quali, race = race_tables(at)
+    assert len(quali) == len(race) >= 20
+    assert sorted(quali["pred_grid"]) == list(range(1, len(quali) + 1))
+    assert (quali["pred_quali_time_lo_s"] <= quali["pred_quali_time_s"]).all()
+    assert (quali["pred_quali_time_s"] <= quali["pred_quali_time_hi_s"]).all()
+    assert race["win_pct"].sum() == pytest.approx(100, abs=0.5)
+    assert race["podium_pct"].sum() == pytest.approx(300, abs=1.5)
+    assert race["expected_position"].is_monotonic_increasing
+    assert (race["position_p10"] <= race["position_p90"]).all()
+    assert len(at.get("download_button")) == 2
+    assert len(at.get("plotly_chart")) == 2  # the qualifying chart and the chosen race chart
+
+
+def test_three_race_tabs_with_tables_and_downloads(with_model):
+    at = run_page("upcoming.py", timeout=180)
+    assert [t.label for t in at.tabs if t.label.startswith("R")] == RACE_TABS
+    check_race(at, "Canadian Grand Prix")
+    markdown = texts(at.markdown)
+    assert "Before qualifying: the grid is the qualifying model's prediction." in markdown
+    assert "no forecast yet (Open-Meteo forecasts start 16 days before)" in markdown
+    assert "each team's latest line-up" in texts(at.caption)
+
+
+def test_switching_race_tab_and_chart_tab(with_model):
+    at = run_page("upcoming.py", timeout=180)
+    at.session_state["upcoming_race"] = RACE_TABS[1]
+    at.run()
+    check_race(at, "Monaco Grand Prix")
+    assert "Canadian Grand Prix" not in texts(at.markdown)
+    at.session_state["upcoming_2026_r6_charts"] = "Finishing range"
+    at.run()
+    assert not at.exception and not at.error
+    assert "where 80% of the simulated races end" in texts(at.caption)
+    at.session_state["upcoming_race"] = RACE_TABS[2]
+    at.run()
+    check_race(at, "Barcelona Grand Prix")
+
+
+def test_the_predictions_shown_are_frozen(with_model):
+    from pages._ui import _open_store
+
+    at = run_page("upcoming.py", timeout=180)
+    assert not at.exception
+    logged = _open_store(str(with_model)).read(
+        "SELECT season, round, mode, count(*) AS n FROM prediction_log GROUP BY ALL ORDER BY round")
+    assert list(logged["round"]) == [5, 6, 7]
+    assert set(logged["mode"]) == {"pre-qualifying"}
+
+
+def test_without_a_model_the_page_offers_to_train_one(app_env, snapshot_db, monkeypatch):
+    monkeypatch.setenv("F1_TODAY", "2026-05-10")
+    app_env(snapshot_db)  # the models folder is empty
+    at = run_page("upcoming.py", timeout=180)
+    assert not at.exception
+    assert "There is no trained model yet" in texts(at.info)
+    assert not at.dataframe
+    assert at.button(key="require_model_train")
