@@ -1,0 +1,113 @@
+"""The What-if page: weather and grid changes redraw the chances beside the race as it is, and the
+scenario round-trips through the URL's query string."""
+from __future__ import annotations
+
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+
+from tests.pages.conftest import PAGES, run_page, texts
+
+PAGE = "what_if.py"
+
+
+def movers(at) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if "win_change" in d.value.columns).set_index("driver_ref")
+
+
+def open_link(params: dict[str, str]) -> AppTest:
+    at = AppTest.from_file(str(PAGES / PAGE), default_timeout=120)
+    at.query_params.update(params)
+    return at.run()
+
+
+def test_opens_on_the_next_race_and_rain_moves_the_chances(with_model):
+    at = run_page(PAGE, timeout=120)
+    assert not at.exception and not at.error
+    assert at.selectbox(key="whatif_race_select").value == (2026, 5)  # the Canadian GP
+    assert len(at.selectbox(key="whatif_race_select").options) == 8  # 3 upcoming + 5 recent
+    assert "This is the race as it is" in texts(at.info)
+    before = movers(at)
+    assert len(before) == 22
+    assert (before["win_change"].abs() < 1e-9).all()
+    assert abs(before["win_now"].sum() - 100) < 1
+    assert at.query_params == {"season": "2026", "round": "5"}
+
+    at.select_slider(key="whatif_rain").set_value(1.0).run()
+    assert not at.exception and not at.error
+    after = movers(at)
+    assert (after["win_now"] - before.loc[after.index, "win_now"]).abs().max() > 0.1  # tenths of a point at least
+    assert after["win_change"].abs().max() > 0.1
+    assert after["biggest_change"].is_monotonic_decreasing  # biggest movers first
+    assert "rain 100%" in texts(at.markdown)
+    assert at.query_params == {"season": "2026", "round": "5", "rain": "1"}
+    assert "?season=2026&round=5&rain=1" in at.code[0].value
+    # back to the race's own value: the race as it is again
+    at.select_slider(key="whatif_rain").set_value(at.session_state["whatif_defaults"]["rain"]).run()
+    assert (movers(at)["win_change"].abs() < 1e-9).all()
+    assert at.query_params == {"season": "2026", "round": "5"}
+
+
+def test_moving_a_driver_to_pole_changes_his_chances(with_model):
+    at = run_page(PAGE, timeout=120)
+    at.selectbox(key="whatif_race_select").set_value((2026, 4)).run()  # Miami, real grid known
+    assert not at.exception and not at.error
+    base = movers(at)
+    assert base.loc["hamilton", "grid_now"] == 6
+    at.selectbox(key="whatif_move_driver").set_value("hamilton").run()
+    at.slider(key="whatif_move_slot").set_value(1).run()
+    assert not at.exception and not at.error
+    moved = movers(at)
+    assert moved.loc["hamilton", "grid_now"] == 1 and moved.loc["antonelli", "grid_now"] == 2
+    assert moved.loc["hamilton", "win_now"] > base.loc["hamilton", "win_now"] + 1
+    assert moved.loc["hamilton", "win_change"] > 1
+    assert at.slider(key="whatif_move_slot").value == 1
+    assert "HAM to P1" in texts(at.caption)
+    assert at.query_params["slots"] == "hamilton:1"
+    # Reset brings back the race as it is
+    at.button(key="whatif_reset").click().run()
+    assert (movers(at)["win_change"].abs() < 1e-9).all()
+    assert movers(at).loc["hamilton", "grid_now"] == 6
+    assert "slots" not in at.query_params
+
+
+def test_links_restore_the_scenario_and_bad_parts_only_warn(with_model):
+    at = open_link({"season": "2026", "round": "4", "rain": "0.6", "air_temp": "31", "slots": "hamilton:1"})
+    assert not at.exception and not at.error and not at.warning
+    assert at.selectbox(key="whatif_race_select").value == (2026, 4)
+    assert at.select_slider(key="whatif_rain").value == 0.6
+    assert at.slider(key="whatif_air_temp").value == 31
+    assert at.selectbox(key="whatif_move_driver").value == "hamilton"
+    table = movers(at)
+    assert table.loc["hamilton", "grid_now"] == 1
+    assert table["win_change"].abs().max() > 1
+    assert "?season=2026&round=4&rain=0.6&air_temp=31&slots=hamilton:1" in at.code[0].value
+
+    # an unknown driver and an impossible value: a warning, the rest of the link still applies
+    at = open_link({"season": "2026", "round": "4", "slots": "nobody:3,hamilton:2", "rain": "7"})
+    assert not at.exception and not at.error
+    warning = texts(at.warning)
+    assert "“nobody” is not in the field" in warning
+    assert "rain=7 is outside 0 to 1" in warning
+    assert movers(at).loc["hamilton", "grid_now"] == 2
+    assert at.select_slider(key="whatif_rain").value == at.session_state["whatif_defaults"]["rain"]
+    assert at.query_params == {"season": "2026", "round": "4", "slots": "hamilton:2"}
+
+    # a whole grid naming a driver from another era is left out
+    at = open_link({"season": "2026", "round": "4", "grid": "senna,hamilton"})
+    assert not at.exception and not at.error
+    assert "grid order of the link was left out" in texts(at.warning)
+    assert "This is the race as it is" in texts(at.info)
+
+    # a whole grid (the drivers not named follow in their own order)
+    at = open_link({"season": "2026", "round": "4", "grid": "hamilton,leclerc"})
+    assert not at.exception and not at.error and not at.warning
+    table = movers(at)
+    assert (table.loc["hamilton", "grid_now"], table.loc["leclerc", "grid_now"], table.loc["antonelli", "grid_now"]) \
+        == (1, 2, 3)
+    assert "a new grid order" in texts(at.markdown)
+
+    # no such race: the next race instead
+    at = open_link({"season": "2031", "round": "x"})
+    assert not at.exception and not at.error
+    assert "there is no race" in texts(at.warning)
+    assert at.selectbox(key="whatif_race_select").value == (2026, 5)

@@ -1,0 +1,165 @@
+"""f1core.race_review over the real snapshot: a model trained with the light test set-up, a 2026
+backtest, and one prediction frozen into the prediction log before a race."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from f1core import race_review as rr
+from f1core.engine.scenario import ScenarioError
+from f1core.store import Store
+
+FROZEN_RACE = (2026, 3)  # Japanese GP: gets a prediction in the log
+BACKTEST_RACE = (2026, 4)  # Miami: only the backtest has it
+
+
+@pytest.fixture(scope="module")
+def engine(snapshot_db, tmp_path_factory):
+    from f1core.engine.service import Engine
+    from tests.engine.conftest import FAST
+
+    root = tmp_path_factory.mktemp("review")
+    shutil.copy(snapshot_db, root / "f1.duckdb")
+    store = Store(root / "f1.duckdb")
+    eng = Engine(store, root / "models", FAST, today=dt.date(2026, 5, 10))
+    eng.retrain()
+    eng.run_backtest(2026)
+    eng.version_before_log = rr.review_version(eng)
+    _freeze(eng, *FROZEN_RACE)
+    yield eng
+    store.close()
+
+
+def _freeze(engine, season: int, round_: int) -> None:
+    """Log a prediction the day before the race, as `Engine.freeze_predictions` would have."""
+    race = engine.race(season, round_)
+    t = engine.predict_race(season, round_).table
+    logged_at = race.start_utc.replace(tzinfo=None) - dt.timedelta(days=1)
+    frame = pd.DataFrame({
+        "logged_at": logged_at, "season": season, "round": round_, "mode": "post-qualifying",
+        "model_version": engine.registry.champion_version(), "driver_ref": t["driver_ref"],
+        "constructor_ref": t["constructor_ref"], "grid": t["grid"], "quali_gap_pct": t["quali_gap_pct"],
+        "p_win": t["p_win"], "p_podium": t["p_podium"], "p_points": t["p_points"], "p_dnf": t["p_dnf"],
+        "expected_position": t["expected_position"], "position_p10": t["position_p10"],
+        "position_p90": t["position_p90"],
+    })
+    with engine.store.transaction() as cur:
+        engine._store_frame(cur, "prediction_log", frame)
+
+
+def test_actual_result_in_finishing_order(engine):
+    actual = rr.actual_result(engine.store, *BACKTEST_RACE)
+    assert len(actual) == 22
+    assert list(actual["position_order"]) == list(range(1, 23))
+    winner = actual.iloc[0]
+    assert (winner["code"], winner["driver_name"], winner["team_name"]) == ("ANT", "Andrea Kimi Antonelli", "Mercedes")
+    retired = actual.set_index("code")
+    assert not retired.loc["HUL", "finished"] and retired.loc["HUL", "status"] == "Electrical"
+    assert retired.loc["BOT", "finished"]  # +2 laps is still classified
+    assert rr.actual_result(engine.store, 2026, 5).empty  # Canada: not run yet
+
+
+def test_backtest_is_the_source_without_a_published_prediction(engine):
+    source = rr.prediction_source(engine, *BACKTEST_RACE)
+    assert source.kind == rr.BACKTEST
+    assert source.mode == "post-qualifying"  # preferred over the pre-qualifying backtest
+    assert source.run_id == engine.latest_backtest()["run_id"]
+    assert len(source.predictions) == 22
+    assert abs(source.predictions["p_win"].sum() - 1) < 0.01
+    assert set(source.baselines) == {"grid", "form"}
+    assert "backtest" in source.description and "never saw this result" in source.description
+
+
+def test_the_prediction_log_wins_over_the_backtest(engine):
+    source = rr.prediction_source(engine, *FROZEN_RACE)
+    assert source.kind == rr.LOG
+    assert source.model_version == engine.registry.champion_version()
+    assert source.logged_at < pd.Timestamp(engine.race(*FROZEN_RACE).start_utc.replace(tzinfo=None))
+    assert "published before the race" in source.description
+    assert "grid" in source.baselines  # the backtest's baselines still come along
+    assert rr.review_version(engine) != engine.version_before_log
+
+
+def test_no_prediction_says_so_and_keeps_the_result(engine):
+    review = rr.review_race(engine, 2025, 24)
+    assert review.source.kind is None
+    assert review.source.description == ("The app did not publish a prediction before this race was run, and the "
+                                         "backtest (run 1) covers season 2026 only: only the actual result is shown.")
+    assert review.verdict is None and review.metrics is None and review.comparison.empty
+    assert review.actual.iloc[0]["code"] == "VER"
+
+
+def test_comparison_verdict_and_metrics_of_a_backtest_race(engine):
+    review = rr.review_race(engine, *BACKTEST_RACE)
+    c = review.comparison
+    assert len(c) == 22 and c["predicted"].all() and c["took_part"].all()
+    assert list(c["position_order"]) == list(range(1, 23))
+    np.testing.assert_allclose(c["error"], c["position_order"] - c["expected_position"])
+    assert sorted(c["win_pick"]) == list(range(1, 23))
+    v = review.verdict
+    assert v.winner == "ANT" and v.actual_podium == ("ANT", "NOR", "PIA")
+    fav = c.loc[c["win_pick"] == 1].iloc[0]
+    assert v.favourite == fav["code"] and v.winner_called == (fav["code"] == "ANT")
+    assert v.podium_hits == len(set(v.predicted_podium) & set(v.actual_podium))
+    assert v.winner_p_win == pytest.approx(c.loc[c["code"] == "ANT", "p_win"].iloc[0])
+    # scored exactly as the backtest scored it, beside the same baselines
+    m = review.metrics.set_index("metric")
+    stored = engine.backtest_race_metrics(engine.latest_backtest()["run_id"])
+    stored = stored[(stored["season"] == 2026) & (stored["round"] == 4) & (stored["mode"] == "post-qualifying")]
+    for predictor in ("model", "grid"):
+        row = stored[stored["predictor"] == predictor].iloc[0]
+        for metric in rr.RACE_METRICS:
+            assert m.loc[metric, predictor] == pytest.approx(row[metric], abs=1e-6), (predictor, metric)
+    assert m.loc["winner_top1", "model"] == float(v.winner_called)
+    assert set(m["model_vs_grid"]) <= {"better", "worse", "same"}
+
+
+def test_a_driver_predicted_but_absent_from_the_result(engine):
+    actual = rr.actual_result(engine.store, *BACKTEST_RACE)
+    source = rr.prediction_source(engine, *BACKTEST_RACE)
+    c = rr.compare(source.predictions, actual[actual["code"] != "HAD"])
+    absent = c[~c["took_part"]]
+    assert list(absent["driver_ref"]) == ["hadjar"]
+    assert absent["status"].iloc[0] == "did not take part" and c.iloc[-1]["driver_ref"] == "hadjar"
+
+
+def test_races_of_a_season_latest_first(engine):
+    races = rr.races_of_season(engine.store, 2025)
+    assert len(races) == 24 and races[0].round == 24 and races[-1].round == 1
+    assert [r.round for r in rr.races_of_season(engine.store, 2026)] == [4, 3, 2, 1]
+
+
+def test_typical_conditions(engine):
+    frame = engine.frame()
+    montreal = rr.typical_conditions(None, frame, "villeneuve")
+    assert 0 <= montreal["rain"] < 0.2 and 10 < montreal["air_temp"] < 35 and 20 < montreal["track_temp"] < 60
+    new = rr.typical_conditions(None, frame, "nowhere")  # no history: the median of every circuit
+    assert 0 <= new["rain"] < 0.2 and 10 < new["air_temp"] < 35
+    empty = rr.typical_conditions(None, frame.assign(rain=np.nan, air_temp=np.nan, track_temp=np.nan), "villeneuve")
+    assert empty == rr.FALLBACK_CONDITIONS
+
+
+def test_grid_order_from_slots():
+    codes = {"a": "AAA", "b": "BBB", "c": "CCC"}
+    assert rr.grid_order_from_slots({"a": 2, "b": 3, "c": 1}, codes) == ("c", "a", "b")
+    assert rr.grid_order_from_slots({"a": 2.0, "b": 1.0, "c": 3.0}) == ("b", "a", "c")
+    with pytest.raises(ScenarioError, match="P1 is given to AAA and CCC; nobody starts from P3"):
+        rr.grid_order_from_slots({"a": 1, "b": 2, "c": 1}, codes)
+    with pytest.raises(ScenarioError, match="slots go from 1 to 3: BBB \\(P7\\)"):
+        rr.grid_order_from_slots({"a": 1, "b": 7, "c": 2}, codes)
+    with pytest.raises(ScenarioError, match="BBB has no slot"):
+        rr.grid_order_from_slots({"a": 1, "b": None, "c": 2}, codes)
+    with pytest.raises(ScenarioError, match="whole numbers"):
+        rr.grid_order_from_slots({"a": 1.5, "b": 2, "c": 3}, codes)
+
+
+def test_shortest_grid_order():
+    race = ("a", "b", "c", "d")
+    assert rr.shortest_grid_order(("c", "a", "b", "d"), race) == ("c",)
+    assert rr.shortest_grid_order(("a", "c", "b", "d"), race) == ("a", "c")
+    assert rr.shortest_grid_order(("a", "b", "c", "d"), race) is None
+    assert rr.shortest_grid_order(("d", "c", "b", "a"), race) == ("d", "c", "b")
