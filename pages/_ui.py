@@ -209,13 +209,16 @@ def show_table(df: pd.DataFrame, filename: str, *, columns: list[str] | None = N
 # -- errors and admin ---------------------------------------------------------------------------
 
 _PLAIN_ERRORS = (IngestError, StoreError, SettingsError, OSError)
+# The engine's own errors already say what and where in plain words; matched by name so that
+# importing this module does not load the model libraries on every page.
+_PLAIN_ERROR_NAMES = {"NotEnoughData", "RegistryError", "RetrainInProgress", "PredictionError", "ScenarioError"}
 
 
 def friendly_error(exc: BaseException, context: str) -> None:
     """Tell the user in plain words that `context` (e.g. "load the standings") failed; the
     traceback goes to the server log, never to the page."""
     log.error("could not %s", context, exc_info=exc)
-    if isinstance(exc, _PLAIN_ERRORS):
+    if isinstance(exc, _PLAIN_ERRORS) or type(exc).__name__ in _PLAIN_ERROR_NAMES:
         reason = str(exc)
     else:
         reason = (f"an unexpected problem ({type(exc).__name__}). The details are in the server log; "

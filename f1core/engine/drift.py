@@ -1,7 +1,8 @@
 """Feature drift: PSI and KL divergence between the champion's recent training data and rolling
 windows of later-or-recent races.
 
-The reference is the last three seasons of the champion's training window (what the model mostly
+Features that follow the calendar (weather, circuit, season stage) are shown but do not count
+towards the retraining suggestion. The reference is the last three seasons of the champion's training window (what the model mostly
 reflects); the windows are the latest `WINDOW` races ending at each race of the last two seasons,
 plus the races not yet run, as a time series. Per-race scores are noise, hence windows of a dozen
 races or more.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from f1core.engine.features import FEATURE_BY_NAME
 from f1core.engine.registry import ModelBundle
 from f1core.engine.training import POST
 
@@ -77,8 +79,10 @@ def summarise(series: pd.DataFrame, bundle: ModelBundle) -> dict:
     model = bundle.race_models[POST]
     gain = pd.Series(model.booster_.feature_importance("gain"), index=model.features)
     important = set(gain.sort_values(ascending=False).index[:8])
-    major = latest[latest["psi"] >= MAJOR]
-    moderate = latest[(latest["psi"] >= MODERATE) & (latest["psi"] < MAJOR)]
+    latest["calendar"] = ~latest["feature"].map(lambda f: FEATURE_BY_NAME[f].drift_signal)
+    counted = latest[~latest["calendar"]]  # calendar-driven features move with the circuits visited
+    major = counted[counted["psi"] >= MAJOR]
+    moderate = counted[(counted["psi"] >= MODERATE) & (counted["psi"] < MAJOR)]
     major_important = major[major["feature"].isin(important)]
     suggest = len(major_important) > 0 or len(major) + len(moderate) >= 5
     if suggest:
@@ -88,6 +92,7 @@ def summarise(series: pd.DataFrame, bundle: ModelBundle) -> dict:
                    f"{len(moderate)} between {MODERATE} and {MAJOR} (most: {names})")
     else:
         message = (f"no retraining needed for drift: {len(major)} feature(s) above PSI {MAJOR}, "
-                   f"{len(moderate)} between {MODERATE} and {MAJOR}, none of them among the most important")
+                   f"{len(moderate)} between {MODERATE} and {MAJOR}, none of them among the most important "
+                   "(weather, circuit and season-stage features, which follow the calendar, are not counted)")
     return {"suggest_retrain": suggest, "message": message, "latest": latest,
             "window_end": f"{int(end['season'])} R{int(end['round'])}", "important": sorted(important)}

@@ -42,6 +42,9 @@ class Feature:
     # +1: higher value never lowers the driver's strength; -1: never raises it; 0: free.
     monotone: int = 0
     group: str = "form"
+    # False for features that follow the calendar (weather, circuit, season stage): their
+    # distribution over a dozen races says which circuits were visited, not that the sport changed.
+    drift_signal: bool = True
 
 
 FEATURES: list[Feature] = [
@@ -56,9 +59,9 @@ FEATURES: list[Feature] = [
     Feature("drv_teammate_delta", "Driver's qualifying gap minus his teammate's (%; decayed)", stage1=True),
     Feature("drv_qelo", "Driver's qualifying Elo rating", stage1=True, group="rating"),
     Feature("team_circuit_qdelta", "Team's gap at this circuit last visits relative to its form then (%)",
-            stage1=True, group="circuit"),
+            stage1=True, group="circuit", drift_signal=False),
     Feature("drv_circuit_qdelta", "Driver's gap at this circuit last visits relative to his form then (%)",
-            stage1=True, group="circuit"),
+            stage1=True, group="circuit", drift_signal=False),
     # race form
     Feature("drv_elo", "Driver's race Elo rating", stage1=True, group="rating"),
     Feature("team_elo", "Team's race Elo rating (best car)", stage1=True, group="rating"),
@@ -67,23 +70,23 @@ FEATURES: list[Feature] = [
     Feature("team_points_ewm", "Team's recent points per race, both cars (decayed)"),
     Feature("drv_flgap_ewm", "Driver's recent race pace: fastest lap's gap to the race's best lap (%; decayed)"),
     Feature("team_flgap_ewm", "Team's recent race pace: best car's fastest-lap gap to the race's best lap (%; decayed)"),
-    Feature("sprint_position", "Finishing position in this weekend's sprint, when there was one", group="grid"),
+    Feature("sprint_position", "Finishing position in this weekend's sprint, when there was one", group="grid", drift_signal=False),
     Feature("drv_gain_ewm", "Driver's recent places gained from grid to flag (decayed)"),
     Feature("drv_dnf_rate", "Driver's recent rate of not being classified (decayed, half-life 10)", group="reliability"),
     Feature("team_dnf_rate", "Team's recent rate of cars not classified (decayed, half-life 10)", group="reliability"),
-    Feature("circuit_dnf_rate", "Share of cars not classified at this circuit in past visits", group="circuit"),
-    Feature("drv_circuit_finish", "Driver's mean finishing position at this circuit (last 3 visits)", group="circuit"),
-    Feature("champ_rank", "Driver's championship position before the race", group="season"),
-    Feature("season_points_share", "Driver's share of the leader's points before the race", group="season"),
-    Feature("round_frac", "How far through the season the race is (0 to 1)", stage1=True, group="season"),
+    Feature("circuit_dnf_rate", "Share of cars not classified at this circuit in past visits", group="circuit", drift_signal=False),
+    Feature("drv_circuit_finish", "Driver's mean finishing position at this circuit (last 3 visits)", group="circuit", drift_signal=False),
+    Feature("champ_rank", "Driver's championship position before the race", group="season", drift_signal=False),
+    Feature("season_points_share", "Driver's share of the leader's points before the race", group="season", drift_signal=False),
+    Feature("round_frac", "How far through the season the race is (0 to 1)", stage1=True, group="season", drift_signal=False),
     Feature("drv_starts", "Driver's number of previous race starts (experience)", stage1=True, group="experience"),
     Feature("drv_team_races", "Races the driver has done with his current team", stage1=True, group="experience"),
     # conditions
     Feature("rain", "Share of the race in rain (0 dry to 1 wet): observed, or forecast before the race",
-            group="weather"),
-    Feature("air_temp", "Air temperature at the race (°C)", group="weather"),
-    Feature("track_temp", "Track temperature at the race (°C)", group="weather"),
-    Feature("drv_wet_gain", "Driver's mean places gained in past wet races minus dry races", group="weather"),
+            group="weather", drift_signal=False),
+    Feature("air_temp", "Air temperature at the race (°C)", group="weather", drift_signal=False),
+    Feature("track_temp", "Track temperature at the race (°C)", group="weather", drift_signal=False),
+    Feature("drv_wet_gain", "Driver's mean places gained in past wet races minus dry races", group="weather", drift_signal=False),
 ]
 
 FEATURE_BY_NAME = {f.name: f for f in FEATURES}

@@ -49,7 +49,7 @@ class TrainingConfig:
         if first_season is None:
             return base
         return cls(stage1_from=max(base.stage1_from, first_season), stage2_from=max(base.stage2_from, first_season),
-                   pre_stage2_from=max(base.pre_stage2_from, first_season + 2))
+                   pre_stage2_from=max(base.pre_stage2_from, first_season + 1))
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

@@ -1,0 +1,407 @@
+"""Aggregations of the stored walk-forward backtest, the live track record and the model registry,
+ready for the Accuracy, Drift and Models pages (no Streamlit here).
+
+Every figure is out-of-sample: the inputs are the backtest's per-race scores and probabilities,
+where each race was predicted by models trained only on races dated before it, and the baselines
+were scored the same way on the same races. Intervals are 90% bootstrap intervals over races
+(`f1core.engine.backtest.bootstrap_ci`): races, not drivers, are the independent units.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from f1core.engine.backtest import RACE_METRICS, bootstrap_ci, reference_times, score_stage1
+from f1core.engine.registry import ARTIFACT, Registry
+from f1core.store import Store
+
+LEVEL = 0.9  # every interval of the reports
+PREDICTOR_ORDER = ["model", "grid", "form"]
+PREDICTOR_LABEL = {"model": "Model", "grid": "Grid baseline", "form": "Form baseline",
+                   "last race": "Last-race baseline"}
+PREDICTOR_NOTE = {
+    "model": "the prediction model",
+    "grid": "grid order: the pole sitter wins, everyone finishes where he starts (after qualifying only)",
+    "form": "recent form: drivers ranked by their recent points per race",
+    "last race": "every driver qualifies with the same gap to pole as at his previous race",
+}
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str
+    label: str
+    kind: str  # 'share' (0..1, shown in %), 'number', 'places', 'seconds'
+    higher_is_better: bool
+    meaning: str
+
+    def format(self, value: float | None) -> str:
+        if value is None or pd.isna(value):
+            return "—"
+        if self.kind == "share":
+            return f"{value * 100:.0f}%"
+        if self.kind == "places":
+            return f"{value:.2f}"
+        if self.kind == "seconds":
+            return f"{value:.2f} s"
+        return f"{value:.3f}"
+
+    def format_difference(self, value: float) -> str:
+        """A difference of this metric, with its unit ('+8 pts', '−0.120')."""
+        if pd.isna(value):
+            return "—"
+        sign = "+" if value > 0 else "−" if value < 0 else "±"
+        size = abs(value)
+        if self.kind == "share":
+            return f"{sign}{size * 100:.0f} pts"
+        if self.kind == "seconds":
+            return f"{sign}{size:.2f} s"
+        return f"{sign}{size:.2f}" if self.kind == "places" else f"{sign}{size:.3f}"
+
+
+METRICS: dict[str, MetricInfo] = {m.name: m for m in [
+    MetricInfo("winner_top1", "Winner picked", "share", True,
+               "share of races where the driver given the highest win probability won"),
+    MetricInfo("winner_top3", "Winner in top 3 picks", "share", True,
+               "share of races where the winner was among the three drivers given the highest win probability"),
+    MetricInfo("winner_logloss", "Winner log loss", "number", False,
+               "minus the log of the probability given to the driver who won: 0.69 means he was given 50%, "
+               "1.61 means 20%, 2.30 means 10%; confident wrong picks cost the most"),
+    MetricInfo("multiclass_brier", "Win Brier score", "number", False,
+               "squared error of every driver's win probability against what happened (1 for the winner, "
+               "0 for the rest), summed over the field: 0 is perfect, about 1 is a confident miss"),
+    MetricInfo("podium_brier", "Podium Brier score", "number", False,
+               "squared error of each driver's podium probability against whether he made the podium, "
+               "averaged over the field"),
+    MetricInfo("spearman", "Finishing-order Spearman", "number", True,
+               "rank correlation between the predicted order (expected positions) and the real finishing "
+               "order: 1 is the exact order, 0 no relation"),
+    MetricInfo("position_mae", "Position error (places)", "places", False,
+               "average number of places between a driver's expected and real finishing position"),
+    MetricInfo("grid_spearman", "Grid Spearman", "number", True,
+               "rank correlation between the predicted qualifying order and the real one"),
+    MetricInfo("pole_hit", "Pole picked", "share", True,
+               "share of qualifying sessions where the predicted fastest driver took pole"),
+    MetricInfo("laptime_median_abs_error_s", "Lap-time error", "seconds", False,
+               "median distance between a driver's predicted and real best qualifying lap, in seconds"),
+]}
+STAGE1_METRICS = ["grid_spearman", "pole_hit", "laptime_median_abs_error_s"]
+assert set(RACE_METRICS) <= set(METRICS)
+
+
+def ordered_predictors(names) -> list[str]:
+    names = list(dict.fromkeys(names))
+    return [p for p in PREDICTOR_ORDER if p in names] + sorted(p for p in names if p not in PREDICTOR_ORDER)
+
+
+def _mean_ci(values, stat=np.mean) -> tuple[float, float, float, int]:
+    vals = np.asarray(values, dtype=float)
+    vals = vals[~np.isnan(vals)]
+    if len(vals) == 0:
+        return np.nan, np.nan, np.nan, 0
+    lo, hi = bootstrap_ci(vals, stat=stat, level=LEVEL)
+    return float(stat(vals)), lo, hi, int(len(vals))
+
+
+# -- headline --------------------------------------------------------------------------------------
+
+def headline(summary: dict, mode: str) -> pd.DataFrame:
+    """Every race metric of the model and each baseline for one mode, from a stored backtest
+    summary: metric, label, predictor, value, lo, hi, races."""
+    entry = summary.get("modes", {}).get(mode)
+    if not entry:
+        return pd.DataFrame(columns=["metric", "label", "predictor", "value", "lo", "hi", "races"])
+    sources = {"model": entry["model"], **entry.get("baselines", {})}
+    rows = []
+    for metric in RACE_METRICS:
+        for predictor in ordered_predictors(sources):
+            s = sources[predictor]
+            lo, hi = (s.get(f"{metric}_ci") or [np.nan, np.nan])[:2]
+            rows.append({"metric": metric, "label": METRICS[metric].label, "predictor": predictor,
+                         "value": s.get(metric, np.nan), "lo": lo, "hi": hi, "races": s.get("races")})
+    return pd.DataFrame(rows).astype({"value": float, "lo": float, "hi": float})
+
+
+def paired_differences(per_race: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """Model minus each baseline, race by race (same races), with a 90% bootstrap interval of the
+    mean difference: metric, baseline, difference, lo, hi, races, verdict ('model better',
+    'baseline better', 'too close to call', or 'identical' when they never differ)."""
+    g = per_race[per_race["mode"] == mode]
+    rows = []
+    if g.empty:
+        return pd.DataFrame(columns=["metric", "baseline", "difference", "lo", "hi", "races", "verdict"])
+    wide = g.pivot_table(index=["season", "round"], columns="predictor", values=RACE_METRICS, aggfunc="first")
+    predictors = set(g["predictor"])
+    for baseline in ordered_predictors(predictors - {"model"}):
+        if "model" not in predictors:
+            break
+        for metric in RACE_METRICS:
+            diff = (wide[(metric, "model")] - wide[(metric, baseline)]).dropna().to_numpy()
+            mean, lo, hi, n = _mean_ci(diff)
+            better = METRICS[metric].higher_is_better
+            if n and lo == hi == 0:
+                verdict = "identical"
+            elif n == 0 or lo <= 0 <= hi:
+                verdict = "too close to call"
+            elif (lo > 0) == better:
+                verdict = "model better"
+            else:
+                verdict = "baseline better"
+            rows.append({"metric": metric, "baseline": baseline, "difference": mean, "lo": lo, "hi": hi,
+                         "races": n, "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def headline_table(summary: dict, per_race: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """One row per metric, for people: each predictor's value with its interval ('64% (55%–71%)'),
+    the verdict of the model against each baseline ('vs grid') and the paired difference with its
+    interval ('model − grid'), race by race over the same races."""
+    h = headline(summary, mode)
+    if h.empty:
+        return pd.DataFrame()
+    diffs = paired_differences(per_race, mode)
+    rows = []
+    for metric, g in h.groupby("metric", sort=False):
+        info = METRICS[metric]
+        row = {"metric": info.label, "better": "higher" if info.higher_is_better else "lower"}
+        for r in g.itertuples():
+            row[PREDICTOR_LABEL.get(r.predictor, r.predictor)] = (
+                f"{info.format(r.value)} ({info.format(r.lo)}–{info.format(r.hi)})")
+        for d in diffs[diffs["metric"] == metric].itertuples():
+            row[f"vs {d.baseline}"] = d.verdict
+        for d in diffs[diffs["metric"] == metric].itertuples():
+            row[f"model − {d.baseline}"] = (
+                f"{info.format_difference(d.difference)} ({info.format_difference(d.lo)} to "
+                f"{info.format_difference(d.hi)})")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def top1_margin(summary: dict, mode: str) -> float | None:
+    """Half the width of the model's winner-picked interval, in points: how precisely the
+    backtest knows that figure (about 5 points for about 90 races)."""
+    s = summary.get("modes", {}).get(mode, {}).get("model", {})
+    ci = s.get("winner_top1_ci")
+    if not ci or any(pd.isna(c) for c in ci):
+        return None
+    return (ci[1] - ci[0]) / 2 * 100
+
+
+# -- by season and over time -----------------------------------------------------------------------
+
+def season_metrics(per_race: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFrame:
+    """Mean of each metric per mode, predictor and season, with a 90% bootstrap interval over that
+    season's races: mode, predictor, season, metric, value, lo, hi, races."""
+    metrics = metrics or RACE_METRICS
+    rows = []
+    for (mode, predictor, season), g in per_race.groupby(["mode", "predictor", "season"], sort=True):
+        for metric in metrics:
+            value, lo, hi, n = _mean_ci(g[metric])
+            rows.append({"mode": mode, "predictor": predictor, "season": int(season), "metric": metric,
+                         "value": value, "lo": lo, "hi": hi, "races": n})
+    return pd.DataFrame(rows, columns=["mode", "predictor", "season", "metric", "value", "lo", "hi", "races"])
+
+
+def rolling_metrics(per_race: pd.DataFrame, window: int = 12,
+                    metrics: tuple[str, ...] = ("winner_top1", "winner_logloss")) -> pd.DataFrame:
+    """The mean of each metric over the last `window` races, race after race, per mode and
+    predictor (points before `window` races are left out): mode, predictor, season, round,
+    race_name, date, metric, value."""
+    rows = []
+    for (mode, predictor), g in per_race.groupby(["mode", "predictor"], sort=True):
+        g = g.sort_values(["date", "season", "round"])
+        for metric in metrics:
+            rolled = g[metric].astype(float).rolling(window, min_periods=window).mean()
+            part = g[["season", "round", "race_name", "date"]].assign(mode=mode, predictor=predictor,
+                                                                       metric=metric, value=rolled.to_numpy())
+            rows.append(part[part["value"].notna()])
+    cols = ["mode", "predictor", "season", "round", "race_name", "date", "metric", "value"]
+    return pd.concat(rows, ignore_index=True)[cols] if rows else pd.DataFrame(columns=cols)
+
+
+# -- calibration -----------------------------------------------------------------------------------
+
+RELIABILITY_EDGES = {
+    "win": [0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0],
+    "podium": [0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+}
+OUTCOME_COLUMN = {"win": ("p_win", 1), "podium": ("p_podium", 3)}
+
+
+def _wilson(successes: np.ndarray, n: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.stats import norm
+
+    z = norm.ppf(0.5 + level / 2)
+    n = np.maximum(n, 1)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def reliability(predictions: pd.DataFrame, outcome: str = "win", edges: list[float] | None = None) -> pd.DataFrame:
+    """Reliability-diagram bins of the backtest's probabilities: per mode, predictor and bin of
+    predicted probability, the mean predicted probability, the observed frequency of the outcome
+    ('win' or 'podium') with a 90% Wilson interval, and the number of driver-races in the bin.
+    Empty bins are left out."""
+    column, places = OUTCOME_COLUMN[outcome]
+    edges = np.asarray(edges or RELIABILITY_EDGES[outcome], dtype=float)
+    cols = ["mode", "predictor", "bin", "bin_lo", "bin_hi", "predicted", "observed", "observed_lo",
+            "observed_hi", "count", "hits"]
+    p = predictions[predictions[column].notna() & predictions["position_order"].notna()]
+    if p.empty:
+        return pd.DataFrame(columns=cols)
+    hit = (p["position_order"] <= places).astype(float)
+    b = np.clip(np.searchsorted(edges, p[column].to_numpy(dtype=float), side="right") - 1, 0, len(edges) - 2)
+    frame = pd.DataFrame({"mode": p["mode"].to_numpy(), "predictor": p["predictor"].to_numpy(), "bin": b,
+                          "p": p[column].to_numpy(dtype=float), "hit": hit.to_numpy()})
+    out = frame.groupby(["mode", "predictor", "bin"]).agg(predicted=("p", "mean"), observed=("hit", "mean"),
+                                                          count=("hit", "size"), hits=("hit", "sum")).reset_index()
+    out["bin_lo"] = edges[out["bin"]]
+    out["bin_hi"] = edges[out["bin"] + 1]
+    lo, hi = _wilson(out["hits"].to_numpy(), out["count"].to_numpy())
+    out["observed_lo"] = np.where(out["hits"] == 0, 0.0, lo)
+    out["observed_hi"] = np.where(out["hits"] == out["count"], 1.0, hi)
+    out["hits"] = out["hits"].astype(int)
+    return out[cols]
+
+
+# -- qualifying (stage 1) --------------------------------------------------------------------------
+
+def stage1_baseline(store: Store, frame: pd.DataFrame, races: tuple[tuple[int, int], ...]) -> pd.DataFrame:
+    """The naive qualifying forecast scored like stage 1 on the given (season, round) races: every
+    driver's gap to pole is the one he had at his previous race (drivers without one go to the
+    back), turned into a lap time with the same reference pole time. Out-of-sample by
+    construction: the previous race is always known before qualifying. `store` is unused (the
+    signature fits `cached_frame_query`). Returns season, round, grid_spearman, pole_hit,
+    laptime_median_abs_error_s."""
+    del store
+    cols = ["season", "round", *STAGE1_METRICS]
+    if not races:
+        return pd.DataFrame(columns=cols)
+    wanted = pd.MultiIndex.from_tuples([(int(s), int(r)) for s, r in races])
+    rows = frame[frame["has_result"] & pd.MultiIndex.from_frame(frame[["season", "round"]]).isin(wanted)].copy()
+    ref = reference_times(frame)
+    rows["pred_gap"] = rows["drv_qgap_last"].fillna(rows.groupby("race_idx")["drv_qgap_last"].transform("max") + 1)
+    rows["pred_gap"] = rows["pred_gap"].fillna(rows["quali_gap_pct"].max())
+    rows["pred_time_s"] = ref.loc[rows.index] * (1 + rows["pred_gap"] / 100)
+    out = []
+    for (season, rnd), g in rows.groupby(["season", "round"]):
+        scores = score_stage1(g)
+        if "grid_spearman" not in scores:
+            continue
+        errors = scores.pop("laptime_abs_errors")
+        out.append({"season": int(season), "round": int(rnd), **scores,
+                    "laptime_median_abs_error_s": float(np.median(errors)) if len(errors) else np.nan})
+    return pd.DataFrame(out, columns=cols)
+
+
+def stage1_by_season(stage1: pd.DataFrame, baseline: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Stage 1 per season (and over all seasons, season = 'all'), model and baseline on the same
+    races: predictor, season, metric, value, lo, hi, races. Means for grid Spearman and pole hit;
+    for the lap-time error, the median over races of each race's median error."""
+    parts = {"model": stage1}
+    if baseline is not None and not baseline.empty:
+        keys = stage1[["season", "round"]]
+        parts["last race"] = baseline.merge(keys, on=["season", "round"])
+    rows = []
+    for predictor, per_race in parts.items():
+        groups = [(str(s), g) for s, g in per_race.groupby("season")] + [("all", per_race)]
+        for season, g in groups:
+            for metric in STAGE1_METRICS:
+                stat = np.median if metric == "laptime_median_abs_error_s" else np.mean
+                value, lo, hi, n = _mean_ci(g[metric], stat)
+                rows.append({"predictor": predictor, "season": season, "metric": metric, "value": value,
+                             "lo": lo, "hi": hi, "races": n})
+    return pd.DataFrame(rows, columns=["predictor", "season", "metric", "value", "lo", "hi", "races"])
+
+
+# -- live track record -----------------------------------------------------------------------------
+
+def track_record_with_baselines(record: pd.DataFrame, per_race: pd.DataFrame) -> pd.DataFrame:
+    """The live track record (frozen predictions scored after the race) with, for each race, the
+    backtest's baselines scored in the same mode on the same race: one row per race and
+    predictor ('model' is the frozen prediction): season, round, race, date, mode, predictor,
+    model_version and the metrics."""
+    if record.empty:
+        return record
+    model = record.assign(predictor="model")
+    base = per_race[per_race["predictor"] != "model"].drop(columns=["run_id", "race_name", "date"], errors="ignore")
+    base = base.merge(record[["season", "round", "race", "date", "mode", "model_version"]],
+                      on=["season", "round", "mode"], how="inner")
+    out = pd.concat([model, base], ignore_index=True)
+    return out.sort_values(["date", "predictor"], ascending=[False, True]).reset_index(drop=True)
+
+
+def record_summary(record: pd.DataFrame) -> pd.DataFrame:
+    """Mean of each metric per predictor over the races of the track record every predictor has,
+    with 90% bootstrap intervals: predictor, metric, value, lo, hi, races."""
+    rows = []
+    if record.empty:
+        return pd.DataFrame(columns=["predictor", "metric", "value", "lo", "hi", "races"])
+    for predictor in ordered_predictors(record["predictor"]):
+        g = record[record["predictor"] == predictor]
+        for metric in RACE_METRICS:
+            value, lo, hi, n = _mean_ci(g[metric])
+            rows.append({"predictor": predictor, "metric": metric, "value": value, "lo": lo, "hi": hi, "races": n})
+    return pd.DataFrame(rows)
+
+
+# -- registry --------------------------------------------------------------------------------------
+
+def recent_baselines(per_race: pd.DataFrame, through: tuple[int, int], n_races: int,
+                     mode: str = "post-qualifying") -> dict[str, dict[str, float]]:
+    """Each baseline's mean metrics over the last `n_races` races up to `through` (season, round)
+    in the backtest: what a model's 'recent' walk-forward metrics are to be compared with.
+    Empty when the backtest does not cover all those races."""
+    g = per_race[(per_race["mode"] == mode)]
+    key = g["season"] * 1000 + g["round"]
+    g = g[key <= through[0] * 1000 + through[1]]
+    races = (g["season"] * 1000 + g["round"]).drop_duplicates().sort_values()
+    if len(races) < n_races:
+        return {}
+    last = set(races.iloc[-n_races:])
+    g = g[(g["season"] * 1000 + g["round"]).isin(last)]
+    return {p: {m: float(np.nanmean(grp[m])) for m in RACE_METRICS} | {"races": int(len(grp))}
+            for p, grp in g.groupby("predictor")}
+
+
+def registry_table(registry: Registry, per_race: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`Registry.versions()` with, per version, whether its artifact is on disk and the grid
+    baseline's log loss and winner-picked rate over the same recent races its own recent
+    walk-forward metrics cover (NaN when the backtest does not cover them)."""
+    table = registry.versions()
+    if table.empty:
+        return table
+    index = registry.index().get("versions", {})
+    table["artifact"] = [(registry.root / v / ARTIFACT).exists() for v in table["version"]]
+    grid_loss, grid_top1 = [], []
+    for v, n in zip(table["version"], table.get("recent_races", pd.Series([None] * len(table)))):
+        window = index.get(v, {}).get("training_window", {})
+        base = {}
+        if per_race is not None and not per_race.empty and window.get("last_season") and n and not pd.isna(n):
+            base = recent_baselines(per_race, (int(window["last_season"]), int(window["last_round"])), int(n))
+        grid = base.get("grid", {})
+        grid_loss.append(grid.get("winner_logloss", np.nan))
+        grid_top1.append(grid.get("winner_top1", np.nan))
+    table["grid_recent_logloss"] = grid_loss
+    table["grid_recent_top1"] = grid_top1
+    return table.reset_index(drop=True)
+
+
+def rollback_candidates(registry: Registry) -> list[str]:
+    """Versions other than the champion whose artifact is on disk, newest first."""
+    index = registry.index()
+    champion = index.get("champion")
+    return sorted((v for v in index.get("versions", {})
+                   if v != champion and (registry.root / v / ARTIFACT).exists()), reverse=True)
+
+
+__all__ = [
+    "LEVEL", "METRICS", "MetricInfo", "PREDICTOR_LABEL", "PREDICTOR_NOTE", "RACE_METRICS", "RELIABILITY_EDGES",
+    "STAGE1_METRICS", "headline", "headline_table", "ordered_predictors", "paired_differences", "record_summary",
+    "recent_baselines", "registry_table", "reliability", "rollback_candidates", "rolling_metrics", "season_metrics",
+    "stage1_baseline", "stage1_by_season", "top1_margin", "track_record_with_baselines",
+]

@@ -1,0 +1,450 @@
+"""Accuracy: how good the predictions have really been, out-of-sample, beside the baselines."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from f1core import reports
+from f1core.reports import METRICS, PREDICTOR_LABEL
+from pages._ui import (
+    MODE_NOTE, download_csv, friendly_error, get_engine, get_store, require_admin, require_data, show_chart, show_table,
+    style_figure,
+)
+
+MODES = ["post-qualifying", "pre-qualifying"]
+MODE_LABEL = {"post-qualifying": "After qualifying", "pre-qualifying": "Before qualifying"}
+MAIN_BASELINE = {"post-qualifying": "grid", "pre-qualifying": "form"}
+COLORS = {"model": "#E10600", "grid": "#9AA0A6", "form": "#64C4FF", "last race": "#9AA0A6"}
+DASH = {"model": "solid", "grid": "dash", "form": "dot", "last race": "dash"}
+HEADLINE_METRICS = ["winner_top1", "winner_top3", "winner_logloss", "spearman"]
+
+st.title("Accuracy")
+st.caption("How good the predictions have really been. Every figure is out-of-sample: each race was "
+           "predicted by a model trained only on the races before it, and stands beside the simple "
+           "baselines it has to beat.")
+require_data()
+engine = get_engine()
+
+
+# -- data -------------------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def backtest_tables(db_path: str, run_id: int) -> dict:
+    """Everything the page draws from one stored backtest run (a run never changes once stored)."""
+    eng = get_engine()
+    per_race = eng.backtest_race_metrics(run_id)
+    predictions = eng.backtest_predictions(run_id)
+    stage1 = eng.backtest_stage1(run_id)
+    races = tuple((int(s), int(r)) for s, r in stage1[["season", "round"]].itertuples(index=False))
+    stage1_base = reports.stage1_baseline(eng.store, eng.frame(), races) if races else None
+    return {
+        "per_race": per_race,
+        "seasons": reports.season_metrics(per_race),
+        "reliability": {o: reports.reliability(predictions, o) for o in ("win", "podium")},
+        "stage1": stage1,
+        "stage1_seasons": reports.stage1_by_season(stage1, stage1_base) if not stage1.empty else pd.DataFrame(),
+    }
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=4)
+def live_record(db_path: str, data_version: int, run_id: int) -> pd.DataFrame:
+    eng = get_engine()
+    return reports.track_record_with_baselines(eng.track_record(), eng.backtest_race_metrics(run_id))
+
+
+def run_backtest_now() -> None:
+    if not require_admin("run the backtest", key="accuracy_backtest"):
+        return
+    if not st.button("Run backtest now", key="accuracy_run_backtest", icon=":material/play_arrow:", type="primary"):
+        return
+    with st.status("Running the walk-forward backtest…", expanded=True) as status:
+        bar = st.progress(0.0)
+        line = st.empty()
+
+        def progress(message: str, fraction: float) -> None:
+            bar.progress(min(max(fraction, 0.0), 1.0))
+            line.caption(message)
+
+        try:
+            run_id, summary = engine.run_backtest(2022, None, progress)
+        except Exception as exc:
+            status.update(label="The backtest failed", state="error")
+            friendly_error(exc, "run the backtest")
+            return
+        status.update(label=f"Backtest run {run_id} done: {summary['races']} races", state="complete")
+    st.cache_data.clear()
+    st.rerun()
+
+
+try:
+    latest = engine.latest_backtest()
+except Exception as exc:
+    friendly_error(exc, "read the stored backtest")
+    st.stop()
+
+if latest is None:
+    st.info("**No backtest has been run yet.** The app's background upkeep runs one by itself after the "
+            "first model is trained (it takes a few minutes): every race since 2022 is predicted by a model "
+            "trained only on the races before it. You can also run it now.", icon=":material/hourglass_top:")
+    run_backtest_now()
+    st.stop()
+
+summary = latest["summary"]
+run_id = latest["run_id"]
+try:
+    with st.spinner("Summarising the backtest…"):
+        tables = backtest_tables(str(get_store().path), run_id)
+except Exception as exc:
+    friendly_error(exc, "summarise the backtest")
+    st.stop()
+per_race: pd.DataFrame = tables["per_race"]
+
+seasons_span = f"{summary.get('from_season')}–{summary.get('to_season')}"
+if summary.get("from_season") == summary.get("to_season"):
+    seasons_span = str(summary.get("from_season"))
+created = pd.Timestamp(latest["created_at"])
+st.caption(f"Backtest run {run_id} · {summary['races']} races of {seasons_span} · the model retrained every "
+           f"{summary.get('retrain_every', '?')} races · computed {created:%-d %b %Y, %H:%M} UTC in "
+           f"{latest['seconds']:.0f} s")
+
+available = [m for m in MODES if m in summary.get("modes", {})]
+if not available:
+    st.warning("The stored backtest holds no race scores.", icon=":material/warning:")
+    st.stop()
+mode = st.segmented_control("Predictions made", available, default=available[0], required=True,
+                            format_func=MODE_LABEL.get, key="accuracy_mode",
+                            help="After qualifying the model knows the real grid; before qualifying it uses "
+                                 "its own predicted grid.")
+st.caption(MODE_NOTE[mode])
+main_baseline = MAIN_BASELINE[mode]
+mode_races = per_race[per_race["mode"] == mode]
+
+
+# -- headline ---------------------------------------------------------------------------------------
+
+def metric_card(column, metric: str, values: dict[str, dict], baseline: str) -> None:
+    info = METRICS[metric]
+    model = values.get("model", {})
+    base = values.get(baseline, {})
+    value = model.get(metric)
+    lo, hi = (model.get(f"{metric}_ci") or [np.nan, np.nan])[:2]
+    delta = None
+    if base.get(metric) is not None and value is not None:
+        diff = value - base[metric]
+        delta = (f"{diff * 100:+.0f} pts" if info.kind == "share" else f"{diff:+.3f}")
+    column.metric(
+        info.label, info.format(value), delta=delta,
+        delta_color="normal" if info.higher_is_better else "inverse",
+        delta_description=f"vs {baseline} {info.format(base.get(metric))}" if delta else None,
+        help=f"{info.meaning.capitalize()}. 90% interval: {info.format(lo)} to {info.format(hi)}.",
+        border=True)
+
+
+entry = summary["modes"][mode]
+values = {"model": entry["model"], **entry.get("baselines", {})}
+cards = st.columns(len(HEADLINE_METRICS))
+for col, metric in zip(cards, HEADLINE_METRICS):
+    metric_card(col, metric, values, main_baseline)
+
+margin = reports.top1_margin(summary, mode)
+n_races = int(entry["model"].get("races", 0))
+if n_races:
+    top1 = mode_races.loc[mode_races["predictor"] == "model", "winner_top1"].dropna()
+    se = float(top1.std(ddof=1) / np.sqrt(len(top1)) * 100) if len(top1) > 1 else float("nan")
+    if margin and n_races >= 30 and not np.isnan(se):
+        st.caption(f"With {n_races} races, each race moves the winner-picked rate by {100 / n_races:.1f} points; "
+                   f"its standard error is about ±{se:.0f} points and its 90% interval about ±{margin:.0f}. "
+                   "Differences smaller than that can be luck.")
+    else:
+        st.caption(f"Only {n_races} races so far: each one moves the winner-picked rate by "
+                   f"{100 / n_races:.0f} points, far too few to judge the model. About 90 races pin it down to "
+                   "about ±5 points.")
+
+st.subheader("Every metric, with its 90% interval")
+table = reports.headline_table(summary, per_race, mode)
+verdict_cols = [c for c in table.columns if c.startswith("vs ")]
+show_table(table, f"accuracy_{mode}_run{run_id}.csv", height="content",
+           columns=["metric", "better", *[c for c in table.columns if c in PREDICTOR_LABEL.values()], *verdict_cols],
+           column_config={"metric": st.column_config.TextColumn(width=175),
+                          "better": st.column_config.TextColumn("better if", width=70),
+                          **{c: st.column_config.TextColumn(f"model {c}", width=135) for c in verdict_cols}})
+st.caption("Each cell: the mean over the backtest's races and its 90% bootstrap interval over races. "
+           "**model vs …**: the model's and the baseline's scores compared race by race on the same races; "
+           "*too close to call* when the 90% interval of the difference includes zero (the CSV has the "
+           "differences and their intervals).")
+
+with st.expander("What these numbers mean", icon=":material/help:"):
+    lines = [f"- **{METRICS[m].label}** ({'higher' if METRICS[m].higher_is_better else 'lower'} is better): "
+             f"{METRICS[m].meaning}." for m in reports.RACE_METRICS]
+    st.markdown(
+        "**Out-of-sample, walk-forward.** Every race from "
+        f"{summary.get('from_season')} on was predicted by a model trained only on races run before it; the "
+        f"model was retrained every {summary.get('retrain_every', '?')} races, as it would have been live. "
+        "No figure here comes from a race the model had seen.\n\n"
+        "**Baselines**, scored the same way on the same races:\n"
+        f"- **Grid**: {reports.PREDICTOR_NOTE['grid']}.\n"
+        f"- **Form**: {reports.PREDICTOR_NOTE['form']}.\n\n"
+        "Both turn an order into probabilities with how often each grid or form rank finished where in the "
+        "earlier races, so they get the same metrics.\n\n"
+        "**Metrics**\n" + "\n".join(lines) + "\n\n"
+        "**How sure are these figures?** Each interval is a 90% bootstrap interval over races. About 90 races "
+        "pin the winner-picked rate down to about ±5 points (one standard error; about ±8 for a 90% "
+        "interval); a single season of about 23 races only to about ±10 points (±16 at 90%), so compare "
+        "seasons with care. Qualifying figures are explained in their tab.")
+
+
+# -- details ----------------------------------------------------------------------------------------
+
+def predictors_of(frame: pd.DataFrame) -> list[str]:
+    return reports.ordered_predictors(frame["predictor"].unique())
+
+
+def season_chart(data: pd.DataFrame, metric: str) -> go.Figure:
+    info = METRICS[metric]
+    scale = 100 if info.kind == "share" else 1
+    fig = go.Figure()
+    for predictor in predictors_of(data):
+        d = data[data["predictor"] == predictor]
+        fig.add_trace(go.Bar(
+            x=d["season"].astype(str), y=d["value"] * scale, name=PREDICTOR_LABEL.get(predictor, predictor),
+            marker_color=COLORS.get(predictor, "#9AA0A6"),
+            error_y=dict(type="data", symmetric=False, array=(d["hi"] - d["value"]) * scale,
+                         arrayminus=(d["value"] - d["lo"]) * scale, thickness=1.5, width=4),
+            customdata=np.c_[d["lo"] * scale, d["hi"] * scale, d["races"]],
+            hovertemplate=(f"<b>{PREDICTOR_LABEL.get(predictor, predictor)}</b> %{{x}}: "
+                           f"%{{y:.{0 if scale == 100 else 3}f}}"
+                           + ("%" if scale == 100 else "") + " (90%: %{customdata[0]:.3g} to %{customdata[1]:.3g}) · "
+                           "%{customdata[2]} races<extra></extra>"),
+        ))
+    fig.update_layout(barmode="group", bargap=0.25)
+    fig.update_xaxes(type="category", title=None)
+    fig.update_yaxes(title=info.label + (" (%)" if scale == 100 else ""), rangemode="tozero")
+    return style_figure(fig, height=380)
+
+
+def draw_by_season() -> None:
+    seasons = tables["seasons"]
+    seasons = seasons[seasons["mode"] == mode]
+    metric = st.selectbox("Metric", reports.RACE_METRICS, format_func=lambda m: METRICS[m].label,
+                          key="accuracy_season_metric")
+    show_chart(season_chart(seasons[seasons["metric"] == metric], metric), key="accuracy_season_chart")
+    st.caption(f"{METRICS[metric].label}: {METRICS[metric].meaning}. The whiskers are 90% bootstrap intervals "
+               "over the season's races; a season of about 23 races is a small sample.")
+    chosen = seasons[seasons["metric"] == metric]
+    info = METRICS[metric]
+    compact = chosen.assign(cell=[f"{info.format(v)} ({info.format(lo)}–{info.format(hi)})"
+                                  for v, lo, hi in zip(chosen["value"], chosen["lo"], chosen["hi"])])
+    compact = compact.pivot_table(index="season", columns="predictor", values="cell", aggfunc="first")
+    compact = compact[reports.ordered_predictors(compact.columns)]
+    compact.columns = [PREDICTOR_LABEL.get(p, p) for p in compact.columns]
+    compact.insert(0, "races", chosen.groupby("season")["races"].max())
+    compact = compact.reset_index().sort_values("season", ascending=False)
+    show_table(compact, f"accuracy_by_season_{metric}_{mode}_run{run_id}.csv", height="content",
+               column_config={"season": st.column_config.NumberColumn(format="%d")})
+    download_csv(seasons.assign(label=seasons["metric"].map(lambda m: METRICS[m].label)),
+                 f"accuracy_by_season_all_metrics_{mode}_run{run_id}.csv", "Download every metric by season (CSV)")
+
+
+def rolling_chart(data: pd.DataFrame, metric: str, window: int) -> go.Figure:
+    info = METRICS[metric]
+    scale = 100 if info.kind == "share" else 1
+    fig = go.Figure()
+    for predictor in predictors_of(data):
+        d = data[data["predictor"] == predictor]
+        fig.add_trace(go.Scatter(
+            x=d["date"], y=d["value"] * scale, name=PREDICTOR_LABEL.get(predictor, predictor), mode="lines",
+            line=dict(color=COLORS.get(predictor, "#9AA0A6"), dash=DASH.get(predictor, "solid"),
+                      width=3 if predictor == "model" else 2),
+            customdata=np.c_[d["season"], d["race_name"]],
+            hovertemplate=(f"<b>{PREDICTOR_LABEL.get(predictor, predictor)}</b><br>{window} races to "
+                           "%{customdata[0]} %{customdata[1]}: %{y:." + ("0f}%" if scale == 100 else "3f}")
+                           + "<extra></extra>"),
+        ))
+    fig.update_xaxes(title=None)
+    fig.update_yaxes(title=f"{info.label}, last {window} races" + (" (%)" if scale == 100 else ""),
+                     rangemode="tozero")
+    return style_figure(fig, height=360)
+
+
+def draw_over_time() -> None:
+    races_here = int(mode_races[["season", "round"]].drop_duplicates().shape[0])
+    windows = [w for w in (6, 12, 24) if w <= races_here]
+    if not windows:
+        st.info(f"The latest backtest covers only {races_here} races; rolling figures need at least 6.",
+                icon=":material/timeline:")
+    else:
+        window = st.segmented_control("Rolling window", windows, default=12 if 12 in windows else windows[-1],
+                                      required=True, format_func=lambda w: f"{w} races", key="accuracy_window")
+        rolled = reports.rolling_metrics(mode_races, window)
+        show_chart(rolling_chart(rolled[rolled["metric"] == "winner_top1"], "winner_top1", window),
+                   key="accuracy_rolling_top1")
+        show_chart(rolling_chart(rolled[rolled["metric"] == "winner_logloss"], "winner_logloss", window),
+                   key="accuracy_rolling_logloss")
+        st.caption(f"Each point is the average over the {window} races up to that date (higher is better for "
+                   "winner picked, lower for log loss). Shorter windows swing more with luck: a 12-race "
+                   "winner-picked rate moves by about ±20 points (90%) from chance alone.")
+        download = rolled.assign(predictor=rolled["predictor"].map(lambda p: PREDICTOR_LABEL.get(p, p)))
+        with st.expander("Rolling figures as a table"):
+            show_table(download, f"accuracy_rolling_{window}_{mode}_run{run_id}.csv",
+                       columns=["date", "race_name", "predictor", "metric", "value"],
+                       column_config={"date": st.column_config.DateColumn(format="D MMM YYYY"),
+                                      "value": st.column_config.NumberColumn(format="%.3f")})
+
+
+def reliability_chart(bins: pd.DataFrame, outcome: str) -> go.Figure:
+    fig = go.Figure()
+    top = float(max(bins["bin_hi"].max(), bins["observed_hi"].max(), 0.1)) if not bins.empty else 1.0
+    top = min(1.0, top)
+    fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="perfectly calibrated",
+                             line=dict(color="#9AA0A6", dash="dot", width=1.5), hoverinfo="skip"))
+    for predictor in predictors_of(bins):
+        d = bins[bins["predictor"] == predictor]
+        label = PREDICTOR_LABEL.get(predictor, predictor)
+        is_model = predictor == "model"
+        fig.add_trace(go.Scatter(
+            x=d["predicted"], y=d["observed"], name=label, mode="lines+markers",
+            line=dict(color=COLORS.get(predictor, "#9AA0A6"), width=3 if is_model else 1.5,
+                      dash=DASH.get(predictor, "solid")),
+            marker=dict(size=9 if is_model else 6),
+            error_y=dict(type="data", symmetric=False, array=d["observed_hi"] - d["observed"],
+                         arrayminus=d["observed"] - d["observed_lo"], thickness=1.2, width=3) if is_model else None,
+            customdata=np.c_[d["bin_lo"] * 100, d["bin_hi"] * 100, d["count"], d["hits"]],
+            hovertemplate=(f"<b>{label}</b><br>given %{{customdata[0]:.0f}}–%{{customdata[1]:.0f}}% "
+                           "(mean %{x:.1%})<br>happened %{y:.1%}: %{customdata[3]} of %{customdata[2]} "
+                           "driver-races<extra></extra>"),
+        ))
+    fig.update_xaxes(title=f"Predicted {outcome} probability", tickformat=".0%", range=[0, top * 1.02])
+    fig.update_yaxes(title="How often it happened", tickformat=".0%", range=[0, top * 1.02])
+    return style_figure(fig, height=440)
+
+
+def bin_count_chart(bins: pd.DataFrame, outcome: str) -> go.Figure:
+    """How many driver-races the model's groups hold (the baselines' are in the table)."""
+    d = bins[bins["predictor"] == "model"].sort_values("bin")
+    given = [f"{lo * 100:.0f}–{hi * 100:.0f}%" for lo, hi in zip(d["bin_lo"], d["bin_hi"])]
+    fig = go.Figure(go.Bar(
+        x=given, y=d["count"], name="Model", marker_color=COLORS["model"], text=d["count"],
+        textposition="outside", cliponaxis=False, textfont=dict(size=12),
+        hovertemplate="%{y} driver-races given %{x}<extra></extra>"))
+    top = float(d["count"].max()) if len(d) else 10.0
+    ticks = [v for v in (1, 10, 100, 1000, 10000, 100000) if v <= top * 3]
+    fig.update_xaxes(type="category", title=f"{outcome.capitalize()} probability the model gave")
+    fig.update_yaxes(type="log", title="Driver-races", showgrid=False, tickvals=ticks,
+                     ticktext=[f"{v:,}" for v in ticks], range=[0, np.log10(top * 4)])
+    return style_figure(fig, height=230)
+
+
+def draw_calibration() -> None:
+    outcome = st.segmented_control("Outcome", ["win", "podium"], default="win", required=True,
+                                   format_func=str.capitalize, key="accuracy_calibration_outcome")
+    bins = tables["reliability"][outcome]
+    bins = bins[bins["mode"] == mode]
+    if bins.empty:
+        st.info("No probabilities are stored for this backtest.")
+    else:
+        show_chart(reliability_chart(bins, outcome), key="accuracy_reliability_chart")
+        show_chart(bin_count_chart(bins, outcome), key="accuracy_reliability_counts")
+        st.caption(f"Every driver in every backtest race, grouped by the {outcome} probability he was given. "
+                   "On the dotted diagonal, things given 20% happened 20% of the time; points below it are "
+                   "over-confident, above it under-confident. The whiskers are 90% intervals of the model's "
+                   "points, and the bars below count the driver-races in each of the model's groups (log scale): "
+                   "groups of a few dozen wander a lot by chance.")
+        with st.expander("Calibration bins as a table"):
+            shown = bins.assign(predictor=bins["predictor"].map(lambda p: PREDICTOR_LABEL.get(p, p)),
+                                given=[f"{lo * 100:.0f}–{hi * 100:.0f}%"
+                                       for lo, hi in zip(bins["bin_lo"], bins["bin_hi"])])
+            show_table(shown, f"calibration_{outcome}_{mode}_run{run_id}.csv",
+                       columns=["predictor", "given", "predicted", "observed", "observed_lo", "observed_hi",
+                                "count", "hits"],
+                       column_config={c: st.column_config.NumberColumn(format="percent")
+                                      for c in ("predicted", "observed", "observed_lo", "observed_hi")})
+
+
+def draw_qualifying() -> None:
+    s1 = tables["stage1_seasons"]
+    if s1.empty:
+        st.info("This backtest holds no qualifying predictions.")
+    else:
+        overall = s1[s1["season"] == "all"].set_index(["predictor", "metric"])
+        cols = st.columns(len(reports.STAGE1_METRICS))
+        for col, metric in zip(cols, reports.STAGE1_METRICS):
+            info = METRICS[metric]
+            value = overall.loc[("model", metric)]
+            base = overall.loc[("last race", metric)] if ("last race", metric) in overall.index else None
+            delta = None
+            if base is not None and not pd.isna(base["value"]):
+                diff = value["value"] - base["value"]
+                delta = f"{diff * 100:+.0f} pts" if info.kind == "share" else f"{diff:+.2f}"
+            col.metric(info.label, info.format(value["value"]), delta=delta,
+                       delta_color="normal" if info.higher_is_better else "inverse",
+                       delta_description=f"vs last race {info.format(base['value'])}" if delta else None,
+                       help=f"{info.meaning.capitalize()}. 90% interval: {info.format(value['lo'])} to "
+                            f"{info.format(value['hi'])}, over {int(value['races'])} sessions.",
+                       border=True)
+        cells = s1.assign(cell=[f"{METRICS[m].format(v)} ({METRICS[m].format(lo)}–{METRICS[m].format(hi)})"
+                                for m, v, lo, hi in zip(s1["metric"], s1["value"], s1["lo"], s1["hi"])])
+        wide = cells.pivot_table(index=["season", "predictor"], columns="metric", values="cell",
+                                 aggfunc="first")
+        wide["races"] = cells.groupby(["season", "predictor"])["races"].max()
+        wide = wide.reset_index()
+        wide["predictor"] = wide["predictor"].map(lambda p: PREDICTOR_LABEL.get(p, p))
+        order = {s: i for i, s in enumerate(["all", *sorted({s for s in wide["season"] if s != "all"}, reverse=True)])}
+        wide = wide.sort_values(["season", "predictor"], key=lambda c: c.map(order) if c.name == "season" else c,
+                                ascending=[True, False])
+        show_table(wide[["season", "predictor", "races", *reports.STAGE1_METRICS]],
+                   f"qualifying_accuracy_run{run_id}.csv", height="content",
+                   column_config={m: METRICS[m].label for m in reports.STAGE1_METRICS})
+        st.caption(
+            "The qualifying model, walk-forward like the race model: "
+            + "; ".join(f"**{METRICS[m].label}**: {METRICS[m].meaning}" for m in reports.STAGE1_METRICS)
+            + ". The lap-time error per season is the median over sessions of each session's median error. "
+            f"**Last-race baseline**: {reports.PREDICTOR_NOTE['last race']} (newcomers at the back). "
+            "Intervals are 90% bootstrap intervals over sessions.")
+
+
+def draw_track_record() -> None:
+    try:
+        record = live_record(str(get_store().path), get_store().data_version(), run_id)
+    except Exception as exc:
+        friendly_error(exc, "score the frozen predictions")
+        record = None
+    if record is not None and record.empty:
+        st.info("**No live track record yet.** Before every race the app freezes the predictions people see "
+                "(with the model version and the time); once the results are in, they are scored here. The "
+                "first scores appear after the next race.", icon=":material/lock_clock:")
+    elif record is not None:
+        scored = record[record["predictor"] == "model"]
+        st.markdown(f"**{len(scored)} race{'s' if len(scored) != 1 else ''} predicted live** and scored after "
+                    "the race, with the backtest's baselines on the same races and mode.")
+        rs = reports.record_summary(record)
+        rs = rs.assign(cell=[f"{METRICS[m].format(v)} ({METRICS[m].format(lo)}–{METRICS[m].format(hi)})"
+                             for m, v, lo, hi in zip(rs["metric"], rs["value"], rs["lo"], rs["hi"])])
+        wide = rs.pivot_table(index="metric", columns="predictor", values="cell", aggfunc="first")
+        wide = wide.reindex([m for m in reports.RACE_METRICS if m in wide.index])
+        wide = wide[[p for p in reports.ordered_predictors(wide.columns)]]
+        wide.columns = [PREDICTOR_LABEL.get(p, p) for p in wide.columns]
+        wide.insert(0, "metric", [METRICS[m].label for m in wide.index])
+        show_table(wide.reset_index(drop=True), "live_track_record_summary.csv", height="content")
+        per = record.assign(predictor=record["predictor"].map(lambda p: PREDICTOR_LABEL.get(p, p)))
+        show_table(per, "live_track_record.csv",
+                   columns=["date", "race", "mode", "predictor", "model_version", "winner_top1", "winner_logloss",
+                            "spearman", "position_mae"],
+                   column_config={"date": st.column_config.DateColumn(format="D MMM YYYY"),
+                                  "model_version": "model",
+                                  "winner_top1": st.column_config.NumberColumn("winner picked", format="%.0f"),
+                                  "winner_logloss": st.column_config.NumberColumn("winner log loss", format="%.3f"),
+                                  "spearman": st.column_config.NumberColumn(format="%.3f"),
+                                  "position_mae": st.column_config.NumberColumn("position error", format="%.2f")})
+        st.caption("The model rows are the predictions frozen before each race started, exactly as shown then. "
+                   "A handful of races says little: see the backtest above for the long view.")
+
+
+# Only the open tab runs (a tab switch reruns the page), so a page switch draws one tab's charts.
+TABS = {"By season": draw_by_season, "Over time": draw_over_time, "Calibration": draw_calibration,
+        "Qualifying": draw_qualifying, "Live track record": draw_track_record}
+for tab, draw in zip(st.tabs(list(TABS), key="accuracy_tab", on_change="rerun"), TABS.values()):
+    if tab.open:
+        with tab:
+            draw()

@@ -1,0 +1,78 @@
+"""The Accuracy page: headline metrics beside their baselines from the stored backtest, the
+details tabs, and the way to run a backtest when there is none."""
+from __future__ import annotations
+
+from f1core.store import Store
+from tests.pages.conftest import run_page, texts
+
+
+def frames(at) -> list:
+    return [d.value for d in at.dataframe]
+
+
+def open_tab(at, label: str):
+    """Only the open tab of the page runs: open another one, as a click would."""
+    at.session_state["accuracy_tab"] = label
+    return at.run()
+
+
+def test_headline_metrics_stand_beside_the_baselines(with_model):
+    at = run_page("accuracy.py", timeout=180)
+    assert not at.exception
+    assert not at.error
+    assert at.segmented_control(key="accuracy_mode").value == "post-qualifying"
+    cards = {m.label: m for m in at.metric}
+    assert {"Winner picked", "Winner in top 3 picks", "Winner log loss", "Finishing-order Spearman"} <= set(cards)
+    assert all("vs grid" in (m.proto.delta_description or "") for m in list(cards.values())[:4])
+    headline = frames(at)[0]
+    assert {"Model", "Grid baseline", "Form baseline", "vs grid", "vs form"} <= set(headline.columns)
+    assert "Winner log loss" in set(headline["metric"])
+    assert "4 races of 2026" in texts(at.caption)
+    assert "walk-forward" in texts(at.markdown).lower()  # the plain-words note
+    assert [t.label for t in at.tabs] == ["By season", "Over time", "Calibration", "Qualifying", "Live track record"]
+    by_season = frames(at)[1]
+    assert list(by_season.columns) == ["season", "races", "Model", "Grid baseline", "Form baseline"]
+    assert list(by_season["season"]) == [2026] and list(by_season["races"]) == [4]
+    # a 4-race backtest is too short for rolling windows
+    assert "rolling figures need at least 6" in texts(open_tab(at, "Over time").info)
+    calibration = frames(open_tab(at, "Calibration"))[1]
+    assert {"predictor", "predicted", "observed", "count"} <= set(calibration.columns)
+    assert not at.exception and not at.error
+    at = open_tab(at, "Qualifying")
+    assert {"Grid Spearman", "Pole picked", "Lap-time error"} <= {m.label for m in at.metric}
+    assert set(frames(at)[1]["predictor"]) == {"Model", "Last-race baseline"}
+    # nothing has been frozen and scored yet
+    assert "No live track record yet" in texts(open_tab(at, "Live track record").info)
+    assert not at.exception and not at.error
+
+
+def test_before_qualifying_has_only_the_form_baseline(with_model):
+    at = run_page("accuracy.py", timeout=180)
+    at.segmented_control(key="accuracy_mode").set_value("pre-qualifying").run()
+    assert not at.exception and not at.error
+    headline = frames(at)[0]
+    assert "Grid baseline" not in headline.columns and "Form baseline" in headline.columns
+    assert all("vs form" in (m.proto.delta_description or "") for m in at.metric[:4])
+    at.selectbox(key="accuracy_season_metric").set_value("winner_logloss").run()
+    assert not at.exception and not at.error
+    open_tab(at, "Calibration")
+    at.segmented_control(key="accuracy_calibration_outcome").set_value("podium").run()
+    assert not at.exception and not at.error
+
+
+def test_without_a_backtest_offers_to_run_one_behind_the_password(with_model, monkeypatch):
+    store = Store(with_model)
+    with store.transaction() as cur:
+        for table in ("backtest_predictions", "backtest_race_metrics", "backtest_stage1", "backtest_runs"):
+            cur.execute(f"DELETE FROM {table}")
+    store.close()
+    monkeypatch.setenv("F1_ADMIN_PASSWORD", "pit-wall-only")
+    at = run_page("accuracy.py", timeout=180)
+    assert not at.exception
+    assert "No backtest has been run yet" in texts(at.info)
+    assert not [b for b in at.button if b.key == "accuracy_run_backtest"]
+    at.text_input(key="admin_password_accuracy_backtest").input("guess").run()
+    assert "Wrong admin password" in texts(at.error)
+    assert not [b for b in at.button if b.key == "accuracy_run_backtest"]
+    at.text_input(key="admin_password_accuracy_backtest").input("pit-wall-only").run()
+    assert [b for b in at.button if b.key == "accuracy_run_backtest"]

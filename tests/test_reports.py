@@ -1,0 +1,225 @@
+"""f1core.reports over a real walk-forward backtest of 2026 (the lighter test set-up) and a
+registry folder written by hand."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from f1core import reports
+from f1core.engine.backtest import RACE_METRICS
+from f1core.engine.registry import ARTIFACT, Registry
+from f1core.store import Store
+
+POST, PRE = "post-qualifying", "pre-qualifying"
+
+
+@pytest.fixture(scope="module")
+def backtest(snapshot_db, tmp_path_factory):
+    """(engine, latest backtest, per-race metrics, predictions, stage 1 per race) of a 2026 backtest."""
+    from f1core.engine.service import Engine
+    from tests.engine.conftest import FAST
+
+    root = tmp_path_factory.mktemp("reports")
+    db = root / "f1.duckdb"
+    shutil.copy(snapshot_db, db)
+    store = Store(db)
+    engine = Engine(store, root / "models", FAST, today=dt.date(2026, 5, 10))
+    run_id, _ = engine.run_backtest(2026)
+    latest = engine.latest_backtest()
+    assert latest["run_id"] == run_id
+    yield (engine, latest, engine.backtest_race_metrics(run_id), engine.backtest_predictions(run_id),
+           engine.backtest_stage1(run_id))
+    store.close()
+
+
+def test_headline_matches_the_stored_summary(backtest):
+    _, latest, per_race, _, _ = backtest
+    summary = latest["summary"]
+    post = reports.headline(summary, POST)
+    assert set(post["predictor"]) == {"model", "grid", "form"}
+    assert len(post) == 3 * len(RACE_METRICS)
+    top1 = post[(post["metric"] == "winner_top1") & (post["predictor"] == "model")].iloc[0]
+    assert top1["value"] == pytest.approx(summary["modes"][POST]["model"]["winner_top1"])
+    assert (post["lo"] <= post["value"] + 1e-9).all() and (post["value"] <= post["hi"] + 1e-9).all()
+    assert post["races"].eq(4).all()
+    # before qualifying the real grid is unknown: no grid baseline
+    assert set(reports.headline(summary, PRE)["predictor"]) == {"model", "form"}
+    assert reports.headline(summary, "no such mode").empty
+
+
+def test_paired_differences_compare_the_same_races(backtest):
+    _, _, per_race, _, _ = backtest
+    diffs = reports.paired_differences(per_race, POST)
+    assert set(diffs["baseline"]) == {"grid", "form"}
+    g = per_race[per_race["mode"] == POST]
+    for row in diffs.itertuples():
+        model = g[g["predictor"] == "model"].set_index(["season", "round"])[row.metric]
+        base = g[g["predictor"] == row.baseline].set_index(["season", "round"])[row.metric]
+        expected = (model - base).dropna().mean()
+        assert row.difference == pytest.approx(expected)
+        assert row.lo <= row.difference + 1e-9 <= row.hi + 2e-9
+        higher = reports.METRICS[row.metric].higher_is_better
+        if row.verdict == "model better":
+            assert (row.lo > 0) if higher else (row.hi < 0)
+        elif row.verdict == "baseline better":
+            assert (row.hi < 0) if higher else (row.lo > 0)
+        elif row.verdict == "too close to call":
+            assert row.lo <= 0 <= row.hi
+        else:
+            assert row.verdict == "identical" and row.lo == row.hi == 0
+
+
+def test_headline_table_is_one_row_per_metric_with_verdicts(backtest):
+    _, latest, per_race, _, _ = backtest
+    table = reports.headline_table(latest["summary"], per_race, POST)
+    assert list(table["metric"]) == [reports.METRICS[m].label for m in RACE_METRICS]
+    for column in ("Model", "Grid baseline", "Form baseline", "vs grid", "vs form", "model − grid", "model − form"):
+        assert column in table.columns
+    assert table["vs grid"].isin(["model better", "baseline better", "too close to call", "identical"]).all()
+    assert table.loc[0, "Model"].endswith("%)")  # '75% (25%–100%)'
+    pre = reports.headline_table(latest["summary"], per_race, PRE)
+    assert "Grid baseline" not in pre.columns and "vs form" in pre.columns
+
+
+def test_season_metrics_are_means_over_the_seasons_races(backtest):
+    _, _, per_race, _, _ = backtest
+    seasons = reports.season_metrics(per_race)
+    assert set(seasons["season"]) == {2026}
+    assert set(seasons["metric"]) == set(RACE_METRICS)
+    row = seasons[(seasons["mode"] == POST) & (seasons["predictor"] == "model")
+                  & (seasons["metric"] == "spearman")].iloc[0]
+    g = per_race[(per_race["mode"] == POST) & (per_race["predictor"] == "model")]
+    assert row["value"] == pytest.approx(g["spearman"].mean())
+    assert row["races"] == 4
+    assert row["lo"] <= row["value"] <= row["hi"]
+
+
+def test_rolling_metrics_average_the_last_races(backtest):
+    _, _, per_race, _, _ = backtest
+    rolled = reports.rolling_metrics(per_race, window=2)
+    model = rolled[(rolled["mode"] == POST) & (rolled["predictor"] == "model") & (rolled["metric"] == "winner_logloss")]
+    assert list(model["round"]) == [2, 3, 4]  # the first race has no 2-race window yet
+    g = per_race[(per_race["mode"] == POST) & (per_race["predictor"] == "model")].sort_values("round")
+    assert model["value"].iloc[0] == pytest.approx(g["winner_logloss"].iloc[:2].mean())
+    assert reports.rolling_metrics(per_race, window=12).empty
+
+
+@pytest.mark.parametrize("outcome, places", [("win", 1), ("podium", 3)])
+def test_reliability_bins_count_every_driver_race(backtest, outcome, places):
+    _, _, per_race, predictions, _ = backtest
+    bins = reports.reliability(predictions, outcome)
+    column = "p_win" if outcome == "win" else "p_podium"
+    for (mode, predictor), g in bins.groupby(["mode", "predictor"]):
+        p = predictions[(predictions["mode"] == mode) & (predictions["predictor"] == predictor)]
+        assert g["count"].sum() == len(p)
+        assert g["hits"].sum() == int((p["position_order"] <= places).sum())
+        assert (g["bin_lo"] <= g["predicted"] + 1e-9).all() and (g["predicted"] <= g["bin_hi"] + 1e-9).all()
+        assert (g["observed_lo"] <= g["observed"] + 1e-9).all() and (g["observed"] <= g["observed_hi"] + 1e-9).all()
+        assert g["observed"].to_numpy() == pytest.approx((g["hits"] / g["count"]).to_numpy())
+        assert g["predicted"].to_numpy() == pytest.approx(
+            [p[column][(p[column] >= lo) & ((p[column] < hi) | (hi == 1.0))].mean()
+             for lo, hi in zip(g["bin_lo"], g["bin_hi"])])
+    # one winner per race for every predictor
+    wins = reports.reliability(predictions, "win")
+    assert (wins.groupby(["mode", "predictor"])["hits"].sum() == 4).all()
+
+
+def test_stage1_by_season_with_the_last_race_baseline(backtest):
+    engine, latest, _, _, stage1 = backtest
+    races = tuple((int(s), int(r)) for s, r in stage1[["season", "round"]].itertuples(index=False))
+    baseline = reports.stage1_baseline(engine.store, engine.frame(), races)
+    assert len(baseline) == len(stage1) == 4
+    assert baseline["pole_hit"].isin([0.0, 1.0]).all()
+    assert baseline["grid_spearman"].between(-1, 1).all()
+    assert (baseline["laptime_median_abs_error_s"] > 0).all()
+
+    table = reports.stage1_by_season(stage1, baseline)
+    assert set(table["predictor"]) == {"model", "last race"}
+    assert set(table["season"]) == {"2026", "all"}
+    overall = table[(table["season"] == "all") & (table["predictor"] == "model")].set_index("metric")
+    # the same mean as the stored summary (over the same sessions)
+    assert overall.loc["grid_spearman", "value"] == pytest.approx(latest["summary"]["stage1"]["grid_spearman"])
+    assert overall.loc["pole_hit", "value"] == pytest.approx(latest["summary"]["stage1"]["pole_hit"])
+    assert overall.loc["laptime_median_abs_error_s", "value"] == pytest.approx(
+        stage1["laptime_median_abs_error_s"].median())
+    assert reports.stage1_baseline(engine.store, engine.frame(), ()).empty
+
+
+def test_track_record_gets_the_baselines_of_the_same_races(backtest):
+    _, _, per_race, _, _ = backtest
+    # a record shaped like Engine.track_record(): the backtest's model rows stand in for frozen predictions
+    model = per_race[(per_race["mode"] == POST) & (per_race["predictor"] == "model")].head(2)
+    record = model.drop(columns=["run_id", "predictor", "race_name"]).assign(
+        race=model["race_name"], model_version="v0001", logged_at=pd.Timestamp("2026-01-01"))
+    both = reports.track_record_with_baselines(record, per_race)
+    assert sorted(both["predictor"].value_counts().to_dict().items()) == [("form", 2), ("grid", 2), ("model", 2)]
+    summary = reports.record_summary(both)
+    spearman = summary[(summary["predictor"] == "grid") & (summary["metric"] == "spearman")].iloc[0]
+    grid = per_race[(per_race["mode"] == POST) & (per_race["predictor"] == "grid")].head(2)
+    assert spearman["value"] == pytest.approx(grid["spearman"].mean()) and spearman["races"] == 2
+    assert reports.track_record_with_baselines(pd.DataFrame(), per_race).empty
+    assert reports.record_summary(pd.DataFrame()).empty
+
+
+def test_recent_baselines_cover_the_same_races_or_nothing(backtest):
+    _, _, per_race, _, _ = backtest
+    recent = reports.recent_baselines(per_race, (2026, 3), 2)
+    grid = per_race[(per_race["mode"] == POST) & (per_race["predictor"] == "grid") & per_race["round"].isin([2, 3])]
+    assert recent["grid"]["winner_logloss"] == pytest.approx(grid["winner_logloss"].mean())
+    assert recent["grid"]["races"] == 2
+    assert reports.recent_baselines(per_race, (2026, 4), 12) == {}  # the backtest holds only 4 races
+
+
+def _fake_registry(root, per_version: dict[str, dict], champion: str) -> Registry:
+    root.mkdir(parents=True, exist_ok=True)
+    index = {"champion": champion, "versions": {}, "history": []}
+    for version, info in per_version.items():
+        index["versions"][version] = {
+            "version": version, "status": info["status"], "created_at": "2026-05-05T10:00:00+00:00",
+            "training_window": {"last_season": 2026, "last_round": info["through"], "races": 100,
+                                "last_race_label": f"2026 R{info['through']}"},
+            "data_fingerprint": "abc", "metrics": {"recent": {"races": 2, "winner_logloss": 1.0, "winner_top1": 0.5,
+                                                              "spearman": 0.6}}}
+        if info.get("artifact", True):
+            (root / version).mkdir()
+            (root / version / ARTIFACT).write_bytes(b"not a real model")
+    (root / "registry.json").write_text(json.dumps(index))
+    return Registry(root)
+
+
+def test_registry_table_and_rollback_candidates(backtest, tmp_path):
+    _, _, per_race, _, _ = backtest
+    registry = _fake_registry(tmp_path / "models", {
+        "v0001": {"status": "retired", "through": 3},
+        "v0002": {"status": "pending", "through": 4, "artifact": False},
+        "v0003": {"status": "champion", "through": 4},
+        "v0004": {"status": "pending", "through": 4},
+    }, champion="v0003")
+    assert reports.rollback_candidates(registry) == ["v0004", "v0001"]  # not the champion, not without artifact
+    table = reports.registry_table(registry, per_race).set_index("version")
+    assert table.loc["v0002", "artifact"] == False  # noqa: E712  (numpy bool)
+    assert bool(table.loc["v0003", "champion"])
+    grid = per_race[(per_race["mode"] == POST) & (per_race["predictor"] == "grid")]
+    assert table.loc["v0001", "grid_recent_logloss"] == pytest.approx(
+        grid[grid["round"].isin([2, 3])]["winner_logloss"].mean())
+    assert table.loc["v0003", "grid_recent_logloss"] == pytest.approx(
+        grid[grid["round"].isin([3, 4])]["winner_logloss"].mean())
+    assert np.isnan(reports.registry_table(registry, None).loc[0, "grid_recent_logloss"])
+    assert reports.rollback_candidates(Registry(tmp_path / "empty")) == []
+
+
+def test_metric_formatting_and_top1_margin(backtest):
+    _, latest, _, _, _ = backtest
+    top1, loss, laps = (reports.METRICS[m] for m in ("winner_top1", "winner_logloss", "laptime_median_abs_error_s"))
+    assert top1.format(0.6371) == "64%" and top1.format(None) == "—"
+    assert top1.format_difference(0.06) == "+6 pts" and loss.format_difference(-0.373) == "−0.373"
+    assert laps.format(0.734) == "0.73 s"
+    margin = reports.top1_margin(latest["summary"], POST)
+    ci = latest["summary"]["modes"][POST]["model"]["winner_top1_ci"]
+    assert margin == pytest.approx((ci[1] - ci[0]) / 2 * 100)
+    assert reports.top1_margin(latest["summary"], "no such mode") is None
