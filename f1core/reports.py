@@ -386,8 +386,11 @@ def registry_table(registry: Registry, per_race: pd.DataFrame | None = None) -> 
         grid = base.get("grid", {})
         grid_loss.append(grid.get("winner_logloss", np.nan))
         grid_top1.append(grid.get("winner_top1", np.nan))
-    table["grid_recent_logloss"] = grid_loss
-    table["grid_recent_top1"] = grid_top1
+    # the registry has them for versions that stored their baselines; the backtest fills the others
+    table["grid_recent_logloss"] = table.get("grid_recent_logloss", pd.Series(np.nan, index=table.index)).fillna(
+        pd.Series(grid_loss, index=table.index))
+    table["grid_recent_top1"] = table.get("grid_recent_top1", pd.Series(np.nan, index=table.index)).fillna(
+        pd.Series(grid_top1, index=table.index))
     return table.reset_index(drop=True)
 
 

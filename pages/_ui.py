@@ -84,10 +84,10 @@ def get_store() -> Store:
 
 @st.cache_resource(show_spinner=False)
 def _make_refresher(db_path: str, _settings: Settings) -> Refresher:
-    def upkeep(_outcomes) -> None:
+    def upkeep(_outcomes, progress) -> None:
         # After every refresh: retrain when due, freeze the predictions users see, keep the
         # backtest current. Runs in the refresher's thread, never touches Streamlit.
-        for line in _make_engine(db_path, _settings).upkeep():
+        for line in _make_engine(db_path, _settings).upkeep(lambda message, _f: progress(message)):
             log.info("upkeep: %s", line)
 
     return Refresher(_open_store(db_path), _settings, after_refresh=upkeep)
@@ -290,12 +290,16 @@ def refresh_status_panel() -> None:
     a run finishes it reruns the whole page so everything shows the new data."""
     refresher = get_refresher()
     seen = refresher.status()
+    seen_version = get_store().data_version()
     waiting = seen.running or seen.last_finished_at is None
 
     @st.fragment(run_every=2 if waiting else None)
     def panel() -> None:
         status = refresher.status()
-        if status.last_finished_at != seen.last_finished_at and not status.running:
+        # Redraw everything as soon as new rows land (a bootstrap's snapshot lands in seconds,
+        # long before the API steps of the same refresh give up offline), and when a run ends.
+        if (status.last_finished_at != seen.last_finished_at and not status.running) \
+                or get_store().data_version() != seen_version:
             st.rerun(scope="app")
         if status.running:
             st.markdown(f":material/sync: **Refreshing now** — {status.current_step or 'starting'}")

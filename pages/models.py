@@ -113,10 +113,12 @@ def draw_champion() -> None:
     if recent:
         st.markdown(f"**Recent walk-forward accuracy** — the last {recent.get('races')} races before it was "
                     "trained, each predicted by a model trained only on earlier races (after qualifying):")
-        per_race = latest_per_race()
-        base = (reports.recent_baselines(per_race, (int(window["last_season"]), int(window["last_round"])),
-                                         int(recent.get("races", 12)))
-                if per_race is not None and window.get("last_season") else {})
+        base = bundle.metrics.get("recent_baselines") or {}
+        if not base:  # versions trained before baselines were stored with the model
+            per_race = latest_per_race()
+            base = (reports.recent_baselines(per_race, (int(window["last_season"]), int(window["last_round"])),
+                                             int(recent.get("races", 12)))
+                    if per_race is not None and window.get("last_season") else {})
         rows = []
         for metric in reports.RACE_METRICS:
             info = METRICS[metric]
@@ -126,9 +128,8 @@ def draw_champion() -> None:
                          "grid baseline": info.format(base.get("grid", {}).get(metric)),
                          "form baseline": info.format(base.get("form", {}).get(metric))})
         show_table(pd.DataFrame(rows), f"recent_accuracy_{bundle.version}.csv", height="content")
-        st.caption("Model: mean and 90% bootstrap interval over those races. Baselines: the stored backtest's "
-                   "grid order and recent form on the same races"
-                   + ("." if base else " (not available: the stored backtest does not cover these races).")
+        st.caption("Model: mean and 90% bootstrap interval over those races. Baselines: grid order and recent "
+                   "form, scored the same way on the same races" + ("." if base else " (not available).")
                    + " A dozen races is a small sample; the **Accuracy** page has the long view.")
 
     with st.expander("Features the model uses", icon=":material/list:"):

@@ -16,6 +16,7 @@ from pages._ui import (
     freeze_shown_predictions,
     friendly_error,
     get_engine,
+    get_refresher,
     get_settings,
     get_store,
     pct,
@@ -85,14 +86,14 @@ def accuracy_line(summary: dict, model_version: str, mode_now: str) -> str:
     return line + "."
 
 
-@st.cache_data(show_spinner=False, ttl=600, max_entries=16)
-def latest_backtest_summary(db_path: str, data_version: int, champion: str) -> dict | None:
+@st.cache_data(show_spinner=False, max_entries=16)
+def latest_backtest_summary(db_path: str, backtest_id: int) -> dict | None:
     latest = get_engine().latest_backtest()
     return None if latest is None else latest["summary"]
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=16)
-def last_race_call(db_path: str, data_version: int, season: int, round_: int) -> tuple:
+def last_race_call(db_path: str, data_version: int, backtest_id: int, season: int, round_: int) -> tuple:
     """(RaceCall or None, where the prediction comes from) for a race with results: the
     prediction frozen before its start, else the walk-forward backtest's prediction."""
     engine, store = get_engine(), get_store()
@@ -225,13 +226,15 @@ else:
 
 # one line on how good the model has really been, beside its baseline
 try:
-    summary = latest_backtest_summary(str(store.path), data_version, champion)
+    summary = latest_backtest_summary(str(store.path), engine.latest_backtest_id())
     line = accuracy_line(summary, champion, prediction.mode if prediction is not None else "") if summary else ""
     if line:
         st.markdown(f":material/target: {line}")
     else:
-        st.markdown(f":material/target: Model {champion}. No backtest has run yet: the background upkeep runs "
-                    "one after the next data refresh, and its honest (walk-forward) accuracy appears here.")
+        when = ("is running one now" if get_refresher().running
+                else "runs one after the next data refresh")
+        st.markdown(f":material/target: Model {champion}. No backtest yet: the background upkeep {when}, and "
+                    "the model's honest (walk-forward) accuracy appears here.")
 except Exception as exc:
     friendly_error(exc, "read the model's backtest")
 
@@ -240,7 +243,8 @@ try:
     last = engine.recent_races(1)
     if last:
         last = last[0]
-        call, source = last_race_call(str(store.path), data_version, last.season, last.round)
+        call, source = last_race_call(str(store.path), data_version, engine.latest_backtest_id(), last.season,
+                                      last.round)
         with st.container(border=True):
             st.markdown(f"**Last race: {last.name}** · {last.date:%-d %B %Y}")
             if call is not None:

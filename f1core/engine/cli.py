@@ -40,10 +40,11 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
           f"on {bundle.training_window['races']} races ({bundle.training_window['first_season']} to "
           f"{bundle.training_window['last_race_label']})")
     print(decision.summary)
+    keys = ("winner_top1", "winner_logloss", "podium_brier", "spearman", "position_mae")
     m = decision.challenger_metrics
-    print(f"walk-forward on the last {m['races']} races (after qualifying): "
-          + ", ".join(f"{k} {_fmt(m[k])}" for k in ("winner_top1", "winner_logloss", "podium_brier", "spearman",
-                                                     "position_mae")))
+    print(f"walk-forward on the last {m['races']} races (after qualifying):")
+    for name, metrics in [("model", m)] + sorted(bundle.metrics.get("recent_baselines", {}).items()):
+        print(f"  {name:<6} " + ", ".join(f"{k} {_fmt(metrics[k])}" for k in keys))
     return 0
 
 

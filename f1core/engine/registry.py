@@ -93,12 +93,14 @@ class Registry:
         for version, meta in idx["versions"].items():
             window = meta.get("training_window", {})
             m = meta.get("metrics", {}).get("recent", {})
+            grid = meta.get("metrics", {}).get("recent_baselines", {}).get("grid", {})
             rows.append({
                 "version": version, "status": meta.get("status"), "created_at": meta.get("created_at"),
                 "trained_through": window.get("last_race_label"), "first_season": window.get("first_season"),
                 "races": window.get("races"), "fingerprint": meta.get("data_fingerprint"),
                 "recent_logloss": m.get("winner_logloss"), "recent_top1": m.get("winner_top1"),
                 "recent_spearman": m.get("spearman"), "recent_races": m.get("races"),
+                "grid_recent_logloss": grid.get("winner_logloss"), "grid_recent_top1": grid.get("winner_top1"),
                 "champion": version == idx.get("champion"),
             })
         return pd.DataFrame(rows).sort_values("version", ascending=False) if rows else pd.DataFrame(

@@ -187,15 +187,17 @@ class Engine:
         )
 
     def evaluate_recent(self, config: TrainingConfig, progress: Progress | None = None,
-                        n_races: int = RECENT_RACES) -> dict:
-        """Walk-forward over the last `n_races` races with results (post-qualifying mode)."""
+                        n_races: int = RECENT_RACES) -> tuple[dict, dict[str, dict]]:
+        """Walk-forward over the last `n_races` races with results (post-qualifying mode): the
+        model's summary, and each baseline's on the same races."""
         frame = self.frame()
         stage1_hist = self.stage1_history(frame)
         result = walk_forward(frame, int(frame["season"].min()), None, config, stage1_hist, modes=(POST,),
                               last_n_races=n_races,
                               progress=lambda m, i, n: progress and progress(f"evaluating: {m} {i}/{n}", i / n))
         per = result.per_race
-        return summarise(per[per["predictor"] == "model"])
+        baselines = {name: summarise(g) for name, g in per[per["predictor"] != "model"].groupby("predictor")}
+        return summarise(per[per["predictor"] == "model"]), baselines
 
     def champion(self, train_if_missing: bool = True, progress: Progress | None = None) -> ModelBundle | None:
         version = self.registry.champion_version()
@@ -240,8 +242,8 @@ class Engine:
         with self._exclusive_retrain():
             challenger = self.train_bundle(lambda m, f: say(m, 0.7 * f))
             say("evaluating the challenger on recent races", 0.7)
-            challenger.metrics = {"recent": self.evaluate_recent(challenger.config,
-                                                                 lambda m, f: say(m, 0.7 + 0.15 * f))}
+            recent, baselines = self.evaluate_recent(challenger.config, lambda m, f: say(m, 0.7 + 0.15 * f))
+            challenger.metrics = {"recent": recent, "recent_baselines": baselines}
             champion_version = self.registry.champion_version()
             champion = self.registry.load(champion_version) if champion_version else None
             champ_metrics = None
@@ -250,7 +252,7 @@ class Engine:
                     champ_metrics = challenger.metrics["recent"]
                 else:
                     say("evaluating the champion's configuration on recent races", 0.85)
-                    champ_metrics = self.evaluate_recent(champion.config, lambda m, f: say(m, 0.85 + 0.1 * f))
+                    champ_metrics = self.evaluate_recent(champion.config, lambda m, f: say(m, 0.85 + 0.1 * f))[0]
             promoted, reasons = self._decide(challenger, champion, champ_metrics)
             challenger.status = "challenger"
             self.registry.save(challenger)
@@ -322,17 +324,23 @@ class Engine:
         done: list[str] = []
         if self.store.is_empty():
             return done
+        say = progress or (lambda _m, _f: None)
+
+        def stage(name: str) -> Progress:
+            return lambda message, fraction: say(f"{name}: {message}", fraction)
+
         triggers = self.retrain_triggers()
         kinds = {k for k, _ in triggers}
         last = max((h["at"] for h in self.registry.history()), default=None)
         stale = last is None or dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(last) > dt.timedelta(days=1)
         if kinds & {"no-model", "new-results"} or (kinds and stale):
             try:
-                decision = self.retrain(progress)
+                decision = self.retrain(stage("retraining"))
                 done.append(f"retrained ({'; '.join(m for _, m in triggers)}): {decision.summary}")
             except RetrainInProgress:
                 done.append("a retrain was already running")
         if self.registry.champion_version():
+            say("freezing the predictions shown", 0.0)
             written = self.freeze_predictions()
             if written:
                 done.append(f"froze {written} prediction rows")
@@ -340,7 +348,7 @@ class Engine:
         last_race = self.store.last_race_with_results()
         if last_race and (latest is None or int(latest["summary"].get("to_season", 0)) < last_race.season
                           or self._backtest_races_behind(latest) >= 3):
-            run_id, summary = self.run_backtest(2022, None, progress)
+            run_id, summary = self.run_backtest(2022, None, stage("backtest"))
             done.append(f"backtest run {run_id} over {summary['races']} races")
         return done
 
@@ -429,6 +437,10 @@ class Engine:
         cur.register("bt_stage", frame)
         cur.execute(f"INSERT INTO {table} ({', '.join(frame.columns)}) SELECT * FROM bt_stage")
         cur.unregister("bt_stage")
+
+    def latest_backtest_id(self) -> int:
+        """0 before any backtest; a cache key for everything derived from backtests."""
+        return int(self.store.scalar("SELECT coalesce(max(run_id), 0) FROM backtest_runs") or 0)
 
     def latest_backtest(self) -> dict | None:
         row = self.store.read("SELECT run_id, created_at, model_version, seconds, summary FROM backtest_runs "

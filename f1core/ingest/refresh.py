@@ -111,7 +111,7 @@ class Refresher:
 
     def __init__(self, store: Store, settings: Settings,
                  refresh_fn: Callable[..., list[StepOutcome]] = refresh,
-                 after_refresh: Callable[[list[StepOutcome]], None] | None = None):
+                 after_refresh: Callable[[list[StepOutcome], Progress], None] | None = None):
         self.store = store
         self.settings = settings
         self._refresh_fn = refresh_fn
@@ -142,6 +142,12 @@ class Refresher:
             self._update(running=True, started_at=now, current_step="starting", steps=())
             outcomes = self._refresh_fn(self.store, self.settings,
                                         progress=lambda m: self._update(current_step=m), use_api=use_api)
+            if self._after_refresh:
+                # Still "running" while the hook works (e.g. retraining), with its steps shown.
+                try:
+                    self._after_refresh(outcomes, lambda m: self._update(current_step=m))
+                except Exception:  # a failing hook (e.g. retrain) must not kill the refresh loop
+                    log.exception("after-refresh hook failed")
             finished = dt.datetime.now(dt.timezone.utc)
             failures = [o for o in outcomes if not o.ok]
             last = self.store.last_race_with_results()
@@ -153,11 +159,6 @@ class Refresher:
             if any(o.ok for o in outcomes) or not outcomes:
                 changes.update(last_success_at=finished)
             self._update(**changes)
-            if self._after_refresh:
-                try:
-                    self._after_refresh(outcomes)
-                except Exception:  # a failing hook (e.g. retrain) must not kill the refresh loop
-                    log.exception("after-refresh hook failed")
             return outcomes
         except Exception as exc:
             log.exception("refresh failed")
