@@ -15,6 +15,7 @@ from f1core.ingest.refresh import Refresher  # noqa: E402  (set_page_config must
 from pages._ui import freshness_banner, friendly_error, get_refresher  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
+FIRST_REFRESH_DELAY_S = 60
 
 # (section, file, title, icon), in menu order; the first existing page of the list is the default.
 PAGE_LAYOUT = [
@@ -33,9 +34,10 @@ PAGE_LAYOUT = [
 @st.cache_resource(show_spinner=False)
 def start_background_refresh() -> Refresher:
     """Once per server process, not per session: the refresher's thread bootstraps an empty store
-    and then refreshes every F1_REFRESH_HOURS, without holding up the first render."""
+    at once; a store with data is refreshed a minute after start-up (so the first visitors do not
+    share the CPU with it) and then every F1_REFRESH_HOURS."""
     refresher = get_refresher()
-    refresher.start()
+    refresher.start(first_delay_s=0 if refresher.store.is_empty() else FIRST_REFRESH_DELAY_S)
     return refresher
 
 

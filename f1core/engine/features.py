@@ -190,13 +190,16 @@ def _load_weather(store: Store) -> pd.DataFrame:
 def _lagged(df: pd.DataFrame, key: str | list[str], col: str, halflife: float | None = None,
             window: int | None = None) -> pd.Series:
     """Statistic of the previous values of `col` within each group (the current row excluded)."""
-    prev = df.groupby(key, sort=False)[col].shift(1)
-    grouped = prev.groupby([df[k] for k in ([key] if isinstance(key, str) else key)], sort=False)
+    keys = [key] if isinstance(key, str) else key
+    prev = df.groupby(keys, sort=False)[col].shift(1)
+    grouped = prev.groupby([df[k] for k in keys], sort=False)
     if halflife is not None:
-        return grouped.transform(lambda s: s.ewm(halflife=halflife, ignore_na=True).mean())
-    if window is not None:
-        return grouped.transform(lambda s: s.rolling(window, min_periods=1).mean())
-    return grouped.transform(lambda s: s.ffill())
+        out = grouped.ewm(halflife=halflife, ignore_na=True).mean()
+    elif window is not None:
+        out = grouped.rolling(window, min_periods=1).mean()
+    else:
+        return grouped.ffill()
+    return out.reset_index(level=list(range(len(keys))), drop=True).reindex(df.index)
 
 
 def _elo(df: pd.DataFrame, key: str, outcome: str, k: float = 24.0, season_regress: float = 0.0) -> np.ndarray:
@@ -292,7 +295,8 @@ def build_frame(store: Store) -> pd.DataFrame:
     df["drv_gain_ewm"] = _lagged(df, "driver_ref", "gain", halflife=6)
     df["drv_flgap_ewm"] = _lagged(df, "driver_ref", "flgap", halflife=4)
     df["drv_dnf_rate"] = _lagged(df, "driver_ref", "dnf", halflife=10)
-    df["drv_starts"] = df.groupby("driver_ref")["started"].transform(lambda s: s.astype(int).shift(1, fill_value=0).cumsum())
+    started_before = df["started"].astype(int).groupby(df["driver_ref"]).shift(1, fill_value=0)
+    df["drv_starts"] = started_before.groupby(df["driver_ref"]).cumsum()
     stint = (df["team"] != df.groupby("driver_ref")["team"].shift(1)).groupby(df["driver_ref"]).cumsum()
     df["drv_team_races"] = df.groupby([df["driver_ref"], stint]).cumcount().astype(float)
 
@@ -331,8 +335,8 @@ def build_frame(store: Store) -> pd.DataFrame:
     df = df.merge(team_elo_rows[["race_idx", "team", "team_elo"]], on=["race_idx", "team"], how="left")
 
     # season standing before the race
-    season_pts = df.groupby(["season", "driver_ref"])["points_f"].transform(
-        lambda s: s.fillna(0).shift(1, fill_value=0).cumsum())
+    points_before = df["points_f"].fillna(0).groupby([df["season"], df["driver_ref"]]).shift(1, fill_value=0)
+    season_pts = points_before.groupby([df["season"], df["driver_ref"]]).cumsum()
     df["season_points_before"] = season_pts
     leader = df.groupby("race_idx")["season_points_before"].transform("max")
     df["season_points_share"] = np.where(leader > 0, season_pts / leader.where(leader > 0, 1), np.nan)

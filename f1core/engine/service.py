@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ import pandas as pd
 
 from f1core import clock
 from f1core.engine import drift as drift_mod
+from f1core.engine import features as features_module
 from f1core.engine.backtest import (
     BASELINES, _form_rank, _position_table, reference_times, summarise, walk_forward,
 )
@@ -87,13 +90,44 @@ class Engine:
     def data_version(self) -> int:
         return self.store.data_version()
 
+    def _frame_file(self, version: int) -> Path:
+        """Where the feature frame of this data is kept between server restarts: keyed by the data
+        version, the row counts it is built from and the feature code, so any change rebuilds it."""
+        counts = self.store.read(
+            "SELECT (SELECT count(*) FROM results) r, (SELECT count(*) FROM qualifying) q, "
+            "(SELECT count(*) FROM races) n, (SELECT count(*) FROM weather_observed) w, "
+            "(SELECT count(*) FROM weather_forecast) f").iloc[0]
+        code = hashlib.sha256(Path(features_module.__file__).read_bytes()).hexdigest()[:12]
+        key = "-".join(str(int(v)) for v in counts) + f"-{version}-{code}-{pd.__version__}"
+        return self.store.path.parent / ".feature-cache" / f"features-{key}.pkl"
+
+    def _load_or_build_frame(self, version: int) -> pd.DataFrame:
+        path = self._frame_file(version)
+        if path.exists():
+            try:
+                return pd.read_pickle(path)
+            except Exception as exc:  # a cut-short file: build again
+                log.warning("feature cache %s unreadable (%s); rebuilding", path, exc)
+        frame = build_frame(self.store)
+        try:
+            path.parent.mkdir(exist_ok=True)
+            for old in path.parent.glob("features-*.pkl"):
+                old.unlink(missing_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            frame.to_pickle(tmp)
+            os.replace(tmp, path)
+        except OSError as exc:  # a read-only disk only costs the rebuild next time
+            log.info("feature cache not written: %s", exc)
+        return frame
+
     def frame(self) -> pd.DataFrame:
-        """Feature rows of every race, rebuilt when the store's data changes."""
+        """Feature rows of every race, rebuilt when the store's data changes (and kept on disk
+        beside the store, so a restarted server does not build them again)."""
         version = self.data_version()
         with self._cache_lock:
             if self._cache.version != version or self._cache.frame is None:
                 started = time.perf_counter()
-                frame = build_frame(self.store)
+                frame = self._load_or_build_frame(version)
                 if frame.empty:
                     raise NoData("the store has no races with results yet: bootstrap it first "
                                  "(set F1_SNAPSHOT, or run `python -m f1core ingest --snapshot PATH`)")

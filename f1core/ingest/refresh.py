@@ -178,19 +178,23 @@ class Refresher:
             self._wake.set()
         return True
 
-    def start(self) -> None:
-        """Start the periodic thread (idempotent): a first refresh at once, then every period."""
+    def start(self, first_delay_s: float = 0.0) -> None:
+        """Start the periodic thread (idempotent): a first refresh after `first_delay_s` (or
+        sooner if triggered), then every period."""
         if self._thread is not None and self._thread.is_alive():
             return
-        self._thread = threading.Thread(target=self._loop, name="f1-refresh", daemon=True)
+        self._thread = threading.Thread(target=self._loop, args=(first_delay_s,), name="f1-refresh", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
 
-    def _loop(self) -> None:
+    def _loop(self, first_delay_s: float = 0.0) -> None:
         period = self.settings.refresh_hours * 3600
+        if first_delay_s > 0:
+            self._wake.wait(timeout=first_delay_s)
+            self._wake.clear()
         while not self._stopping:
             self.run_once()
             self._wake.wait(timeout=period)

@@ -10,7 +10,7 @@ from tests.pages.conftest import texts
 
 def run_app(monkeypatch) -> AppTest:
     # The background thread would try the (unreachable) APIs; the router only needs to start it.
-    monkeypatch.setattr(Refresher, "start", lambda self: None)
+    monkeypatch.setattr(Refresher, "start", lambda self, *args, **kwargs: None)
     return AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
 
 

@@ -51,7 +51,7 @@ def test_without_a_backtest_the_accuracy_line_says_so(with_model):
     store.close()
     at = run_page("overview.py", timeout=180)
     assert not at.exception and not at.error
-    assert "No backtest has run yet" in texts(at.markdown)
+    assert "No backtest yet" in texts(at.markdown)
     assert "There is no out-of-sample prediction of this race yet" in texts(at.caption)
 
 

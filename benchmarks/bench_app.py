@@ -1,0 +1,170 @@
+"""The dashboard as users meet it, with an existing store and model: cold start to an interactive
+Overview (goal 5 s), page switches with a warm cache (goal 1 s), a what-if change (goal 300 ms of
+server time), and the server's memory with several sessions open.
+
+Browser times are measured in headless Chromium from the action to the moment Streamlit reports
+the script finished, so they include the round trip and are an upper bound of server time; the
+what-if server time alone is also measured with Streamlit's AppTest (no browser).
+
+    python benchmarks/bench_app.py [--snapshot PATH] [--sessions 5]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from f1core.engine.service import Engine  # noqa: E402
+from f1core.ingest.ergast_csv import import_dump  # noqa: E402
+from f1core.ingest.weather_csv import import_weather  # noqa: E402
+from f1core.store import Store  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
+RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def timed(page, action) -> float:
+    """Seconds from `action` until Streamlit has run the script it triggered and is idle again."""
+    started = time.perf_counter()
+    action()
+    try:
+        page.wait_for_selector(RUNNING, timeout=3000)
+    except Exception:  # the run was over before we looked
+        pass
+    page.wait_for_selector(IDLE, timeout=120_000)
+    return time.perf_counter() - started
+
+TODAY = "2026-05-10"
+PAGES = ["Overview", "Upcoming races", "What-if", "Past races", "Accuracy", "Drift", "Models", "Drivers & teams",
+         "Data"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def prepare(folder: Path, snapshot: Path, weather: Path) -> tuple[Path, Path]:
+    db, models = folder / "f1.duckdb", folder / "models"
+    store = Store(db)
+    import_dump(store, snapshot)
+    import_weather(store, weather)
+    engine = Engine(store, models, today=dt.date.fromisoformat(TODAY))
+    engine.retrain()
+    engine.run_backtest(2022)
+    store.close()
+    return db, models
+
+
+def settings_env(db: Path, models: Path) -> dict[str, str]:
+    closed = free_port()
+    return {**os.environ, "F1_DB": str(db), "F1_MODELS": str(models), "F1_TODAY": TODAY,
+            "F1_REFRESH_HOURS": "24", "JOLPICA_URL": f"http://127.0.0.1:{closed}/ergast/f1",
+            "OPEN_METEO_URL": f"http://127.0.0.1:{closed}/v1/forecast"}
+
+
+def whatif_server_ms(env: dict[str, str], changes: int = 12) -> list[float]:
+    from streamlit.testing.v1 import AppTest
+
+    os.environ.update(env)
+    at = AppTest.from_file(str(REPO / "pages" / "what_if.py"), default_timeout=120).run()
+    at.run()  # warm
+    times = []
+    for i in range(changes):
+        at.select_slider(key="whatif_rain").set_value(round((i % 10 + 1) / 10, 1))
+        started = time.perf_counter()
+        at.run()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--snapshot", type=Path, default=REPO.parent / "shared" / "data" / "ergast")
+    parser.add_argument("--weather", type=Path, default=REPO.parent / "shared" / "data" / "weather")
+    parser.add_argument("--sessions", type=int, default=5)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        print("preparing a store, a model and a backtest (a few minutes)...", flush=True)
+        db, models = prepare(Path(tmp), args.snapshot, args.weather)
+        env = settings_env(db, models)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
+             "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1):
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                timed(page, lambda: page.goto(base))
+                print(f"cold start to an interactive Overview: {time.perf_counter() - started:.1f} s (goal 5 s)")
+
+                def switch(name: str) -> float:
+                    return timed(page, lambda: page.get_by_role("link", name=name, exact=True).first.click())
+
+                for name in PAGES[1:] + PAGES[:1]:  # first visit of each page: fills the caches
+                    print(f"  first visit {name}: {switch(name):.2f} s")
+                warm = {name: statistics.median(switch(name) for _ in range(3)) for name in PAGES}
+                for name, seconds in warm.items():
+                    print(f"  warm switch to {name}: {seconds:.2f} s")
+                print(f"warm page switch: median {statistics.median(warm.values()):.2f} s, "
+                      f"worst {max(warm.values()):.2f} s (goal 1 s; until the page's script has run)")
+
+                switch("What-if")
+                rain = page.get_by_role("slider", name="Share of the race in rain")
+                times = []
+                for _ in range(8):
+                    rain.focus()
+                    times.append(timed(page, lambda: page.keyboard.press("ArrowRight")))
+                print(f"what-if change in the browser: median {statistics.median(times) * 1000:.0f} ms "
+                      "(round trip, an upper bound of server time)")
+
+                contexts = [browser.new_context(viewport={"width": 1400, "height": 900}) for _ in range(args.sessions)]
+                for i, ctx in enumerate(contexts):
+                    tab = ctx.new_page()
+                    timed(tab, lambda: tab.goto(base))
+                    timed(tab, lambda: tab.get_by_role("link", name=PAGES[i % len(PAGES)], exact=True).first.click())
+                print(f"server memory with {args.sessions + 1} sessions open: {rss_mb(server.pid):.0f} MB")
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+        server_ms = whatif_server_ms(env)
+        print(f"what-if change, server time (AppTest): median {statistics.median(server_ms):.0f} ms, "
+              f"worst {max(server_ms):.0f} ms (goal 300 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
