@@ -13,7 +13,8 @@ import hmac
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -417,6 +418,21 @@ def freeze_shown_predictions() -> None:
         log.warning("could not freeze the predictions: %s", exc)
 
 
+@contextmanager
+def progress_status(label: str) -> Iterator[tuple[Any, Callable[[str, float], None]]]:
+    """An expanded `st.status` box with a progress bar and a line for the current step; yields
+    the box and a `progress(message, fraction)` callback for the engine's long jobs."""
+    with st.status(label, expanded=True) as status:
+        bar = st.progress(0.0)
+        line = st.empty()
+
+        def progress(message: str, fraction: float) -> None:
+            bar.progress(min(max(fraction, 0.0), 1.0))
+            line.caption(message)
+
+        yield status, progress
+
+
 def retrain_with_progress(key: str) -> Any:
     """The Retrain button (admin-protected): trains a challenger, compares it with the champion and
     shows each step and the decision with its reasons. Returns the decision, or None."""
@@ -433,14 +449,7 @@ def retrain_with_progress(key: str) -> Any:
         return None
     if not st.button("Retrain", key=key, icon=":material/model_training:", type="primary"):
         return None
-    with st.status("Retraining…", expanded=True) as status:
-        bar = st.progress(0.0)
-        line = st.empty()
-
-        def progress(message: str, fraction: float) -> None:
-            bar.progress(min(max(fraction, 0.0), 1.0))
-            line.caption(message)
-
+    with progress_status("Retraining…") as (status, progress):
         try:
             decision = engine.retrain(progress)
         except RetrainInProgress as exc:

@@ -9,7 +9,16 @@ import streamlit as st
 from f1core import reports
 from f1core.reports import METRICS, PREDICTOR_LABEL
 from pages._ui import (
-    MODE_NOTE, download_csv, friendly_error, get_engine, get_store, require_admin, require_data, show_chart, show_table,
+    MODE_NOTE,
+    download_csv,
+    friendly_error,
+    get_engine,
+    get_store,
+    progress_status,
+    require_admin,
+    require_data,
+    show_chart,
+    show_table,
     style_figure,
 )
 
@@ -59,14 +68,7 @@ def run_backtest_now() -> None:
         return
     if not st.button("Run backtest now", key="accuracy_run_backtest", icon=":material/play_arrow:", type="primary"):
         return
-    with st.status("Running the walk-forward backtest…", expanded=True) as status:
-        bar = st.progress(0.0)
-        line = st.empty()
-
-        def progress(message: str, fraction: float) -> None:
-            bar.progress(min(max(fraction, 0.0), 1.0))
-            line.caption(message)
-
+    with progress_status("Running the walk-forward backtest…") as (status, progress):
         try:
             run_id, summary = engine.run_backtest(2022, None, progress)
         except Exception as exc:

@@ -231,3 +231,21 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+class ApiClient:
+    """Base of the source clients: a base URL over an `HttpClient`, counting its requests."""
+
+    def __init__(self, base_url: str, session: requests.Session | None = None, *, rate_per_s: float | None,
+                 timeout: tuple[float, float] | float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
+                 backoff_factor: float = DEFAULT_BACKOFF, deadline_s: float = DEFAULT_DEADLINE_S):
+        self.base_url = base_url
+        self.http = HttpClient(session, rate_per_s=rate_per_s, timeout=timeout, deadline_s=deadline_s,
+                               retries=retries, backoff_factor=backoff_factor)
+
+    @property
+    def requests_made(self) -> int:
+        return self.http.requests_made
+
+    def close(self) -> None:
+        self.http.close()

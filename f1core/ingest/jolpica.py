@@ -19,7 +19,7 @@ import pandas as pd
 
 from f1core.config import DEFAULT_JOLPICA_URL
 from f1core.ingest.csvfiles import lap_seconds
-from f1core.ingest.http import DEFAULT_DEADLINE_S, DEFAULT_TIMEOUT, HttpClient, SourceError
+from f1core.ingest.http import DEFAULT_DEADLINE_S, DEFAULT_TIMEOUT, ApiClient, SourceError
 from f1core.ingest.runs import IngestError, RunResult, ingestion_run
 from f1core.schema import PRIMARY_KEYS, SOURCE_TABLES
 from f1core.store import Store
@@ -44,7 +44,7 @@ class Page:
     items: list[Any]
 
 
-class JolpicaClient:
+class JolpicaClient(ApiClient):
     """Talks to `{base_url}/...json`, following `limit`/`offset` paging. Returns the validated
     envelope contents (lists of Ergast objects); mapping to store rows happens in the importer."""
 
@@ -60,19 +60,9 @@ class JolpicaClient:
         deadline_s: float = DEFAULT_DEADLINE_S,
         page_limit: int = PAGE_LIMIT,
     ):
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url.rstrip("/"), session, rate_per_s=rate_per_s, timeout=timeout, retries=retries,
+                         backoff_factor=backoff_factor, deadline_s=deadline_s)
         self.page_limit = page_limit
-        self.http = HttpClient(
-            session, rate_per_s=rate_per_s, timeout=timeout, deadline_s=deadline_s,
-            retries=retries, backoff_factor=backoff_factor,
-        )
-
-    @property
-    def requests_made(self) -> int:
-        return self.http.requests_made
-
-    def close(self) -> None:
-        self.http.close()
 
     def paged(self, path: str, table: str, items_key: str, rows_key: str | None = None) -> list[Page]:
         """Every page of `{base}/{path}`. Ergast counts `total` in rows of the innermost list

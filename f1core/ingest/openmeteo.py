@@ -15,7 +15,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from f1core.config import DEFAULT_OPEN_METEO_URL
-from f1core.ingest.http import DEFAULT_DEADLINE_S, DEFAULT_TIMEOUT, HttpClient, SourceError
+from f1core.ingest.http import DEFAULT_DEADLINE_S, DEFAULT_TIMEOUT, ApiClient, SourceError
 from f1core.ingest.runs import RunResult, ingestion_run
 from f1core.store import Store
 
@@ -37,7 +37,7 @@ class HourlyForecast:
     wind_speed: float | None  # km/h, Open-Meteo's default unit
 
 
-class OpenMeteoClient:
+class OpenMeteoClient(ApiClient):
     def __init__(
         self,
         base_url: str = DEFAULT_OPEN_METEO_URL,
@@ -49,18 +49,8 @@ class OpenMeteoClient:
         backoff_factor: float = 0.5,
         deadline_s: float = DEFAULT_DEADLINE_S,
     ):
-        self.base_url = base_url
-        self.http = HttpClient(
-            session, rate_per_s=rate_per_s, timeout=timeout, deadline_s=deadline_s,
-            retries=retries, backoff_factor=backoff_factor,
-        )
-
-    @property
-    def requests_made(self) -> int:
-        return self.http.requests_made
-
-    def close(self) -> None:
-        self.http.close()
+        super().__init__(base_url, session, rate_per_s=rate_per_s, timeout=timeout, retries=retries,
+                         backoff_factor=backoff_factor, deadline_s=deadline_s)
 
     def forecast_at(self, lat: float, lng: float, at: dt.datetime) -> HourlyForecast:
         """The forecast for the UTC hour containing `at` (naive or aware) at (lat, lng)."""
