@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
+from tzfpy import get_tz
 
 from f1core.store import Store
 
@@ -24,6 +26,25 @@ class Circuit:
     def place(self) -> str:
         """'Montreal, Canada' (or whichever part is known)."""
         return ", ".join(p for p in (self.location, self.country) if p)
+
+    @property
+    def timezone(self) -> ZoneInfo | None:
+        """The circuit's time zone, found from its coordinates (the F1 data has no zone names);
+        None without coordinates or for a point no zone covers."""
+        if self.lat is None or self.lng is None:
+            return None
+        name = get_tz(self.lng, self.lat)
+        if not name:
+            return None
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+
+    def local_time(self, moment: dt.datetime) -> dt.datetime | None:
+        """`moment` on the circuit's clocks, or None when its zone is unknown."""
+        zone = self.timezone
+        return moment.astimezone(zone) if zone is not None else None
 
 
 def circuit(store: Store, circuit_ref: str) -> Circuit | None:
@@ -44,16 +65,28 @@ def circuit(store: Store, circuit_ref: str) -> Circuit | None:
                    number(r.lat), number(r.lng))
 
 
-def qualifying_start(store: Store, season: int, round_: int) -> dt.datetime | None:
-    """When qualifying starts (UTC), or None when the calendar does not say. A time-less date
-    counts as noon UTC, like `RaceRef.start_utc`."""
+def start_text(start: dt.datetime, announced: bool, circuit: Circuit | None, day_format: str = "%a %-d %b %Y") -> str:
+    """When a session starts, in the circuit's own time first: 'Sat 21 Nov 2026, 22:00 local time
+    (06:00 UTC Sun)'. The day is the local one, which is the day fans at the track know."""
+    if not announced:
+        return f"{start:{day_format}}, start time not announced yet"
+    local = circuit.local_time(start) if circuit is not None else None
+    if local is None:
+        return f"{start:{day_format}}, {start:%H:%M} UTC"
+    utc_day = "" if start.date() == local.date() else f" {start:%a}"
+    return f"{local:{day_format}}, {local:%H:%M} local time ({start:%H:%M} UTC{utc_day})"
+
+
+def qualifying_start(store: Store, season: int, round_: int) -> tuple[dt.datetime, bool] | None:
+    """When qualifying starts (UTC) and whether its time is announced, or None when the calendar
+    does not even give the day. A time-less date counts as noon UTC, like `RaceRef.start_utc`."""
     row = store.read("SELECT quali_date, quali_time FROM races WHERE season = ? AND round = ?", [season, round_])
     if row.empty or pd.isna(row.iloc[0]["quali_date"]):
         return None
     day = pd.Timestamp(row.iloc[0]["quali_date"]).date()
     at = row.iloc[0]["quali_time"]
-    at = dt.time(12, 0) if at is None or pd.isna(at) else at
-    return dt.datetime.combine(day, at, tzinfo=dt.timezone.utc)
+    announced = not (at is None or pd.isna(at))
+    return dt.datetime.combine(day, at if announced else dt.time(12, 0), tzinfo=dt.timezone.utc), announced
 
 
 def podium(store: Store, season: int, round_: int) -> pd.DataFrame:

@@ -50,9 +50,10 @@ def countdown_text(start: dt.datetime, now: dt.datetime) -> str:
     return f"{minutes} min" if minutes else "under a minute"
 
 
-def viewer_time(moment: dt.datetime) -> str | None:
+def viewer_time(moment: dt.datetime, track_clock: dt.datetime | None) -> str | None:
     """The moment in the viewer's own time zone (Streamlit reports the browser's zone), e.g.
-    '16:00 your time (America/Toronto)'; None when the browser did not say."""
+    '16:00 your time (America/Toronto)'; None when the browser did not say, or when the viewer's
+    clock reads UTC or what the track's clock reads."""
     try:
         zone = st.context.timezone
     except Exception:  # no browser (scripts, tests)
@@ -63,7 +64,9 @@ def viewer_time(moment: dt.datetime) -> str | None:
         local = moment.astimezone(ZoneInfo(zone))
     except (ZoneInfoNotFoundError, ValueError):
         return None
-    day = "" if local.date() == moment.date() else f"{local:%a} "
+    if local.utcoffset() in {dt.timedelta(0), track_clock.utcoffset() if track_clock else None}:
+        return None  # UTC and the track's clock are on show already
+    day = "" if local.date() == (track_clock or moment).date() else f"{local:%a} "
     return f"{day}{local:%H:%M} your time ({zone.replace('_', ' ')})"
 
 
@@ -160,8 +163,9 @@ else:
     if circuit is not None:
         st.markdown(f":material/location_on: {circuit.name} · {circuit.place}")
     start = race.start_utc
-    when = f"{start:%A %-d %B %Y}, " + (f"{start:%H:%M} UTC" if race.time else "start time not announced yet")
-    local = viewer_time(start) if race.time else None
+    when = racecards.start_text(start, race.time is not None, circuit, day_format="%A %-d %B %Y")
+    track_clock = circuit.local_time(start) if circuit is not None and race.time else None
+    local = viewer_time(start, track_clock) if race.time else None
     st.markdown(f":material/schedule: {when}" + (f" · {local}" if local else ""))
 
 engine = require_model()
@@ -187,7 +191,8 @@ else:
             boxes keep one height."""
             now = clock.now(settings.today)
             with st.container(horizontal=True, wrap=True, gap="small"):
-                card("countdown", "Lights out in", countdown_text(start, now), f"{start:%a %-d %b, %H:%M} UTC",
+                card("countdown", "Lights out in", countdown_text(start, now),
+                     f"{track_clock:%a %-d %b, %H:%M} local time" if track_clock else f"{start:%a %-d %b, %H:%M} UTC",
                      help="Until the race start; updates every minute."
                           + ("" if race.time else " The start time is not announced yet: counted to 12:00 UTC."))
                 colour = team_color(fav["constructor_ref"])
@@ -204,7 +209,8 @@ else:
 
         if before:
             quali = cached_query(racecards.qualifying_start, race.season, race.round)
-            quali_when = f" (qualifying: {quali:%a %-d %b, %H:%M} UTC)" if quali else ""
+            quali_when = (f" (qualifying: {racecards.start_text(*quali, circuit, day_format='%a %-d %b')})"
+                          if quali else "")
             st.markdown(f"**Before qualifying.** The grid is the qualifying model's prediction{quali_when}; "
                         "the chances sharpen once the real grid is known.")
         else:

@@ -2,7 +2,6 @@
 (stage 1) and the race chances (stage 2), with the weather forecast when there is one."""
 from __future__ import annotations
 
-
 import pandas as pd
 import streamlit as st
 
@@ -131,7 +130,7 @@ def show_race(race) -> None:
     before = prediction.mode == "pre-qualifying"
     circuit = cached_query(racecards.circuit, race.circuit_ref)
     start = race.start_utc
-    when = f"{start:%a %-d %b %Y}, " + (f"{start:%H:%M} UTC" if race.time else "start time not announced yet")
+    when = racecards.start_text(start, race.time is not None, circuit)
     where = f" · {circuit.name}, {circuit.place}" if circuit is not None else ""
     st.markdown(f"#### {race.name}")
     st.markdown(f":material/schedule: {when}{where}")

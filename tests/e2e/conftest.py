@@ -157,6 +157,9 @@ def wait_for_app_run(page, timeout_ms: int = 60_000) -> None:
 def open_page(page, base_url: str, path: str = "") -> None:
     """Open the app at `path` ("" is the default page, "data" the Data page) and wait for the run."""
     page.goto(f"{base_url}/{path.lstrip('/')}")
+    # Before the websocket is up the app root already reads "notRunning"; every page's title
+    # only exists once the first run has started drawing.
+    page.locator('[data-testid="stMain"] h1').first.wait_for(state="attached")
     wait_for_app_run(page)
 
 

@@ -11,8 +11,15 @@ from tests.e2e.conftest import assert_no_error, go_to, open_page, wait_for_app_r
 pytestmark = pytest.mark.e2e
 
 
-def metric_values(page) -> list[str]:
-    return page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+def metric_values(page, count: int | None = None, timeout_s: float = 15) -> list[str]:
+    """The values of the chance-to-win cards; with `count`, wait until that many are drawn (a tab
+    that has just loaded can still be drawing its cards after the run reports finished)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+        if count is None or len(values) == count or time.monotonic() > deadline:
+            return values
+        page.wait_for_timeout(200)
 
 
 def chart_labels(page, differing_from: list[str] | None = None, timeout_s: float = 15) -> list[str]:
@@ -64,10 +71,11 @@ def test_a_shared_link_reproduces_the_scenario(app_server, page):
     assert page.get_by_text("What-if for 2026 R4 Miami Grand Prix").is_visible()
 
     # the same link in a fresh tab gives the same numbers
-    shown = metric_values(page)
+    shown = metric_values(page, count=4)
+    assert len(shown) == 4 and all(v.endswith("%") for v in shown)
     other = page.context.new_page()
     open_page(other, app_server, "what_if?season=2026&round=4&rain=0.6&air_temp=33&slots=hamilton:1")
-    assert metric_values(other) == shown
+    assert metric_values(other, count=4) == shown
     other.close()
 
 

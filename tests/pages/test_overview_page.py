@@ -12,7 +12,7 @@ def test_overview_shows_the_next_race_favourite_and_accuracy(with_model):
     assert [t.value for t in at.title] == ["Canadian Grand Prix"]
     markdown = texts(at.markdown)
     assert "Circuit Gilles Villeneuve" in markdown and "Montreal, Canada" in markdown
-    assert "Sunday 24 May 2026, 20:00 UTC" in markdown
+    assert "Sunday 24 May 2026, 16:00 local time (20:00 UTC)" in markdown
     captions = texts(at.caption)
     assert "Lights out in" in captions and "Favourite" in captions and "Chance to win" in captions
     # the favourite's name, in his team colour, and a chance to win beside the baseline
