@@ -33,17 +33,18 @@ from f1core.ingest.weather_csv import import_weather  # noqa: E402
 from f1core.store import Store  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-# Counts the script runs the page has seen finish (the app root's state going from "running" to
-# "notRunning") with a page drawn (every page has a title), from the first byte of every document,
-# so no run can end before we look. The first run of a fresh server process ends without a title:
-# it only switches Streamlit's legacy page mode off (see pages/__init__.py) and is not counted.
-COUNT_RUNS = """
-window.__finishedRuns = 0;
+# Records every script run the page has seen finish (the app root's state going from "running" to
+# "notRunning") with a page drawn (every page has a title), and the path it finished on, from the
+# first byte of every document, so no run can end before we look. The first run of a fresh server
+# process ends without a title: it only switches Streamlit's legacy page mode off (see
+# pages/__init__.py) and is not counted.
+RECORD_RUNS = """
+window.__finished = [];
 new MutationObserver(records => {
   for (const r of records) {
     if (r.attributeName === "data-test-script-state" && r.oldValue === "running"
         && r.target.getAttribute("data-test-script-state") === "notRunning"
-        && document.querySelector('[data-testid="stMain"] h1')) window.__finishedRuns += 1;
+        && document.querySelector('[data-testid="stMain"] h1')) window.__finished.push(location.pathname);
   }
 }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
                       attributeFilter: ["data-test-script-state"]});
@@ -53,23 +54,28 @@ new MutationObserver(records => {
 def new_tab(context_or_browser):
     tab = context_or_browser.new_page(viewport={"width": 1400, "height": 900}) \
         if hasattr(context_or_browser, "new_context") else context_or_browser.new_page()
-    tab.add_init_script(COUNT_RUNS)
+    tab.add_init_script(RECORD_RUNS)
     return tab
 
 
-def timed(page, action, navigation: bool = False) -> float:
-    """Seconds from `action` until the script run it triggered has finished (a navigation starts
-    counting afresh in the new document)."""
-    before = 0 if navigation else page.evaluate("window.__finishedRuns")
+def timed(page, action, navigation: bool = False, path: str | None = None) -> float:
+    """Seconds from `action` until a script run it triggered has finished, on `path` when given
+    (a run of the page being left, or of a fragment, does not count); a navigation starts
+    counting afresh in the new document."""
+    before = 0 if navigation else page.evaluate("window.__finished.length")
+    wanted = f"p => p === {path!r}" if path else "p => true"
     started = time.perf_counter()
     action()
-    page.wait_for_function(f"window.__finishedRuns > {before}", timeout=120_000, polling=20)
+    page.wait_for_function(f"window.__finished.slice({before}).some({wanted})", timeout=120_000, polling=20)
     return time.perf_counter() - started
 
 
 TODAY = "2026-05-10"
-PAGES = ["Overview", "Upcoming races", "What-if", "Past races", "Accuracy", "Drift", "Models", "Drivers & teams",
-         "Data"]
+# the sidebar's titles and the paths of their pages (app.py's PAGE_LAYOUT; the default page is "/")
+PAGE_PATHS = {"Overview": "/", "Upcoming races": "/upcoming", "What-if": "/what_if", "Past races": "/past_races",
+              "Accuracy": "/accuracy", "Drift": "/drift", "Models": "/models", "Drivers & teams": "/drivers",
+              "Data": "/data"}
+PAGES = list(PAGE_PATHS)
 
 
 def free_port() -> int:
@@ -196,11 +202,18 @@ def main() -> int:
                 print(f"a new visitor on the running server (reload of the Overview): {reload_s:.1f} s")
 
                 def switch(name: str) -> float:
-                    return timed(page, lambda: page.get_by_role("link", name=name, exact=True).first.click())
+                    return timed(page, lambda: page.get_by_role("link", name=name, exact=True).first.click(),
+                                 path=PAGE_PATHS[name])
 
                 for name in PAGES[1:] + PAGES[:1]:  # first visit of each page: fills the caches
                     print(f"  first visit {name}: {switch(name):.2f} s")
-                warm = {name: statistics.median(switch(name) for _ in range(3)) for name in PAGES}
+
+                def warm_switch(name: str) -> float:
+                    # from another page: a click on the page already open may not run anything
+                    switch(PAGES[(PAGES.index(name) + 1) % len(PAGES)])
+                    return switch(name)
+
+                warm = {name: statistics.median(warm_switch(name) for _ in range(3)) for name in PAGES}
                 for name, seconds in warm.items():
                     print(f"  warm switch to {name}: {seconds:.2f} s")
                 print(f"warm page switch: median {statistics.median(warm.values()):.2f} s, "
@@ -219,7 +232,10 @@ def main() -> int:
                 for i, ctx in enumerate(contexts):
                     tab = new_tab(ctx)
                     timed(tab, lambda: tab.goto(base), navigation=True)
-                    timed(tab, lambda: tab.get_by_role("link", name=PAGES[i % len(PAGES)], exact=True).first.click())
+                    other = PAGES[1 + i % (len(PAGES) - 1)]  # not the Overview it is on
+                    tab.get_by_role("link", name=other, exact=True).first.click()
+                    tab.wait_for_url(f"**{PAGE_PATHS[other]}*")
+                    tab.wait_for_timeout(3000)  # only the memory is measured: let the page draw
                 print(f"server memory with {args.sessions + 1} sessions open: {rss_mb(server.pid):.0f} MB")
                 browser.close()
             finally:

@@ -7,17 +7,13 @@ of the same training races, so they are scored with exactly the same metrics.
 """
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ConstantInputWarning, spearmanr
-
-# A field whose predicted order is all ties (a baseline with no information) has no rank
-# correlation; it is reported as NaN and left out of the mean, which is the honest answer.
-warnings.filterwarnings("ignore", category=ConstantInputWarning)
 
 from f1core.engine.training import (
     MODES, PRE, TrainingConfig, predict_field, race_seed, stage2_rows, train_stage2,
@@ -64,6 +60,22 @@ def _form_rank(frame: pd.DataFrame) -> pd.Series:
 
 # -- scoring ----------------------------------------------------------------------------------------
 
+@functools.cache
+def _spearmanr():
+    """SciPy's rank correlation, imported on first use: SciPy costs a second at start-up that a
+    page showing stored results never needs."""
+    from scipy.stats import ConstantInputWarning, spearmanr
+
+    # A field whose predicted order is all ties (a baseline with no information) has no rank
+    # correlation; it is reported as NaN and left out of the mean, which is the honest answer.
+    warnings.filterwarnings("ignore", category=ConstantInputWarning)
+    return spearmanr
+
+
+def spearman(a, b) -> float:
+    return float(_spearmanr()(a, b).statistic)
+
+
 def score_race(pred: pd.DataFrame, actual: pd.DataFrame) -> dict[str, float]:
     """Metrics of one race. `actual` has driver_ref, position_order and podium/winner flags."""
     m = pred.merge(actual, on="driver_ref", how="inner")
@@ -81,7 +93,7 @@ def score_race(pred: pd.DataFrame, actual: pd.DataFrame) -> dict[str, float]:
         "winner_logloss": -np.log(max(winner_p, EPS)),
         "multiclass_brier": float(((p_win - won.astype(float)) ** 2).sum()),
         "podium_brier": float(((m["p_podium"] - podium) ** 2).mean()),
-        "spearman": float(spearmanr(m["expected_position"], m["position_order"]).statistic),
+        "spearman": spearman(m["expected_position"], m["position_order"]),
         "position_mae": float((m["expected_position"] - m["position_order"]).abs().mean()),
     }
 
@@ -95,7 +107,7 @@ def score_stage1(rows: pd.DataFrame) -> dict[str, float]:
     predicted_pole = r.loc[r["pred_gap"].idxmin(), "driver_ref"]
     err = (r["pred_time_s"] - r["quali_best_s"]).abs().dropna()
     return {
-        "grid_spearman": float(spearmanr(r["pred_gap"], r["quali_gap_pct"]).statistic),
+        "grid_spearman": spearman(r["pred_gap"], r["quali_gap_pct"]),
         "pole_hit": float(pole == predicted_pole),
         "laptime_abs_errors": err.to_list(),
     }

@@ -14,16 +14,28 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from f1core.engine.features import FEATURE_BY_NAME
 
+if TYPE_CHECKING:
+    import lightgbm
+
 SEED = 20260501
 
 warnings.filterwarnings("ignore", message="X does not have valid feature names")
+
+
+def _lightgbm():
+    """LightGBM, imported when a model is fitted: it brings scikit-learn and SciPy (over a second
+    at start-up), which a server showing predictions it has on disk never needs. Unpickling a
+    trained model imports it by itself."""
+    import lightgbm
+
+    return lightgbm
 
 
 def _lgb_params(**overrides) -> dict:
@@ -53,6 +65,7 @@ class QualifyingModel:
         target = np.asarray(y, dtype=float)
         ok = ~np.isnan(target)
         data, target = data[ok], target[ok]
+        lgb = _lightgbm()
         self.booster_ = lgb.train(_lgb_params(objective="huber", alpha=1.0, **self.params),
                                   lgb.Dataset(data, target, feature_name=self.features), self.n_estimators)
         self.quantile_boosters_ = [
@@ -118,7 +131,7 @@ def plackett_luce_objective(groups: np.ndarray, top_k: int | None = None, tail_w
     if race_weight is not None:
         w = w * np.asarray(race_weight, dtype=float)[:, None]
 
-    def objective(preds: np.ndarray, _data: lgb.Dataset):
+    def objective(preds: np.ndarray, _data: lightgbm.Dataset):
         s = np.full(shape, -np.inf)
         s[race_of, col_of] = preds
         s = s - np.nanmax(np.where(mask, s, -np.inf), axis=1, keepdims=True)
@@ -177,6 +190,7 @@ class RaceModel:
         if weight is not None:
             wr = np.asarray(weight, dtype=float)[ranked][order]
             race_weight = wr[np.r_[0, np.flatnonzero(np.diff(gr)) + 1]]
+        lgb = _lightgbm()
         params = _lgb_params(objective=plackett_luce_objective(gr, self.top_k, self.tail_weight, self.decay,
                                                                race_weight), monotone_constraints=_monotone(self.features),
                              **self.params)

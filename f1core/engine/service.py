@@ -22,12 +22,16 @@ import pandas as pd
 from f1core import clock
 from f1core.engine import drift as drift_mod
 from f1core.engine import features as features_module
+from f1core.engine import models as models_module
+from f1core.engine import predict as predict_module
+from f1core.engine import scenario as scenario_module
+from f1core.engine import training as training_module
 from f1core.engine.backtest import (
     BASELINES, _form_rank, _position_table, reference_times, summarise, walk_forward,
 )
 from f1core.engine.features import STAGE1_FEATURES, build_frame, race_rows
 from f1core.engine.predict import PredictionError, RacePrediction, predict_rows
-from f1core.engine.registry import ModelBundle, Registry
+from f1core.engine.registry import ARTIFACT, ModelBundle, Registry
 from f1core.engine.scenario import Scenario
 from f1core.engine.training import (
     POST, PRE, NotEnoughData, TrainingConfig, stage1_config_key, stage1_walk_forward, stage2_features, stage2_rows,
@@ -46,6 +50,42 @@ class RetrainInProgress(RuntimeError):
 
 
 NoData = NotEnoughData  # what the pages and the command line catch: too little data to train or predict
+
+
+def _code_hash(*modules) -> str:
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+FEATURES_CODE = _code_hash(features_module)
+PREDICTION_CODE = _code_hash(features_module, models_module, predict_module, scenario_module, training_module)
+
+
+def _read_cached(path: Path):
+    """A pickled object kept on disk beside the store, or None when absent or unreadable."""
+    if not path.exists():
+        return None
+    try:
+        return pd.read_pickle(path)
+    except Exception as exc:  # a cut-short file: compute again
+        log.warning("cache file %s unreadable (%s); computing again", path, exc)
+        return None
+
+
+def _write_cached(path: Path, obj, replaces: tuple[str, ...]) -> None:
+    """Keep `obj` on disk (written whole or not at all), removing the files it supersedes (glob
+    patterns in `replaces`)."""
+    try:
+        path.parent.mkdir(exist_ok=True)
+        for old in (old for pattern in replaces for old in path.parent.glob(pattern)):
+            old.unlink(missing_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
+        pd.to_pickle(obj, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only disk only costs the computation next time
+        log.info("cache file %s not written: %s", path, exc)
 
 
 @dataclass
@@ -90,34 +130,26 @@ class Engine:
     def data_version(self) -> int:
         return self.store.data_version()
 
-    def _frame_file(self, version: int) -> Path:
-        """Where the feature frame of this data is kept between server restarts: keyed by the data
-        version, the row counts it is built from and the feature code, so any change rebuilds it."""
+    def _cache_dir(self) -> Path:
+        return self.store.path.parent / ".feature-cache"
+
+    def _data_key(self, version: int) -> str:
+        """The data version, the row counts the features are built from and the feature code: any
+        change gives a new key."""
         counts = self.store.read(
             "SELECT (SELECT count(*) FROM results) r, (SELECT count(*) FROM qualifying) q, "
             "(SELECT count(*) FROM races) n, (SELECT count(*) FROM weather_observed) w, "
             "(SELECT count(*) FROM weather_forecast) f").iloc[0]
-        code = hashlib.sha256(Path(features_module.__file__).read_bytes()).hexdigest()[:12]
-        key = "-".join(str(int(v)) for v in counts) + f"-{version}-{code}-{pd.__version__}"
-        return self.store.path.parent / ".feature-cache" / f"features-{key}.pkl"
+        return "-".join(str(int(v)) for v in counts) + f"-{version}-{FEATURES_CODE}-{pd.__version__}"
 
     def _load_or_build_frame(self, version: int) -> pd.DataFrame:
-        path = self._frame_file(version)
-        if path.exists():
-            try:
-                return pd.read_pickle(path)
-            except Exception as exc:  # a cut-short file: build again
-                log.warning("feature cache %s unreadable (%s); rebuilding", path, exc)
-        frame = build_frame(self.store)
-        try:
-            path.parent.mkdir(exist_ok=True)
-            for old in path.parent.glob("features-*.pkl"):
-                old.unlink(missing_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            frame.to_pickle(tmp)
-            os.replace(tmp, path)
-        except OSError as exc:  # a read-only disk only costs the rebuild next time
-            log.info("feature cache not written: %s", exc)
+        """The feature frame of this data, kept on disk beside the store so a restarted server does
+        not build it again. A new frame makes every stored prediction stale."""
+        path = self._cache_dir() / f"features-{self._data_key(version)}.pkl"
+        frame = _read_cached(path)
+        if frame is None:
+            frame = build_frame(self.store)
+            _write_cached(path, frame, replaces=("features-*.pkl", "prediction-*.pkl"))
         return frame
 
     def frame(self) -> pd.DataFrame:
@@ -393,8 +425,26 @@ class Engine:
         return len(since) - int(scored or 0)
 
     # -- predictions --------------------------------------------------------------------------------
+    def _prediction_file(self, season: int, round_: int) -> tuple[Path, str] | None:
+        """Where the champion's prediction of a race as it is (no what-if) is kept on disk, and the
+        champion it is for: keyed by the data, the champion's artifact and the prediction code.
+        A restarted server then shows the next race without loading LightGBM at all."""
+        version = self.registry.champion_version()
+        if version is None:
+            return None
+        try:
+            stamp = (self.registry.root / version / ARTIFACT).stat().st_mtime_ns
+        except OSError:
+            return None
+        key = hashlib.sha256(f"{self._data_key(self.data_version())}|{version}|{stamp}|{PREDICTION_CODE}"
+                             .encode()).hexdigest()[:16]
+        return self._cache_dir() / f"prediction-{season}-{round_}-{key}.pkl", version
+
     def predict_race(self, season: int, round_: int, scenario: Scenario | None = None) -> RacePrediction:
         scenario = scenario or Scenario()
+        stored = self._prediction_file(season, round_) if scenario.is_baseline else None
+        if stored is not None and (cached := _read_cached(stored[0])) is not None:
+            return cached
         frame = self.frame()
         bundle = self.champion()
         race = self.race(season, round_)
@@ -402,7 +452,10 @@ class Engine:
         ref = self._cache.ref_pole
         ref_pole = float(ref.loc[rows.index].iloc[0]) if len(rows) and ref is not None else None
         drivers, teams = self._cache.names
-        return predict_rows(bundle, race, rows, ref_pole, scenario, drivers, teams)
+        prediction = predict_rows(bundle, race, rows, ref_pole, scenario, drivers, teams)
+        if stored is not None and prediction.model_version == stored[1]:  # not promoted meanwhile
+            _write_cached(stored[0], prediction, replaces=(f"prediction-{season}-{round_}-*.pkl",))
+        return prediction
 
     def explain(self, season: int, round_: int, driver_ref: str, scenario: Scenario | None = None) -> pd.DataFrame:
         """Feature contributions to the driver's race strength, relative to the field's average:

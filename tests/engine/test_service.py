@@ -137,6 +137,40 @@ def test_missing_model_file_is_reported(engine_paths, tmp_path):
         engine.champion()
 
 
+def test_a_restarted_engine_reuses_the_stored_prediction_until_data_or_champion_change(engine_paths, tmp_path):
+    db, _ = engine_paths
+    store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
+    models = tmp_path / "models"
+    engine = Engine(store, models, FAST, today=TODAY)
+    engine.retrain()
+    shown = engine.predict_race(2026, 5)
+
+    def restarted() -> Engine:  # what a new server process starts with: the files only
+        return Engine(store, models, FAST, today=TODAY)
+
+    again = restarted()
+    pd.testing.assert_frame_equal(again.predict_race(2026, 5).table, shown.table)
+    assert again._champion is None  # answered from disk, the model never loaded
+    again.predict_race(2026, 5, Scenario(rain=1.0))  # a what-if is always computed
+    assert again._champion is not None
+
+    # another champion: its own prediction, not the stored one
+    challenger = engine.retrain().challenger
+    engine.registry.promote(challenger, "test")
+    switched = restarted()
+    assert switched.predict_race(2026, 5).model_version == challenger
+    assert switched._champion is not None
+    assert restarted().predict_race(2026, 5).model_version == challenger  # and that one is kept
+
+    # changed data: computed again
+    with store.transaction() as cur:
+        cur.execute("DELETE FROM qualifying WHERE season = 2026 AND round = 4")
+    changed = restarted()
+    assert changed.predict_race(2026, 5).model_version == challenger
+    assert changed._champion is not None
+    store.close()
+
+
 def test_frozen_predictions_become_the_track_record(engine_paths, tmp_path, ergast_dir):
     """Freeze before Miami with its results not yet in the store, then let the results arrive."""
     db, models = engine_paths

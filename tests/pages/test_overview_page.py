@@ -1,8 +1,25 @@
 """The Overview page: the next race, its favourite, the model's honest accuracy and the last race."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 from f1core.store import Store
-from tests.pages.conftest import run_page, texts
+from tests.conftest import REPO
+from tests.pages.conftest import PAGES, run_page, texts
+
+# Runs the Overview in a new interpreter, as a freshly started server would, and reports what
+# it drew and whether LightGBM got imported.
+FRESH_PROCESS = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=300).run()
+print(json.dumps({"exceptions": [str(e.value) for e in at.exception], "errors": [str(e.value) for e in at.error],
+                  "favourite": [s.value for s in at.subheader if s.value.startswith(":color[")],
+                  "lightgbm": "lightgbm" in sys.modules}))
+"""
 
 
 def test_overview_shows_the_next_race_favourite_and_accuracy(with_model):
@@ -72,3 +89,22 @@ def test_empty_store_shows_the_notice_only(app_env):
     assert not at.exception
     assert "No race data yet" in texts(at.info)
     assert not at.title
+
+
+def test_a_restarted_server_draws_the_overview_without_loading_the_model(with_model):
+    """The first server process keeps the champion's prediction of the coming races beside the
+    store; the next one draws the Overview from it without importing LightGBM, which with
+    scikit-learn and SciPy costs over a second of the cold start."""
+    def fresh_process() -> dict:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        done = subprocess.run([sys.executable, "-c", FRESH_PROCESS, str(PAGES / "overview.py")], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    first = fresh_process()
+    assert not first["exceptions"] and not first["errors"] and first["lightgbm"]
+    second = fresh_process()
+    assert not second["exceptions"] and not second["errors"]
+    assert not second["lightgbm"]
+    assert second["favourite"] == first["favourite"] and len(first["favourite"]) == 1
