@@ -38,6 +38,9 @@ st.caption("Change the weather or the grid of a race and see at once how everyon
            "the race as it is. The link below each scenario reproduces it exactly.")
 require_data()
 engine = require_model()
+# The race as it is may come from the predictions kept on disk; every what-if needs the model
+# itself, so load it now rather than on the first slider move.
+engine.champion(train_if_missing=False)
 
 
 # -- the scenario state ---------------------------------------------------------------------------
