@@ -36,19 +36,9 @@ def engine(snapshot_db, tmp_path_factory):
 
 def _freeze(engine, season: int, round_: int) -> None:
     """Log a prediction the day before the race, as `Engine.freeze_predictions` would have."""
-    race = engine.race(season, round_)
-    t = engine.predict_race(season, round_).table
-    logged_at = race.start_utc.replace(tzinfo=None) - dt.timedelta(days=1)
-    frame = pd.DataFrame({
-        "logged_at": logged_at, "season": season, "round": round_, "mode": "post-qualifying",
-        "model_version": engine.registry.champion_version(), "driver_ref": t["driver_ref"],
-        "constructor_ref": t["constructor_ref"], "grid": t["grid"], "quali_gap_pct": t["quali_gap_pct"],
-        "p_win": t["p_win"], "p_podium": t["p_podium"], "p_points": t["p_points"], "p_dnf": t["p_dnf"],
-        "expected_position": t["expected_position"], "position_p10": t["position_p10"],
-        "position_p90": t["position_p90"],
-    })
-    with engine.store.transaction() as cur:
-        engine._store_frame(cur, "prediction_log", frame)
+    prediction = engine.predict_race(season, round_)
+    assert prediction.mode == "post-qualifying"
+    engine.log_prediction(prediction, engine.race(season, round_).start_utc.replace(tzinfo=None) - dt.timedelta(days=1))
 
 
 def test_actual_result_in_finishing_order(engine):

@@ -569,19 +569,24 @@ class Engine:
             naive_now = now.astimezone(dt.timezone.utc).replace(tzinfo=None)
             if last is not None and naive_now - last < dt.timedelta(hours=min_hours):
                 continue
-            t = pred.table
-            frame = pd.DataFrame({
-                "logged_at": naive_now, "season": race.season, "round": race.round, "mode": pred.mode,
-                "model_version": pred.model_version, "driver_ref": t["driver_ref"],
-                "constructor_ref": t["constructor_ref"], "grid": t["grid"], "quali_gap_pct": t["quali_gap_pct"],
-                "p_win": t["p_win"], "p_podium": t["p_podium"], "p_points": t["p_points"], "p_dnf": t["p_dnf"],
-                "expected_position": t["expected_position"], "position_p10": t["position_p10"],
-                "position_p90": t["position_p90"],
-            })
-            with self.store.transaction() as cur:
-                self._store_frame(cur, "prediction_log", frame)
-            written += len(frame)
+            written += self.log_prediction(pred, naive_now)
         return written
+
+    def log_prediction(self, prediction: RacePrediction, logged_at: dt.datetime) -> int:
+        """Write one race's prediction into the prediction log as of `logged_at` (naive UTC).
+        Returns rows written."""
+        t = prediction.table
+        frame = pd.DataFrame({
+            "logged_at": logged_at, "season": prediction.race.season, "round": prediction.race.round,
+            "mode": prediction.mode, "model_version": prediction.model_version, "driver_ref": t["driver_ref"],
+            "constructor_ref": t["constructor_ref"], "grid": t["grid"], "quali_gap_pct": t["quali_gap_pct"],
+            "p_win": t["p_win"], "p_podium": t["p_podium"], "p_points": t["p_points"], "p_dnf": t["p_dnf"],
+            "expected_position": t["expected_position"], "position_p10": t["position_p10"],
+            "position_p90": t["position_p90"],
+        })
+        with self.store.transaction() as cur:
+            self._store_frame(cur, "prediction_log", frame)
+        return len(frame)
 
     def frozen_prediction(self, season: int, round_: int) -> pd.DataFrame:
         """The last prediction frozen before the race started (empty when there is none)."""
