@@ -15,6 +15,19 @@ WEATHER_DIR = SHARED_DATA / "weather"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+# Every table with a row per driver (or team) and race: what a race's outcome leaves in the store.
+RACE_OUTCOME_TABLES = ("results", "sprint_results", "qualifying", "driver_standings", "constructor_standings",
+                       "constructor_results", "pit_stops", "weather_observed")
+
+
+def forget_outcomes(store: Store, where: str, params: list | None = None) -> None:
+    """Delete what the races matching `where` (a condition on `season` and `round`) left in the
+    store, as if they had not been run yet; their calendar entries stay."""
+    with store.transaction() as cur:
+        for table in RACE_OUTCOME_TABLES:
+            cur.execute(f"DELETE FROM {table} WHERE {where}", params or [])
+
+
 def _require_snapshot() -> None:
     if not ERGAST_DIR.is_dir():
         pytest.skip(f"the real snapshot is not beside the repository ({ERGAST_DIR} is absent)")

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 
 from f1core.engine.features import FEATURES, STAGE1_FEATURES, STAGE2_FEATURES, build_frame, race_rows
+from tests.conftest import forget_outcomes
 
 LEAK_RACE = (2024, 10)
 
@@ -20,11 +21,7 @@ def test_features_of_a_race_do_not_see_later_races(snapshot_store):
     its features must not change by a single bit."""
     full = race_rows(build_frame(snapshot_store), *LEAK_RACE).set_index("driver_ref")
     date = snapshot_store.race(*LEAK_RACE).date
-    with snapshot_store.transaction() as cur:
-        for table in ("results", "qualifying", "sprint_results", "weather_observed", "driver_standings",
-                      "constructor_standings", "pit_stops"):
-            cur.execute(f"DELETE FROM {table} t USING races r WHERE t.season = r.season AND t.round = r.round "
-                        "AND r.date > ?", [date])
+    forget_outcomes(snapshot_store, "(season, round) IN (SELECT season, round FROM races WHERE date > ?)", [date])
     cut = race_rows(build_frame(snapshot_store), *LEAK_RACE).set_index("driver_ref")
     assert len(full) == len(cut) > 15
     columns = STAGE2_FEATURES + ["finish", "dnf", "quali_gap_pct", "pole_s"]

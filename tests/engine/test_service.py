@@ -13,6 +13,7 @@ from f1core.engine.service import Engine, RetrainInProgress
 from f1core.engine.training import POST, PRE
 from f1core.ingest.ergast_csv import import_dump
 from f1core.store import Store
+from tests.conftest import forget_outcomes
 from tests.engine.conftest import FAST, TODAY
 
 
@@ -175,10 +176,7 @@ def test_frozen_predictions_become_the_track_record(engine_paths, tmp_path, erga
     """Freeze before Miami with its results not yet in the store, then let the results arrive."""
     db, models = engine_paths
     store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
-    with store.transaction() as cur:
-        for table in ("results", "sprint_results", "qualifying", "driver_standings", "constructor_standings",
-                      "constructor_results", "pit_stops", "weather_observed"):
-            cur.execute(f"DELETE FROM {table} WHERE season = 2026 AND round = 4")
+    forget_outcomes(store, "season = 2026 AND round = 4")
     engine = Engine(store, tmp_path / "models", FAST, today=dt.date(2026, 4, 27))
     engine.retrain()
     now = dt.datetime(2026, 4, 28, 9, 0, tzinfo=dt.timezone.utc)
@@ -223,10 +221,7 @@ def test_a_store_starting_late_still_trains_with_the_default_setup(engine_paths,
     """An API bootstrap holds only recent seasons; the default set-up expects history from 2003."""
     db, _ = engine_paths
     store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
-    with store.transaction() as cur:
-        for table in ("results", "qualifying", "sprint_results", "driver_standings", "constructor_standings",
-                      "pit_stops", "constructor_results", "weather_observed"):
-            cur.execute(f"DELETE FROM {table} WHERE season < 2021")
+    forget_outcomes(store, "season < 2021")
     engine = Engine(store, tmp_path / "models", today=TODAY)
     assert engine.retrain().promoted
     pred = engine.predict_race(2026, 5)
