@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import pytest
 
@@ -22,6 +23,7 @@ CHROMIUM = Path(os.environ.get("F1_E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STARTUP_TIMEOUT_S = 60
+T = TypeVar("T")
 TODAY = "2026-05-10"
 
 
@@ -167,6 +169,18 @@ def go_to(page, title: str) -> None:
     """Follow a sidebar link; works whichever page is the default (its URL is then "/")."""
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
     wait_for_app_run(page)
+
+
+def poll(page, read: Callable[[], T], done: Callable[[T], bool], timeout_s: float = 15) -> T:
+    """Read the page every 200 ms until `done(value)` or the timeout, and return the last value
+    (the caller asserts on it). Plotly and some elements are drawn after Streamlit reports the run
+    finished, so what a test reads right after a run may still be the old drawing."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = read()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        page.wait_for_timeout(200)
 
 
 def assert_no_error(page) -> None:

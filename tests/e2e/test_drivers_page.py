@@ -1,11 +1,9 @@
 """The Drivers & teams page in a real browser: tables and the rating chart, redrawn per season."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.e2e.conftest import assert_no_error, go_to, open_page, wait_for_app_run
+from tests.e2e.conftest import assert_no_error, go_to, open_page, poll, wait_for_app_run
 
 pytestmark = pytest.mark.e2e
 
@@ -25,15 +23,10 @@ def svg_texts(page, selector: str) -> list[str]:
     return chart.locator(selector).evaluate_all("nodes => nodes.map(n => n.textContent)")
 
 
-def chart_ticks(page, differing_from: list[str] | None = None, timeout_s: float = 15) -> list[str]:
+def chart_ticks(page, differing_from: list[str] | None = None) -> list[str]:
     """The x tick labels of the rating chart; with `differing_from`, wait until the chart has been
-    redrawn with other ones (Plotly draws after Streamlit's run has finished)."""
-    deadline = time.monotonic() + timeout_s
-    ticks = svg_texts(page, ".xtick text")
-    while ticks == differing_from and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-        ticks = svg_texts(page, ".xtick text")
-    return ticks
+    redrawn with other ones."""
+    return poll(page, lambda: svg_texts(page, ".xtick text"), lambda ticks: ticks != differing_from)
 
 
 def test_drivers_page_shows_standings_and_tabs(app_server, page):

@@ -2,25 +2,18 @@
 driver picked."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.e2e.conftest import assert_no_error, go_to, open_page, wait_for_app_run
+from tests.e2e.conftest import assert_no_error, go_to, open_page, poll, wait_for_app_run
 
 pytestmark = pytest.mark.e2e
 
 
-def chart_title(page, differing_from: str | None = None, timeout_s: float = 15) -> str:
+def chart_title(page, differing_from: str | None = None) -> str:
     """The title of the explanation chart; with `differing_from`, wait until Plotly has redrawn it."""
     chart = page.locator('[data-testid="stPlotlyChart"]:visible').first
     chart.locator(".gtitle").first.wait_for(state="attached")
-    deadline = time.monotonic() + timeout_s
-    while True:
-        title = chart.locator(".gtitle").first.text_content()
-        if title != differing_from or time.monotonic() > deadline:
-            return title
-        page.wait_for_timeout(200)
+    return poll(page, lambda: chart.locator(".gtitle").first.text_content(), lambda t: t != differing_from)
 
 
 def test_models_page_shows_the_registry(app_server, page):

@@ -2,37 +2,27 @@
 reproduces its scenario in the controls."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.e2e.conftest import assert_no_error, go_to, open_page, wait_for_app_run
+from tests.e2e.conftest import assert_no_error, go_to, open_page, poll, wait_for_app_run
 
 pytestmark = pytest.mark.e2e
 
 
-def metric_values(page, count: int | None = None, timeout_s: float = 15) -> list[str]:
+def metric_values(page, count: int | None = None) -> list[str]:
     """The values of the chance-to-win cards; with `count`, wait until that many are drawn (a tab
     that has just loaded can still be drawing its cards after the run reports finished)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-        if count is None or len(values) == count or time.monotonic() > deadline:
-            return values
-        page.wait_for_timeout(200)
+    return poll(page, lambda: page.locator('[data-testid="stMetricValue"]').all_inner_texts(),
+                lambda values: count is None or len(values) == count)
 
 
-def chart_labels(page, differing_from: list[str] | None = None, timeout_s: float = 15) -> list[str]:
+def chart_labels(page, differing_from: list[str] | None = None) -> list[str]:
     """The text labels of the win-chance chart's bars (what-if chances); with `differing_from`,
     wait until Plotly has redrawn them."""
     chart = page.locator('[data-testid="stPlotlyChart"]').first
     chart.locator(".bartext").first.wait_for(state="attached")
-    deadline = time.monotonic() + timeout_s
-    while True:
-        labels = chart.locator(".bartext").evaluate_all("nodes => nodes.map(n => n.textContent)")
-        if labels != differing_from or time.monotonic() > deadline:
-            return labels
-        page.wait_for_timeout(200)
+    return poll(page, lambda: chart.locator(".bartext").evaluate_all("nodes => nodes.map(n => n.textContent)"),
+                lambda labels: labels != differing_from)
 
 
 def test_rain_slider_redraws_the_chances(app_server, page):
