@@ -24,14 +24,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from common import REPO, snapshot_arguments  # puts the repository on the import path
 
-from f1core.engine.service import Engine  # noqa: E402
-from f1core.ingest.ergast_csv import import_dump  # noqa: E402
-from f1core.ingest.weather_csv import import_weather  # noqa: E402
-from f1core.store import Store  # noqa: E402
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from f1core.engine.service import Engine
+from f1core.ingest.ergast_csv import import_dump
+from f1core.ingest.weather_csv import import_weather
+from f1core.store import Store
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
 # Records every script run the page has seen finish (the app root's state going from "running" to
 # "notRunning") with a page drawn (every page has a title), and the path it finished on, from the
@@ -152,8 +151,7 @@ def whatif_server_ms(env: dict[str, str], changes: int = 12) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--snapshot", type=Path, default=REPO.parent / "shared" / "data" / "ergast")
-    parser.add_argument("--weather", type=Path, default=REPO.parent / "shared" / "data" / "weather")
+    snapshot_arguments(parser)
     parser.add_argument("--sessions", type=int, default=5)
     parser.add_argument("--cold-starts", type=int, default=5, help="fresh server processes to time")
     parser.add_argument("--db", type=Path, help="reuse a copy of this store (with a model and a backtest) "

@@ -13,18 +13,16 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from common import snapshot_arguments  # puts the repository on the import path
 
-from f1core.ingest.ergast_csv import import_dump  # noqa: E402
-from f1core.ingest.weather_csv import import_weather  # noqa: E402
-from f1core.store import Store  # noqa: E402
+from f1core.ingest.ergast_csv import import_dump
+from f1core.ingest.weather_csv import import_weather
+from f1core.store import Store
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--snapshot", type=Path, default=REPO.parent / "shared" / "data" / "ergast")
-    parser.add_argument("--weather", type=Path, default=REPO.parent / "shared" / "data" / "weather")
+    snapshot_arguments(parser)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     times = []

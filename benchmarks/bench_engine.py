@@ -14,20 +14,18 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from common import snapshot_arguments  # puts the repository on the import path
 
-from f1core.engine.scenario import Scenario  # noqa: E402
-from f1core.engine.service import Engine  # noqa: E402
-from f1core.ingest.ergast_csv import import_dump  # noqa: E402
-from f1core.ingest.weather_csv import import_weather  # noqa: E402
-from f1core.store import Store  # noqa: E402
+from f1core.engine.scenario import Scenario
+from f1core.engine.service import Engine
+from f1core.ingest.ergast_csv import import_dump
+from f1core.ingest.weather_csv import import_weather
+from f1core.store import Store
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--snapshot", type=Path, default=REPO.parent / "shared" / "data" / "ergast")
-    parser.add_argument("--weather", type=Path, default=REPO.parent / "shared" / "data" / "weather")
+    snapshot_arguments(parser)
     parser.add_argument("--calls", type=int, default=60)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,13 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from common import snapshot_arguments  # puts the repository on the import path
 
-from f1core.ingest.ergast_csv import import_dump  # noqa: E402
-from f1core.ingest.jolpica import JolpicaClient, import_new_races  # noqa: E402
-from f1core.store import Store  # noqa: E402
-from tests.ingest.apiserver import FakeApi, FakeJolpica  # noqa: E402
+from f1core.ingest.ergast_csv import import_dump
+from f1core.ingest.jolpica import JolpicaClient, import_new_races
+from f1core.store import Store
+from tests.ingest.apiserver import FakeApi, FakeJolpica
 
 GOAL_S = 2.0
 TODAY = dt.date(2026, 5, 26)
@@ -33,7 +32,7 @@ CANADA_2026 = ["2026_schedule.json", "2026_5_results.json", "2026_5_qualifying.j
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--snapshot", type=Path, default=REPO.parent / "shared" / "data" / "ergast")
+    snapshot_arguments(parser, weather=False)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     if not args.snapshot.is_dir():
