@@ -12,7 +12,8 @@ import streamlit as st
 st.set_page_config(page_title="F1 Predictions", page_icon="🏎️", layout="wide")
 
 from f1core.ingest.refresh import Refresher  # noqa: E402  (set_page_config must come first)
-from pages._ui import freshness_banner, friendly_error, get_refresher  # noqa: E402
+from pages._resources import get_refresher  # noqa: E402
+from pages._widgets import freshness_banner, friendly_error  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 FIRST_REFRESH_DELAY_S = 60

@@ -96,8 +96,8 @@ def prepare(folder: Path, snapshot: Path, weather: Path) -> tuple[Path, Path]:
     import_dump(store, snapshot)
     import_weather(store, weather)
     engine = Engine(store, models, today=dt.date.fromisoformat(TODAY))
-    engine.retrain()
-    engine.run_backtest(2022)
+    engine.lifecycle.retrain()
+    engine.lifecycle.run_backtest(2022)
     store.close()
     return db, models
 

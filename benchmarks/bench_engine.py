@@ -38,10 +38,10 @@ def main() -> int:
         engine.frame()
         features_s = time.perf_counter() - started
         started = time.perf_counter()
-        decision = engine.retrain()
+        decision = engine.lifecycle.retrain()
         first_train_s = time.perf_counter() - started
         started = time.perf_counter()
-        engine.train_bundle()
+        engine.lifecycle.train_bundle()
         retrain_s = time.perf_counter() - started
         print(f"features {features_s:.1f} s; first training (with the stage 1 history and the recent "
               f"evaluation) {first_train_s:.1f} s; training both stages again {retrain_s:.1f} s (goal 30 s)")

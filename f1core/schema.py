@@ -137,6 +137,20 @@ CREATE TABLE stage1_walkforward (
 """,
 ))
 
+MIGRATIONS.append((
+    3,
+    "how drivers are named on screen",
+    """
+-- The one rule for a driver's short name: his official three-letter code, else the first three
+-- letters of his surname (accents stripped), as timing screens did before codes existed.
+-- `f1core.names.fallback_code` applies the same rule to a driver the store does not know.
+CREATE VIEW driver_labels AS
+SELECT driver_ref, coalesce(code, upper(left(strip_accents(surname), 3))) AS code,
+       forename || ' ' || surname AS driver_name, nationality
+FROM drivers;
+""",
+))
+
 # Tables filled from the sources, in the order a bootstrap writes them (parents first).
 SOURCE_TABLES = [
     "seasons", "circuits", "drivers", "constructors", "status", "races", "results",

@@ -1,4 +1,4 @@
-"""Streamlit pages: thin views over `f1core`. Shared helpers live in `pages._ui`.
+"""Streamlit pages: thin views over `f1core`. Shared helpers live in `pages._resources` (resources and cached data), `pages._widgets` and `pages._style`.
 
 Because this folder is called `pages/`, Streamlit serves the first request of a server process
 in its legacy multipage mode, which runs the requested page file directly, without `app.py`

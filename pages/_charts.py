@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from pages._ui import pct, style_figure, team_color
+from pages._style import pct, style_figure, team_color
 
 
 def _colors(table: pd.DataFrame) -> list[str]:

@@ -6,25 +6,22 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from f1core import reports
-from f1core.reports import METRICS, PREDICTOR_LABEL
-from pages._ui import (
+from f1core.engine.backtest import RACE_METRICS, STAGE1_METRICS
+from f1core.engine.baselines import serving_baseline
+from f1core.views import reports
+from f1core.views.terms import (
+    METRICS,
+    MODE_LABEL,
     MODE_NOTE,
-    download_csv,
-    friendly_error,
-    get_engine,
-    get_store,
-    progress_status,
-    require_admin,
-    require_data,
-    show_chart,
-    show_table,
-    style_figure,
+    MODES,
+    PREDICTOR_LABEL,
+    PREDICTOR_NOTE,
+    ordered_predictors,
 )
+from pages._resources import get_engine, get_store
+from pages._style import show_chart, style_figure
+from pages._widgets import download_csv, friendly_error, progress_status, require_admin, require_data, show_table
 
-MODES = ["post-qualifying", "pre-qualifying"]
-MODE_LABEL = {"post-qualifying": "After qualifying", "pre-qualifying": "Before qualifying"}
-MAIN_BASELINE = {"post-qualifying": "grid", "pre-qualifying": "form"}
 COLORS = {"model": "#E10600", "grid": "#9AA0A6", "form": "#64C4FF", "last race": "#9AA0A6"}
 DASH = {"model": "solid", "grid": "dash", "form": "dot", "last race": "dash"}
 HEADLINE_METRICS = ["winner_top1", "winner_top3", "winner_logloss", "spearman"]
@@ -43,9 +40,9 @@ engine = get_engine()
 def backtest_tables(db_path: str, run_id: int) -> dict:
     """Everything the page draws from one stored backtest run (a run never changes once stored)."""
     eng = get_engine()
-    per_race = eng.backtest_race_metrics(run_id)
-    predictions = eng.backtest_predictions(run_id)
-    stage1 = eng.backtest_stage1(run_id)
+    per_race = eng.records.backtest_race_metrics(run_id)
+    predictions = eng.records.backtest_predictions(run_id)
+    stage1 = eng.records.backtest_stage1(run_id)
     races = tuple((int(s), int(r)) for s, r in stage1[["season", "round"]].itertuples(index=False))
     stage1_base = reports.stage1_baseline(eng.store, eng.frame(), races) if races else None
     return {
@@ -60,7 +57,7 @@ def backtest_tables(db_path: str, run_id: int) -> dict:
 @st.cache_data(show_spinner=False, ttl=600, max_entries=4)
 def live_record(db_path: str, data_version: int, run_id: int) -> pd.DataFrame:
     eng = get_engine()
-    return reports.track_record_with_baselines(eng.track_record(), eng.backtest_race_metrics(run_id))
+    return reports.track_record_with_baselines(eng.records.track_record(), eng.records.backtest_race_metrics(run_id))
 
 
 def run_backtest_now() -> None:
@@ -70,7 +67,7 @@ def run_backtest_now() -> None:
         return
     with progress_status("Running the walk-forward backtest…") as (status, progress):
         try:
-            run_id, summary = engine.run_backtest(2022, None, progress)
+            run_id, summary = engine.lifecycle.run_backtest(2022, None, progress)
         except Exception as exc:
             status.update(label="The backtest failed", state="error")
             friendly_error(exc, "run the backtest")
@@ -81,7 +78,7 @@ def run_backtest_now() -> None:
 
 
 try:
-    latest = engine.latest_backtest()
+    latest = engine.records.latest_backtest()
 except Exception as exc:
     friendly_error(exc, "read the stored backtest")
     st.stop()
@@ -120,7 +117,7 @@ mode = st.segmented_control("Predictions made", available, default=available[0],
                             help="After qualifying the model knows the real grid; before qualifying it uses "
                                  "its own predicted grid.")
 st.caption(MODE_NOTE[mode])
-main_baseline = MAIN_BASELINE[mode]
+main_baseline = serving_baseline(mode)
 mode_races = per_race[per_race["mode"] == mode]
 
 
@@ -179,15 +176,15 @@ st.caption("Each cell: the mean over the backtest's races and its 90% bootstrap 
 
 with st.expander("What these numbers mean", icon=":material/help:"):
     lines = [f"- **{METRICS[m].label}** ({'higher' if METRICS[m].higher_is_better else 'lower'} is better): "
-             f"{METRICS[m].meaning}." for m in reports.RACE_METRICS]
+             f"{METRICS[m].meaning}." for m in RACE_METRICS]
     st.markdown(
         "**Out-of-sample, walk-forward.** Every race from "
         f"{summary.get('from_season')} on was predicted by a model trained only on races run before it; the "
         f"model was retrained every {summary.get('retrain_every', '?')} races, as it would have been live. "
         "No figure here comes from a race the model had seen.\n\n"
         "**Baselines**, scored the same way on the same races:\n"
-        f"- **Grid**: {reports.PREDICTOR_NOTE['grid']}.\n"
-        f"- **Form**: {reports.PREDICTOR_NOTE['form']}.\n\n"
+        f"- **Grid**: {PREDICTOR_NOTE['grid']}.\n"
+        f"- **Form**: {PREDICTOR_NOTE['form']}.\n\n"
         "Both turn an order into probabilities with how often each grid or form rank finished where in the "
         "earlier races, so they get the same metrics.\n\n"
         "**Metrics**\n" + "\n".join(lines) + "\n\n"
@@ -200,7 +197,7 @@ with st.expander("What these numbers mean", icon=":material/help:"):
 # -- details ----------------------------------------------------------------------------------------
 
 def predictors_of(frame: pd.DataFrame) -> list[str]:
-    return reports.ordered_predictors(frame["predictor"].unique())
+    return ordered_predictors(frame["predictor"].unique())
 
 
 def season_chart(data: pd.DataFrame, metric: str) -> go.Figure:
@@ -229,7 +226,7 @@ def season_chart(data: pd.DataFrame, metric: str) -> go.Figure:
 def draw_by_season() -> None:
     seasons = tables["seasons"]
     seasons = seasons[seasons["mode"] == mode]
-    metric = st.selectbox("Metric", reports.RACE_METRICS, format_func=lambda m: METRICS[m].label,
+    metric = st.selectbox("Metric", RACE_METRICS, format_func=lambda m: METRICS[m].label,
                           key="accuracy_season_metric")
     show_chart(season_chart(seasons[seasons["metric"] == metric], metric), key="accuracy_season_chart")
     st.caption(f"{METRICS[metric].label}: {METRICS[metric].meaning}. The whiskers are 90% bootstrap intervals "
@@ -239,7 +236,7 @@ def draw_by_season() -> None:
     compact = chosen.assign(cell=[f"{info.format(v)} ({info.format(lo)}–{info.format(hi)})"
                                   for v, lo, hi in zip(chosen["value"], chosen["lo"], chosen["hi"])])
     compact = compact.pivot_table(index="season", columns="predictor", values="cell", aggfunc="first")
-    compact = compact[reports.ordered_predictors(compact.columns)]
+    compact = compact[ordered_predictors(compact.columns)]
     compact.columns = [PREDICTOR_LABEL.get(p, p) for p in compact.columns]
     compact.insert(0, "races", chosen.groupby("season")["races"].max())
     compact = compact.reset_index().sort_values("season", ascending=False)
@@ -370,8 +367,8 @@ def draw_qualifying() -> None:
         st.info("This backtest holds no qualifying predictions.")
     else:
         overall = s1[s1["season"] == "all"].set_index(["predictor", "metric"])
-        cols = st.columns(len(reports.STAGE1_METRICS))
-        for col, metric in zip(cols, reports.STAGE1_METRICS):
+        cols = st.columns(len(STAGE1_METRICS))
+        for col, metric in zip(cols, STAGE1_METRICS):
             info = METRICS[metric]
             value = overall.loc[("model", metric)]
             base = overall.loc[("last race", metric)] if ("last race", metric) in overall.index else None
@@ -395,14 +392,14 @@ def draw_qualifying() -> None:
         order = {s: i for i, s in enumerate(["all", *sorted({s for s in wide["season"] if s != "all"}, reverse=True)])}
         wide = wide.sort_values(["season", "predictor"], key=lambda c: c.map(order) if c.name == "season" else c,
                                 ascending=[True, False])
-        show_table(wide[["season", "predictor", "races", *reports.STAGE1_METRICS]],
+        show_table(wide[["season", "predictor", "races", *STAGE1_METRICS]],
                    f"qualifying_accuracy_run{run_id}.csv", height="content",
-                   column_config={m: METRICS[m].label for m in reports.STAGE1_METRICS})
+                   column_config={m: METRICS[m].label for m in STAGE1_METRICS})
         st.caption(
             "The qualifying model, walk-forward like the race model: "
-            + "; ".join(f"**{METRICS[m].label}**: {METRICS[m].meaning}" for m in reports.STAGE1_METRICS)
+            + "; ".join(f"**{METRICS[m].label}**: {METRICS[m].meaning}" for m in STAGE1_METRICS)
             + ". The lap-time error per season is the median over sessions of each session's median error. "
-            f"**Last-race baseline**: {reports.PREDICTOR_NOTE['last race']} (newcomers at the back). "
+            f"**Last-race baseline**: {PREDICTOR_NOTE['last race']} (newcomers at the back). "
             "Intervals are 90% bootstrap intervals over sessions.")
 
 
@@ -424,8 +421,8 @@ def draw_track_record() -> None:
         rs = rs.assign(cell=[f"{METRICS[m].format(v)} ({METRICS[m].format(lo)}–{METRICS[m].format(hi)})"
                              for m, v, lo, hi in zip(rs["metric"], rs["value"], rs["lo"], rs["hi"])])
         wide = rs.pivot_table(index="metric", columns="predictor", values="cell", aggfunc="first")
-        wide = wide.reindex([m for m in reports.RACE_METRICS if m in wide.index])
-        wide = wide[[p for p in reports.ordered_predictors(wide.columns)]]
+        wide = wide.reindex([m for m in RACE_METRICS if m in wide.index])
+        wide = wide[[p for p in ordered_predictors(wide.columns)]]
         wide.columns = [PREDICTOR_LABEL.get(p, p) for p in wide.columns]
         wide.insert(0, "metric", [METRICS[m].label for m in wide.index])
         show_table(wide.reset_index(drop=True), "live_track_record_summary.csv", height="content")

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from f1core import insights
-from pages._ui import (
-    cached_query, empty_store_notice, friendly_error, get_settings, get_store,
-    refresh_now_button, refresh_status_panel, show_table,
-)
+from f1core.views import insights
+from pages._resources import cached_query, get_settings, get_store
+from pages._widgets import empty_store_notice, friendly_error, refresh_now_button, refresh_status_panel, show_table
 
 st.title("Data")
 st.caption("Where the numbers come from, how fresh they are, and how to bring them up to date.")

@@ -8,10 +8,9 @@ import streamlit as st
 
 from f1core.engine import drift as drift_mod
 from f1core.engine.features import FEATURE_BY_NAME
-from pages._ui import (
-    champion_version, friendly_error, get_engine, get_store, require_data, require_model, show_chart, show_table,
-    style_figure,
-)
+from pages._resources import champion_version, get_engine, get_store
+from pages._style import show_chart, style_figure
+from pages._widgets import friendly_error, require_data, require_model, show_table
 
 MODERATE, MAJOR = drift_mod.MODERATE, drift_mod.MAJOR
 LEVEL_COLOR = {"major": "#E10600", "moderate": "#FFB800", "small": "#9AA0A6"}
@@ -32,12 +31,12 @@ def drift_data(db_path: str, data_version: int, champion: str) -> tuple[pd.DataF
     couple of seconds it takes are spent once), per data version and champion."""
     eng = get_engine()
     series = eng.drift_series()
-    return series, drift_mod.summarise(series, eng.champion(train_if_missing=False))
+    return series, drift_mod.summarise(series, eng.champion())
 
 
 @st.cache_data(show_spinner=False, ttl=3600, max_entries=4)
 def retrain_triggers(db_path: str, data_version: int, champion: str) -> list[tuple[str, str]]:
-    return get_engine().retrain_triggers()
+    return get_engine().lifecycle.retrain_triggers()
 
 
 def level(psi: float) -> str:
@@ -209,7 +208,7 @@ else:
                                   "kl": st.column_config.NumberColumn("KL", format="%.3f")})
 
 with st.expander("What drift means here", icon=":material/help:", expanded=False):
-    bundle = engine.champion(train_if_missing=False)
+    bundle = engine.champion()
     last = int(bundle.training_window["last_season"]) if bundle else None
     reference = f"{last - 2}–{last}" if last else "the last three seasons of the training window"
     st.markdown(

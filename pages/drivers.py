@@ -5,12 +5,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from f1core import insights
 from f1core.engine.features import HISTORY_FROM
-from pages._ui import (
-    cached_frame_query, cached_query, friendly_error, require_data, show_chart, show_table, style_figure,
-    team_color,
-)
+from f1core.views import insights
+from pages._resources import cached_frame_query, cached_query
+from pages._style import show_chart, style_figure, team_color
+from pages._widgets import friendly_error, require_data, show_table
 
 st.title("Drivers & teams")
 require_data()

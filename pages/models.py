@@ -8,14 +8,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from f1core import reports
+from f1core.engine.backtest import RACE_METRICS
 from f1core.engine.features import FEATURE_BY_NAME
 from f1core.engine.registry import RegistryError
-from f1core.reports import METRICS
-from pages._ui import (
-    MODE_NOTE, champion_version, friendly_error, get_engine, get_store, pct, race_prediction, require_admin,
-    require_data, require_model, retrain_with_progress, show_chart, show_table, style_figure, team_color,
-)
+from f1core.views import reports
+from f1core.views.terms import METRICS, MODE_NOTE
+from pages._resources import champion_version, get_engine, get_store, race_prediction
+from pages._style import pct, show_chart, style_figure, team_color
+from pages._widgets import friendly_error, require_admin, require_data, require_model, retrain_with_progress, show_table
 
 DECISION_KEY = "models_last_action"  # what the last retrain / rollback of this session did, shown after the rerun
 UP, DOWN = "#3FA34D", "#E10600"
@@ -33,17 +33,17 @@ db_key = (str(store.path), store.data_version(), champion_version() or "")
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def backtest_per_race(db_path: str, run_id: int) -> pd.DataFrame:
-    return get_engine().backtest_race_metrics(run_id)
+    return get_engine().records.backtest_race_metrics(run_id)
 
 
 def latest_per_race() -> pd.DataFrame | None:
-    latest = engine.latest_backtest()
+    latest = engine.records.latest_backtest()
     return backtest_per_race(str(store.path), latest["run_id"]) if latest else None
 
 
 @st.cache_data(show_spinner=False, ttl=3600, max_entries=4)
 def retrain_triggers(db_path: str, data_version: int, champion: str) -> list[tuple[str, str]]:
-    return get_engine().retrain_triggers()
+    return get_engine().lifecycle.retrain_triggers()
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -87,7 +87,7 @@ if done:
         st.success(f"**Rolled back: {done['version']} is the champion again.** Predictions use it from now on.",
                    icon=":material/undo:")
 
-bundle = engine.champion(train_if_missing=False)
+bundle = engine.champion()
 if bundle is None:  # a rollback or retrain in another session may have just changed it
     st.info("The champion model is changing; reload the page in a moment.")
     st.stop()
@@ -120,7 +120,7 @@ def draw_champion() -> None:
                                              int(recent.get("races", 12)))
                     if per_race is not None and window.get("last_season") else {})
         rows = []
-        for metric in reports.RACE_METRICS:
+        for metric in RACE_METRICS:
             info = METRICS[metric]
             lo, hi = (recent.get(f"{metric}_ci") or [np.nan, np.nan])[:2]
             rows.append({"metric": info.label, "better": "higher" if info.higher_is_better else "lower",
@@ -345,7 +345,7 @@ def draw_actions() -> None:
         target = st.selectbox("Version to make champion", candidates, format_func=label, key="models_rollback_version")
         if st.button(f"Roll back to {target}", key="models_rollback_button", icon=":material/undo:"):
             try:
-                engine.rollback(target)
+                engine.lifecycle.rollback(target)
             except RegistryError as exc:
                 st.error(f"Could not roll back: {exc}.", icon=":material/error:")
             except Exception as exc:

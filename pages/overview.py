@@ -9,23 +9,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from f1core import clock, racecards
+from f1core import clock
+from f1core.engine.training import POST, PRE
+from f1core.views import racecards
+from f1core.views.terms import MODE_LABEL
 from pages._charts import probability_bars
-from pages._ui import (
+from pages._resources import (
     cached_query,
     freeze_shown_predictions,
-    friendly_error,
     get_engine,
     get_refresher,
     get_settings,
     get_store,
-    pct,
     race_prediction,
-    require_data,
-    require_model,
-    show_chart,
-    team_color,
 )
+from pages._style import pct, show_chart, team_color
+from pages._widgets import friendly_error, require_data, require_model
 
 PAGES_DIR = Path(__file__).resolve().parent
 BASELINE_WORDS = {
@@ -74,7 +73,7 @@ def accuracy_line(summary: dict, model_version: str, mode_now: str) -> str:
     """The model's walk-forward record in one line: winner picked, beside its baseline."""
     seasons = (f"{summary['from_season']}" if summary["from_season"] == summary["to_season"]
                else f"{summary['from_season']}–{summary['to_season']}")
-    post = summary["modes"].get("post-qualifying", {})
+    post = summary["modes"].get(POST, {})
     model, grid = post.get("model"), post.get("baselines", {}).get("grid")
     if not model or not grid:
         return ""
@@ -82,8 +81,8 @@ def accuracy_line(summary: dict, model_version: str, mode_now: str) -> str:
     line = (f"Model {model_version} · backtest {seasons} ({model['races']} races, walk-forward): after qualifying "
             f"it picks the winner {pct(model['winner_top1'])} of the time vs {pct(grid['winner_top1'])} for "
             f"'pole sitter wins'; ±{(hi - lo) / 2 * 100:.0f} points uncertainty (90% interval)")
-    pre = summary["modes"].get("pre-qualifying", {})
-    if mode_now == "pre-qualifying" and pre.get("model") and pre.get("baselines", {}).get("form"):
+    pre = summary["modes"].get(PRE, {})
+    if mode_now == PRE and pre.get("model") and pre.get("baselines", {}).get("form"):
         line += (f"; before qualifying, as now: {pct(pre['model']['winner_top1'])} vs "
                  f"{pct(pre['baselines']['form']['winner_top1'])} for 'best recent form wins'")
     return line + "."
@@ -91,7 +90,7 @@ def accuracy_line(summary: dict, model_version: str, mode_now: str) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def latest_backtest_summary(db_path: str, backtest_id: int) -> dict | None:
-    latest = get_engine().latest_backtest()
+    latest = get_engine().records.latest_backtest()
     return None if latest is None else latest["summary"]
 
 
@@ -100,17 +99,17 @@ def last_race_call(db_path: str, data_version: int, backtest_id: int, season: in
     """(RaceCall or None, where the prediction comes from) for a race with results: the
     prediction frozen before its start, else the walk-forward backtest's prediction."""
     engine, store = get_engine(), get_store()
-    frozen = engine.frozen_prediction(season, round_)
+    frozen = engine.records.frozen_prediction(engine.race(season, round_))
     if not frozen.empty:
         row = frozen.iloc[0]
-        mode = "after qualifying" if row["mode"] == "post-qualifying" else "before qualifying"
+        mode = MODE_LABEL[row["mode"]].lower()
         source = (f"the prediction this app published before the start ({mode}, model {row['model_version']}, "
                   f"frozen {row['logged_at']:%-d %b %H:%M} UTC)")
         return racecards.race_call(store, season, round_, frozen), source
-    latest = engine.latest_backtest()
+    latest = engine.records.latest_backtest()
     if latest is not None:
-        bt = engine.backtest_predictions(latest["run_id"], season, round_)
-        bt = bt[(bt["mode"] == "post-qualifying") & (bt["predictor"] == "model")]
+        bt = engine.records.backtest_predictions(latest["run_id"], season, round_)
+        bt = bt[(bt["mode"] == POST) & (bt["predictor"] == "model")]
         if not bt.empty:
             source = ("the walk-forward backtest (after qualifying, by a model trained only on earlier races); "
                       "no prediction was published before this race")
@@ -183,7 +182,7 @@ else:
     if prediction is not None:
         table = prediction.table
         fav = prediction.favourite
-        before = prediction.mode == "pre-qualifying"
+        before = prediction.mode == PRE
 
         @st.fragment(run_every=60)
         def headline_cards() -> None:
@@ -232,7 +231,7 @@ else:
 
 # one line on how good the model has really been, beside its baseline
 try:
-    summary = latest_backtest_summary(str(store.path), engine.latest_backtest_id())
+    summary = latest_backtest_summary(str(store.path), engine.records.latest_backtest_id())
     line = accuracy_line(summary, champion, prediction.mode if prediction is not None else "") if summary else ""
     if line:
         st.markdown(f":material/target: {line}")
@@ -249,7 +248,7 @@ try:
     last = engine.recent_races(1)
     if last:
         last = last[0]
-        call, source = last_race_call(str(store.path), data_version, engine.latest_backtest_id(), last.season,
+        call, source = last_race_call(str(store.path), data_version, engine.records.latest_backtest_id(), last.season,
                                       last.round)
         with st.container(border=True):
             st.markdown(f"**Last race: {last.name}** · {last.date:%-d %B %Y}")

@@ -5,12 +5,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from f1core import insights, race_review
-from f1core.race_review import BACKTEST, LOG, RaceReview
-from pages._ui import (
-    cached_query, friendly_error, get_engine, pct, require_data, show_chart, show_table, style_figure,
-    team_color,
-)
+from f1core.views import insights, race_review
+from f1core.views.race_review import BACKTEST, LOG, RaceReview
+from pages._resources import cached_query, get_engine
+from pages._style import pct, show_chart, style_figure, team_color
+from pages._widgets import friendly_error, require_data, show_table
 
 st.title("Past races")
 st.caption("What the model expected before each race, next to what happened. The prediction is the one the "

@@ -5,22 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from f1core import racecards
-from f1core.insights import short_race_name
+from f1core.engine.training import PRE
+from f1core.views import racecards
+from f1core.views.insights import short_race_name
+from f1core.views.terms import MODE_NOTE
 from pages._charts import outcome_stack, position_bands, probability_bars, qualifying_chart
-from pages._ui import (
-    MODE_NOTE,
-    cached_query,
-    freeze_shown_predictions,
-    friendly_error,
-    pct,
-    race_prediction,
-    require_data,
-    require_model,
-    show_chart,
-    show_table,
-)
-
+from pages._resources import cached_query, freeze_shown_predictions, race_prediction
+from pages._style import pct, show_chart
+from pages._widgets import friendly_error, require_data, require_model, show_table
 
 BASELINE_WORDS = {
     "grid": "grid baseline: how often each grid slot has won",
@@ -127,7 +119,7 @@ def race_table(table: pd.DataFrame, before: bool) -> tuple[pd.DataFrame, list[st
 def show_race(race) -> None:
     prediction = race_prediction(race.season, race.round)
     table = prediction.table
-    before = prediction.mode == "pre-qualifying"
+    before = prediction.mode == PRE
     circuit = cached_query(racecards.circuit, race.circuit_ref)
     start = race.start_utc
     when = racecards.start_text(start, race.time is not None, circuit)

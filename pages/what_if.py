@@ -14,14 +14,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from f1core import race_review
 from f1core.engine.predict import PredictionError
-from f1core.engine.scenario import Scenario, ScenarioError
+from f1core.engine.scenario import Scenario, ScenarioError, grid_from_slots, shortest_grid_order
+from f1core.engine.training import PRE
+from f1core.views.terms import MODE_NOTE
+from f1core.views.what_if import typical_conditions
 from pages._charts import position_bands
-from pages._ui import (
-    MODE_NOTE, cached_frame_query, friendly_error, pct, race_prediction, require_data, require_model,
-    show_chart, show_table, style_figure, team_color,
-)
+from pages._resources import cached_frame_query, race_prediction
+from pages._style import pct, show_chart, style_figure, team_color
+from pages._widgets import friendly_error, require_data, require_model, show_table
 
 P = "whatif_"  # prefix of every session-state key of this page
 WEATHER = {  # scenario field: (widget key, slider range, step)
@@ -40,7 +41,7 @@ require_data()
 engine = require_model()
 # The race as it is may come from the predictions kept on disk; every what-if needs the model
 # itself, so load it now rather than on the first slider move.
-engine.champion(train_if_missing=False)
+engine.champion()
 
 
 # -- the scenario state ---------------------------------------------------------------------------
@@ -94,12 +95,12 @@ def on_grid_edit(editor_key: str) -> None:
         if "slot" in change:
             slots[base[int(row)]] = change["slot"]
     try:
-        order = race_review.grid_order_from_slots(slots, codes)
+        order = grid_from_slots(slots, codes)
     except ScenarioError as exc:
         state[P + "grid_error"] = str(exc)
         return
     state[P + "grid_error"] = None
-    state[P + "order"] = race_review.shortest_grid_order(order, state[P + "race_grid"])
+    state[P + "order"] = shortest_grid_order(order, state[P + "race_grid"])
     state[P + "slots"] = ()  # the whole order now holds any earlier moves
 
 
@@ -290,7 +291,7 @@ if notices:
 state[P + "race_select"] = race_key
 st.selectbox("Race", list(races), key=P + "race_select", format_func=race_label, on_change=on_race_change,
              help="The next races, and recent races whose result is known (to replay them differently).")
-if baseline.mode == "pre-qualifying":
+if baseline.mode == PRE:
     st.caption(MODE_NOTE[baseline.mode] + " Moving a driver moves him on that predicted grid.")
 elif baseline.has_results:
     st.caption(MODE_NOTE[baseline.mode] + " This race has been run and today's model learned from its result, "
@@ -300,7 +301,7 @@ else:
 
 # weather defaults: the race's own conditions, else what is typical at this circuit
 known = baseline.conditions
-typical = cached_frame_query(race_review.typical_conditions, race.circuit_ref)
+typical = cached_frame_query(typical_conditions, race.circuit_ref)
 defaults = {name: round(float(known[name] if known.get(name) is not None else typical[name]),
                         2 if name == "rain" else 1) for name in WEATHER}
 state[P + "defaults"] = defaults

@@ -15,47 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from f1core.engine.training import (
-    MODES, PRE, TrainingConfig, predict_field, race_seed, stage2_rows, train_stage2,
-)
+from f1core.engine.baselines import baseline_fields, position_tables
+from f1core.engine.training import MODES, TrainingConfig, predict_field, race_seed, stage2_rows, train_stage2
+from f1core.progress import Progress, steps
 
 EPS = 1e-4  # one simulated race in 10,000: the floor for a probability in the log loss
 RACE_METRICS = ["winner_top1", "winner_top3", "winner_logloss", "multiclass_brier", "podium_brier",
                 "spearman", "position_mae"]
 STAGE1_METRICS = ["grid_spearman", "pole_hit", "laptime_median_abs_error_s"]
-HIGHER_IS_BETTER = {"winner_top1", "winner_top3", "spearman", "grid_spearman", "pole_hit"}
-
-
-# -- baselines --------------------------------------------------------------------------------------
-
-def _position_table(train: pd.DataFrame, rank_col: str, max_pos: int = 26) -> np.ndarray:
-    """P(finish position | rank by `rank_col`) from training rows; row r = rank r+1."""
-    t = train[train["started"] & train[rank_col].notna()]
-    rank = t.groupby("race_idx")[rank_col].rank(method="first").astype(int).clip(upper=max_pos)
-    pos = t["position_order"].astype(int).clip(upper=max_pos)
-    table = np.ones((max_pos, max_pos)) * 0.5  # light smoothing so no slot is impossible
-    np.add.at(table, (rank.to_numpy() - 1, pos.to_numpy() - 1), 1)
-    return table / table.sum(axis=1, keepdims=True)
-
-
-def baseline_field(rows: pd.DataFrame, table: np.ndarray, rank_col: str, dnf_rate: float) -> pd.DataFrame:
-    """Probabilities for a field ordered by `rank_col`, made coherent within the race."""
-    rank = rows[rank_col].rank(method="first", na_option="bottom").astype(int).clip(upper=table.shape[0])
-    probs = table[rank.to_numpy() - 1][:, : len(rows)]
-    probs = probs / probs.sum(axis=0, keepdims=True)  # each position filled exactly once in expectation
-    return pd.DataFrame({
-        "driver_ref": rows["driver_ref"].to_numpy(),
-        "p_win": probs[:, 0], "p_podium": probs[:, :3].sum(axis=1), "p_points": probs[:, :10].sum(axis=1),
-        "p_dnf": dnf_rate, "expected_position": rank.to_numpy().astype(float),
-    }, index=rows.index)
-
-
-BASELINES = {"grid": "grid", "form": "drv_points_rank"}
-
-
-def _form_rank(frame: pd.DataFrame) -> pd.Series:
-    # Recent points per race, best first; drivers with no history go to the back.
-    return frame.groupby("race_idx")["drv_points_ewm"].rank(ascending=False, method="first", na_option="bottom")
 
 
 # -- scoring ----------------------------------------------------------------------------------------
@@ -195,7 +162,7 @@ def reference_times(frame: pd.DataFrame) -> pd.Series:
 
 def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, config: TrainingConfig,
                  stage1: pd.DataFrame, modes: tuple[str, ...] = MODES,
-                 progress=lambda _m, _i, _n: None, last_n_races: int | None = None) -> BacktestResult:
+                 progress: Progress | None = None, last_n_races: int | None = None) -> BacktestResult:
     """`stage1`: the stage 1 walk-forward (see training.stage1_walk_forward) for the same frame."""
     started = time.perf_counter()
     done = frame[frame["has_result"]]
@@ -211,15 +178,13 @@ def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, c
                    for _, g in s1[s1["race_idx"].isin(races)].groupby("race_idx")]
     stage1_per_race = pd.DataFrame([r for r in stage1_rows if "grid_spearman" in r])
 
-    frame = frame.assign(drv_points_rank=_form_rank(frame))
     views = {mode: stage2_rows(frame, mode, stage1) for mode in modes}
     preds, scores = [], []
     blocks = [races[i:i + config.retrain_every] for i in range(0, len(races), config.retrain_every)]
     for b, block in enumerate(blocks):
         cutoff = int(block[0])
         history = done[done["race_idx"] < cutoff]
-        tables = {name: _position_table(history.assign(drv_points_rank=_form_rank(history)), col)
-                  for name, col in BASELINES.items()}
+        tables = position_tables(history)
         dnf_rate = float(history[history["season"] >= config.stage2_from]["dnf"].mean())
         for mode in modes:
             view = views[mode]
@@ -230,11 +195,8 @@ def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, c
                     continue
                 season, rnd = int(rows["season"].iloc[0]), int(rows["round"].iloc[0])
                 actual = rows[["driver_ref", "position_order"]]
-                fields = {"model": predict_field(model, rows, race_seed(season, rnd))}
-                for name, col in BASELINES.items():
-                    if name == "grid" and mode == PRE:
-                        continue  # the real grid is not known before qualifying
-                    fields[name] = baseline_field(rows, tables[name], col, dnf_rate)
+                fields = {"model": predict_field(model, rows, race_seed(season, rnd)),
+                          **baseline_fields(rows, tables, dnf_rate, mode)}
                 for predictor, field_pred in fields.items():
                     scores.append(dict(mode=mode, predictor=predictor, season=season, round=rnd,
                                        **score_race(field_pred, actual)))
@@ -243,6 +205,6 @@ def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, c
                         mode=mode, predictor=predictor, season=season, round=rnd,
                         grid=rows.set_index("driver_ref").loc[field_pred["driver_ref"], "grid"].to_numpy(),
                         position_order=rows.set_index("driver_ref").loc[field_pred["driver_ref"], "position_order"].to_numpy()))
-        progress("race model", b + 1, len(blocks))
+        steps(progress, "race model: block", b + 1, len(blocks))
     return BacktestResult(pd.concat(preds, ignore_index=True), pd.DataFrame(scores), stage1_per_race,
                           time.perf_counter() - started, config)

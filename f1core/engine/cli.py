@@ -9,33 +9,40 @@ import sys
 import time
 from pathlib import Path
 
-from f1core.config import Settings
-from f1core.engine.predict import PredictionError
+from f1core.engine.lifecycle import RetrainInProgress
+from f1core.engine.predict import PredictionError, RacePrediction
 from f1core.engine.registry import RegistryError
-from f1core.engine.scenario import Scenario, ScenarioError
-from f1core.engine.service import Engine, NoData, RetrainInProgress
-from f1core.engine.training import TrainingConfig
-from f1core.store import Store
+from f1core.engine.scenario import CONDITIONS, Scenario, ScenarioError, closest, parse_number, parse_slot
+from f1core.engine.service import NoModel
+from f1core.engine.training import POST, NotEnoughData
+from f1core.runtime import Runtime
+from f1core.views.terms import METRICS
+
+# What each command catches and prints as one line: every one of them says what and where.
+PLAIN_ERRORS = (ScenarioError, PredictionError, RegistryError, NotEnoughData, NoModel, RetrainInProgress)
+RACE_COLUMNS = ["winner_top1", "winner_top3", "winner_logloss", "multiclass_brier", "podium_brier", "spearman",
+                "position_mae"]
 
 
-def _engine(settings: Settings) -> Engine:
-    return Engine(Store(settings.db_path), settings.models_dir, TrainingConfig.starting(settings.train_from),
-                  today=settings.today)
-
-
-def _progress(message: str, fraction: float) -> None:
-    print(f"  [{fraction * 100:5.1f}%] {message}", file=sys.stderr, flush=True)
+def _progress(message: str, fraction: float | None = None) -> None:
+    done = "" if fraction is None else f"[{fraction * 100:5.1f}%] "
+    print(f"  {done}{message}", file=sys.stderr, flush=True)
 
 
 def _fmt(value) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
-def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _engine(settings)
+def _num(value) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+# -- train ----------------------------------------------------------------------------------------
+
+def cmd_train(args: argparse.Namespace, runtime: Runtime) -> int:
     started = time.perf_counter()
-    decision = engine.retrain(_progress)
-    bundle = engine.registry.load(decision.challenger)
+    decision = runtime.lifecycle.retrain(_progress)
+    bundle = runtime.engine.registry.load(decision.challenger)
     print(f"model {bundle.version} trained in {time.perf_counter() - started:.1f} s "
           f"on {bundle.training_window['races']} races ({bundle.training_window['first_season']} to "
           f"{bundle.training_window['last_race_label']})")
@@ -48,32 +55,59 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _read_grid_file(path: Path) -> tuple[str, ...]:
+# -- predict --------------------------------------------------------------------------------------
+
+def read_grid_file(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """(driver_ref, slot, line) for every row of a `driver,grid` CSV (a byte-order mark is fine).
+    Only the listed drivers move; the others keep their order in the free slots."""
     try:
-        with path.open(newline="") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"driver", "grid"} <= set(reader.fieldnames):
-                raise ScenarioError(f"{path}: needs the columns driver,grid (found {reader.fieldnames})")
-            rows = []
-            for line, row in enumerate(reader, start=2):
-                try:
-                    rows.append((int(row["grid"]), row["driver"].strip()))
-                except (TypeError, ValueError):
-                    raise ScenarioError(f"{path} line {line}: grid {row['grid']!r} is not a whole number") from None
+        text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read ({exc})") from exc
-    slots = [s for s, _ in rows]
-    if len(set(slots)) != len(slots):
-        raise ScenarioError(f"{path}: two drivers share a grid slot")
-    return tuple(d for _, d in sorted(rows))
+        raise ScenarioError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not a UTF-8 text file (byte {exc.start}); save it as UTF-8 CSV") from None
+    reader = csv.reader(text.splitlines())
+    header = [h.strip().lower() for h in next(reader, [])]
+    if "driver" not in header or "grid" not in header:
+        raise ScenarioError(f"{path} line 1: needs the columns driver,grid (found {','.join(header) or 'nothing'})")
+    at_driver, at_grid = header.index("driver"), header.index("grid")
+    rows, seen, taken = [], {}, {}
+    for line, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise ScenarioError(f"{path} line {line}: {len(row)} values where the header has {len(header)}")
+        driver = row[at_driver].strip()
+        if not driver:
+            raise ScenarioError(f"{path} line {line}: no driver")
+        slot = parse_slot(row[at_grid], f"{path} line {line}: grid slot")
+        if driver in seen:
+            raise ScenarioError(f"{path} line {line}: {driver} is already on line {seen[driver]}")
+        if slot in taken:
+            raise ScenarioError(f"{path} line {line}: slot {slot} is already given on line {taken[slot]}")
+        seen[driver], taken[slot] = line, line
+        rows.append((driver, slot, line))
+    return tuple(rows)
 
 
-def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _engine(settings)
-    scenario = Scenario(
-        rain=args.rain, air_temp=args.air_temp, track_temp=args.track_temp,
-        grid_order=_read_grid_file(args.grid_file) if args.grid_file else None,
-    )
+def _check_grid_rows(path: Path, rows, field: list[str], label: str) -> None:
+    for driver, slot, line in rows:
+        if driver not in field:
+            raise ScenarioError(f"{path} line {line}: {driver!r} is not in the field of {label}"
+                                f"{closest(driver, field) or ' (the driver column takes driverRefs like max_verstappen)'}")
+        if slot > len(field):
+            raise ScenarioError(f"{path} line {line}: slot {slot} is outside 1 to {len(field)} (the field of {label})")
+
+
+def cmd_predict(args: argparse.Namespace, runtime: Runtime) -> int:
+    engine = runtime.engine
+    engine.served_model()  # a missing model is said first, before any work
+    grid_rows = read_grid_file(args.grid_file) if args.grid_file else ()
+    conditions = {name: getattr(args, name) for name in CONDITIONS}
+    scenario = Scenario(**conditions, grid_slots=tuple((d, s) for d, s, _ in grid_rows))
+    if grid_rows:
+        race = engine.predict_race(args.season, args.round)
+        _check_grid_rows(args.grid_file, grid_rows, list(race.table["driver_ref"]), race.race.label)
     pred = engine.predict_race(args.season, args.round, scenario)
     t = pred.table
     print(f"{pred.race.label} ({pred.race.date}) — {pred.mode}, model {pred.model_version}")
@@ -82,45 +116,44 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{i + 1:>4} {r.driver_name[:22]:<22} {str(r.team_name)[:16]:<16} {r.grid:>4.0f} {r.p_win:>6.1%} "
               f"{r.p_podium:>7.1%} {r.p_points:>7.1%} {r.p_dnf:>6.1%} {r.expected_position:>5.1f}")
     if args.json:
-        payload = prediction_json(pred)
-        Path(args.json).write_text(json.dumps(payload, indent=2))
+        Path(args.json).write_text(json.dumps(prediction_json(pred), indent=2))
         print(f"written {args.json}", file=sys.stderr)
     return 0
 
 
-def prediction_json(pred) -> dict:
-    def num(v):
-        return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-
+def prediction_json(pred: RacePrediction) -> dict:
+    s = pred.scenario
     return {
         "race": {"season": pred.race.season, "round": pred.race.round, "name": pred.race.name,
                  "date": pred.race.date.isoformat()},
         "mode": pred.mode,
         "model_version": pred.model_version,
-        "scenario": pred.scenario.to_query(),
+        "scenario": {"rain": s.rain, "air_temp": s.air_temp, "track_temp": s.track_temp,
+                     "grid_slots": [{"driver": d, "grid": g} for d, g in s.grid_slots],
+                     "grid_order": list(s.grid_order) if s.grid_order else None},
         "drivers": [
-            {"driver": r.driver_ref, "constructor": r.constructor_ref, "grid": int(r.grid) if num(r.grid) else None,
-             "quali_gap_pct": num(r.quali_gap_pct), "quali_time_s": num(r.quali_time_s),
-             "p_win": num(r.p_win), "p_podium": num(r.p_podium), "p_points": num(r.p_points), "p_dnf": num(r.p_dnf),
-             "expected_position": num(r.expected_position)}
+            {"driver": r.driver_ref, "constructor": r.constructor_ref,
+             "grid": int(r.grid) if _num(r.grid) is not None else None,
+             "quali_gap_pct": _num(r.quali_gap_pct), "quali_time_s": _num(r.quali_time_s),
+             "p_win": _num(r.p_win), "p_podium": _num(r.p_podium), "p_points": _num(r.p_points),
+             "p_dnf": _num(r.p_dnf), "expected_position": _num(r.expected_position)}
             for r in pred.table.itertuples(index=False)
         ],
     }
 
 
-def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _engine(settings)
-    run_id, summary = engine.run_backtest(args.from_season, args.to_season, _progress)
+# -- backtest -------------------------------------------------------------------------------------
+
+def cmd_backtest(args: argparse.Namespace, runtime: Runtime) -> int:
+    run_id, summary = runtime.lifecycle.run_backtest(args.from_season, args.to_season, _progress)
     print(f"backtest run {run_id}: {summary['races']} races, {summary['seconds']} s, "
           f"retrained every {summary['retrain_every']} races")
-    metrics = ["winner_top1", "winner_top3", "winner_logloss", "multiclass_brier", "podium_brier", "spearman",
-               "position_mae"]
     for mode, entry in summary["modes"].items():
         print(f"\n{mode}")
-        print(f"  {'predictor':<10}" + "".join(f"{m:>22}" for m in metrics))
+        print(f"  {'predictor':<10}" + "".join(f"{m:>22}" for m in RACE_COLUMNS))
         for name, m in [("model", entry["model"])] + list(entry["baselines"].items()):
             print(f"  {name:<10}" + "".join(
-                f"{_fmt(m[k]):>8} [{_fmt(m[k + '_ci'][0])},{_fmt(m[k + '_ci'][1])}]".rjust(22) for k in metrics))
+                f"{_fmt(m[k]):>8} [{_fmt(m[k + '_ci'][0])},{_fmt(m[k + '_ci'][1])}]".rjust(22) for k in RACE_COLUMNS))
     s1 = summary["stage1"]
     print(f"\nqualifying: grid Spearman {_fmt(s1['grid_spearman'])}, pole hit {_fmt(s1['pole_hit'])}, "
           f"median lap-time error {_fmt(s1['laptime_median_abs_error_s'])} s")
@@ -133,7 +166,7 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
 def backtest_json(summary: dict) -> dict:
     """The documented shape: races, seconds, model and baselines (post-qualifying), stage1, and
     every mode in full under `modes`."""
-    post = summary["modes"].get("post-qualifying") or next(iter(summary["modes"].values()))
+    post = summary["modes"].get(POST) or next(iter(summary["modes"].values()))
     return {
         "races": summary["races"], "seconds": summary["seconds"], "retrain_every": summary["retrain_every"],
         "from_season": summary.get("from_season"), "to_season": summary.get("to_season"),
@@ -142,42 +175,62 @@ def backtest_json(summary: dict) -> dict:
     }
 
 
-def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
-    version = _engine(settings).rollback(args.version)
+def cmd_rollback(args: argparse.Namespace, runtime: Runtime) -> int:
+    version = runtime.lifecycle.rollback(args.version)
     print(f"champion is now {version}")
     return 0
 
 
-def _guard(fn):
-    def run(args, settings):
+# -- the parsers ----------------------------------------------------------------------------------
+
+def _condition(name: str):
+    def parse(raw: str) -> float:
         try:
-            return fn(args, settings)
-        except (ScenarioError, PredictionError, RegistryError, NoData, RetrainInProgress) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    return run
+            return parse_number(name, raw)
+        except ScenarioError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    train = sub.add_parser("train", help="train both stages, evaluate and register the model")
-    train.set_defaults(func=_guard(cmd_train))
+def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    train = sub.add_parser("train", parents=[common], help="train both stages, evaluate and register the model",
+                           description="Train a challenger on every race with results, score it walk-forward on "
+                                       "the last 12 races beside the grid and form baselines, and promote it when "
+                                       "it is at least as accurate as the champion (the rule is printed). "
+                                       "About half a minute.")
+    train.set_defaults(func=cmd_train)
 
-    predict = sub.add_parser("predict", help="predict one race, optionally under a what-if scenario")
+    predict = sub.add_parser("predict", parents=[common], help="predict one race, optionally under a what-if",
+                             description="Print the field with win, podium, points and DNF chances and the "
+                                         "expected position, from the champion model.")
     predict.add_argument("season", type=int)
     predict.add_argument("round", type=int)
-    predict.add_argument("--grid-file", type=Path, help="CSV with columns driver,grid (driverRef, slot)")
-    predict.add_argument("--rain", type=float, help="share of the race in rain, 0 (dry) to 1 (wet)")
-    predict.add_argument("--air-temp", type=float, help="air temperature, °C")
-    predict.add_argument("--track-temp", type=float, help="track temperature, °C")
+    predict.add_argument("--grid-file", type=Path,
+                         help="CSV with the columns driver,grid (driverRef, slot); only the listed drivers move, "
+                              "the others keep their order in the free slots")
+    for name, flag in (("rain", "--rain"), ("air_temp", "--air-temp"), ("track_temp", "--track-temp")):
+        c = CONDITIONS[name]
+        predict.add_argument(flag, dest=name, type=_condition(name), metavar=name.upper(),
+                             help=f"{c.words}, {c.lo:g} to {c.hi:g}{c.unit}")
     predict.add_argument("--json", help="also write the prediction to this JSON file")
-    predict.set_defaults(func=_guard(cmd_predict))
+    predict.set_defaults(func=cmd_predict)
 
-    backtest = sub.add_parser("backtest", help="walk-forward backtest with baselines, stored for the dashboard")
-    backtest.add_argument("--from", dest="from_season", type=int, default=2022)
-    backtest.add_argument("--to", dest="to_season", type=int, default=None)
+    backtest = sub.add_parser(
+        "backtest", parents=[common], help="walk-forward backtest with baselines, stored for the dashboard",
+        description="Predict every race from --from on with models trained only on races before it (retrained "
+                    "every 3 races), in both modes, beside the grid and form baselines scored the same way; print "
+                    "every metric with its 90%% bootstrap interval and store the run for the Accuracy and Past "
+                    "races pages. Takes about 1 to 3 minutes for four seasons (the first run in a store also "
+                    "computes the qualifying model's walk-forward history).",
+        epilog="Metrics: " + "; ".join(f"{m} = {METRICS[m].label.lower()}" for m in RACE_COLUMNS))
+    backtest.add_argument("--from", dest="from_season", type=int, default=2022,
+                          help="first season predicted (default 2022: the parameters were chosen on earlier seasons)")
+    backtest.add_argument("--to", dest="to_season", type=int, default=None,
+                          help="last season predicted (default: the last season with results)")
     backtest.add_argument("--json", help="also write the summary to this JSON file")
-    backtest.set_defaults(func=_guard(cmd_backtest))
+    backtest.set_defaults(func=cmd_backtest)
 
-    rollback = sub.add_parser("rollback", help="make an earlier model version champion again")
+    rollback = sub.add_parser("rollback", parents=[common], help="make an earlier model version champion again")
     rollback.add_argument("version", nargs="?", help="the version (default: the previous champion)")
-    rollback.set_defaults(func=_guard(cmd_rollback))
+    rollback.set_defaults(func=cmd_rollback)

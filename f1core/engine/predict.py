@@ -6,10 +6,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from f1core.engine.backtest import baseline_field
+from f1core.engine.baselines import baseline_fields, serving_baseline
 from f1core.engine.registry import ModelBundle
 from f1core.engine.scenario import Scenario, apply_scenario
 from f1core.engine.training import POST, PRE, field_distribution, race_seed, with_predicted_grid
+from f1core.names import with_driver_labels
 from f1core.store import RaceRef
 
 
@@ -41,6 +42,35 @@ def _conditions(rows: pd.DataFrame) -> dict[str, float | None]:
     return {"rain": first("rain"), "air_temp": first("air_temp"), "track_temp": first("track_temp")}
 
 
+def field_of(rows: pd.DataFrame) -> pd.DataFrame:
+    """The cars of a race's feature rows that the prediction covers (those that started, once
+    the race has results), in driver order so the simulation's noise per driver is stable."""
+    if rows["has_result"].any():
+        rows = rows[rows["started"]]
+    return rows.sort_values("driver_ref", kind="mergesort")
+
+
+def race_mode(rows: pd.DataFrame) -> str:
+    """After qualifying once the race has results or the whole grid and a qualifying time are known."""
+    quali_known = rows["grid"].notna().all() and rows["quali_gap_pct"].notna().any()
+    return POST if (rows["has_result"].any() or quali_known) else PRE
+
+
+def race_view(bundle: ModelBundle, rows: pd.DataFrame, mode: str, scenario: Scenario,
+              gap: np.ndarray | None = None) -> pd.DataFrame:
+    """The field (`field_of`) as the race model of `mode` sees it under `scenario`: before
+    qualifying with stage 1's grid (`gap`: its predicted gaps, computed when not given), after it
+    with the real grid, where a car with no qualifying time starts from the back."""
+    rows = field_of(rows)
+    if mode == PRE:
+        view = with_predicted_grid(rows, bundle.stage1.predict(rows) if gap is None else gap)
+    else:
+        view = rows.copy()
+        missing = view["grid"].isna()
+        view.loc[missing, "grid"] = len(view) - missing.sum() + np.arange(1, missing.sum() + 1)
+    return apply_scenario(view, scenario)
+
+
 def predict_rows(bundle: ModelBundle, race: RaceRef, rows: pd.DataFrame, ref_pole_s: float | None,
                  scenario: Scenario, drivers: pd.DataFrame, teams: pd.DataFrame) -> RacePrediction:
     """`rows`: the race's feature rows (its field). `drivers`: driver_ref, code, driver_name;
@@ -48,32 +78,19 @@ def predict_rows(bundle: ModelBundle, race: RaceRef, rows: pd.DataFrame, ref_pol
     if rows.empty:
         raise PredictionError(f"{race.label}: no entry list (no qualifying and no known line-ups)")
     has_results = bool(rows["has_result"].any())
-    if has_results:
-        rows = rows[rows["started"]]
-    rows = rows.sort_values("driver_ref", kind="mergesort")
+    rows = field_of(rows)
 
     # stage 1 always runs: it is the predicted qualifying shown on every race
     gap = bundle.stage1.predict(rows)
     gap_lo, gap_hi = bundle.stage1.predict_interval(rows)
-    quali_known = rows["grid"].notna().all() and rows["quali_gap_pct"].notna().any()
-    mode = POST if (has_results or quali_known) else PRE
-    if mode == PRE:
-        view = with_predicted_grid(rows, gap)
-    else:
-        view = rows.copy()
-        # a car with no qualifying time starts from the back
-        missing = view["grid"].isna()
-        view.loc[missing, "grid"] = len(view) - missing.sum() + np.arange(1, missing.sum() + 1)
-    view = apply_scenario(view, scenario)
+    mode = race_mode(rows)
+    view = race_view(bundle, rows, mode, scenario, gap)
     model = bundle.race_models[mode]
     seed = race_seed(race.season, race.round)
     field, dist = field_distribution(model, view, seed)
 
-    table_name, rank_col = ("grid", "grid") if mode == POST else ("form", "drv_points_rank")
-    if rank_col == "drv_points_rank":
-        view = view.assign(drv_points_rank=view["drv_points_ewm"].rank(ascending=False, method="first",
-                                                                        na_option="bottom"))
-    base = baseline_field(view, np.asarray(bundle.baseline_tables[table_name]), rank_col, bundle.dnf_rate)
+    table_name = serving_baseline(mode)
+    base = baseline_fields(view, bundle.baseline_tables, bundle.dnf_rate, mode)[table_name]
 
     table = field.assign(
         baseline=table_name,
@@ -98,8 +115,7 @@ def predict_rows(bundle: ModelBundle, race: RaceRef, rows: pd.DataFrame, ref_pol
                                      table["pred_quali_time_s"], rows["quali_best_s"].to_numpy())
     table = table.merge(drivers, on="driver_ref", how="left").merge(teams, on="constructor_ref", how="left")
     table["team_name"] = table["team_name"].fillna(table["constructor_ref"])
-    table["code"] = table["code"].fillna(table["driver_ref"].str[:3].str.upper())
-    table["driver_name"] = table["driver_name"].fillna(table["driver_ref"])
+    table = with_driver_labels(table)
     table = table.sort_values(["expected_position", "driver_ref"]).reset_index(drop=True)
 
     probs = pd.DataFrame(dist.position_probs, index=field["driver_ref"].to_numpy(),

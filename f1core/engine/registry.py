@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import pickle
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ import pandas as pd
 
 from f1core.engine.models import QualifyingModel, RaceModel
 from f1core.engine.training import TrainingConfig
+from f1core.files import atomic_pickle, atomic_write, read_pickle
 
 ARTIFACT = "model.pkl"
 INDEX = "registry.json"
@@ -55,15 +54,6 @@ class ModelBundle:
         }
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 class Registry:
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -85,7 +75,7 @@ class Registry:
 
     def _save_index(self, index: dict) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self._index_path(), json.dumps(index, indent=2, default=str).encode())
+        atomic_write(self._index_path(), json.dumps(index, indent=2, default=str).encode())
 
     def versions(self) -> pd.DataFrame:
         idx = self.index()
@@ -118,8 +108,8 @@ class Registry:
         with self._lock:
             folder = self.root / bundle.version
             folder.mkdir(parents=True, exist_ok=True)
-            _atomic_write(folder / ARTIFACT, pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL))
-            _atomic_write(folder / "meta.json", json.dumps(bundle.meta(), indent=2, default=str).encode())
+            atomic_pickle(folder / ARTIFACT, bundle)
+            atomic_write(folder / "meta.json", json.dumps(bundle.meta(), indent=2, default=str).encode())
             index = self.index()
             index["versions"][bundle.version] = bundle.meta()
             self._save_index(index)
@@ -129,8 +119,7 @@ class Registry:
         if not path.exists():
             raise RegistryError(f"model {version}: artifact {path} is missing")
         try:
-            with open(path, "rb") as fh:
-                bundle = pickle.load(fh)
+            bundle = read_pickle(path)
         except Exception as exc:  # a truncated or foreign file: say which, never serve half a model
             raise RegistryError(f"model {version}: artifact {path} cannot be read ({exc})") from exc
         bundle.status = self.index()["versions"].get(version, {}).get("status", bundle.status)
@@ -147,7 +136,7 @@ class Registry:
         if meta_path.exists():
             meta = json.loads(meta_path.read_text())
             meta["status"] = status
-            _atomic_write(meta_path, json.dumps(meta, indent=2, default=str).encode())
+            atomic_write(meta_path, json.dumps(meta, indent=2, default=str).encode())
 
     def promote(self, version: str, reason: str) -> None:
         with self._lock:

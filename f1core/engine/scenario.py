@@ -1,6 +1,13 @@
-"""What-if scenarios: overrides of weather and grid applied to a race's feature rows."""
+"""What-if scenarios: overrides of weather and grid applied to a race's feature rows.
+
+Every way into a scenario (the What-if page and its links, the command line and its grid files)
+goes through the checks here, so a value refused in one place is refused everywhere, with the
+same words. A `Scenario` checks its own values when it is made; `fitted_to` and `apply_scenario`
+check it against a race's field.
+"""
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field
 
@@ -12,25 +19,135 @@ class ScenarioError(ValueError):
 
 
 @dataclass(frozen=True)
+class Condition:
+    name: str
+    words: str
+    lo: float
+    hi: float
+    unit: str
+
+
+# The weather a what-if can set, with the range a race could plausibly have.
+CONDITIONS = {c.name: c for c in [
+    Condition("rain", "share of the race in rain, 0 (dry) to 1 (wet)", 0.0, 1.0, ""),
+    Condition("air_temp", "air temperature", -10.0, 50.0, " °C"),
+    Condition("track_temp", "track temperature", -5.0, 75.0, " °C"),
+]}
+MAX_FIELD = 34  # more cars than any Grand Prix has started: a larger slot is a typing error
+
+
+def parse_number(name: str, raw) -> float:
+    """A weather value from text or a number, refused when it is not a finite number inside the
+    condition's range."""
+    c = CONDITIONS[name]
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ScenarioError(f"{name}={raw!r} is not a number ({c.words})") from None
+    if math.isnan(value) or not c.lo <= value <= c.hi:
+        raise ScenarioError(f"{name}={raw} is outside {c.lo:g} to {c.hi:g}{c.unit} ({c.words})")
+    return value
+
+
+def parse_slot(raw, where: str = "grid slot") -> int:
+    """A starting slot from text or a number: a whole number from 1 to MAX_FIELD."""
+    text = str(raw).strip()
+    if len(text) > 3 or not text.isdigit():  # also keeps 5,000-digit numbers away from int()
+        try:
+            value = float(text)
+        except ValueError:
+            raise ScenarioError(f"{where} {text[:12]!r}{'…' if len(text) > 12 else ''} is not a whole number") from None
+        if abs(value) > 999:
+            raise ScenarioError(f"{where} {text[:12]}{'…' if len(text) > 12 else ''} is outside 1 to {MAX_FIELD}")
+        if not value.is_integer():
+            raise ScenarioError(f"{where} {text!r} is not a whole number")
+        text = str(int(value))
+    slot = int(text)
+    if not 1 <= slot <= MAX_FIELD:
+        raise ScenarioError(f"{where} {slot} is outside 1 to {MAX_FIELD}")
+    return slot
+
+
+def closest(name: str, choices, n: int = 3) -> str:
+    """' (closest: a, b)' or '' — for an unknown driverRef."""
+    near = difflib.get_close_matches(str(name), list(choices), n=n, cutoff=0.7)
+    return f" (closest: {', '.join(near)})" if near else ""
+
+
+@dataclass(frozen=True)
 class Scenario:
     rain: float | None = None  # share of the race in rain, 0 (dry) to 1 (wet)
     air_temp: float | None = None  # °C
     track_temp: float | None = None  # °C
-    grid_slots: tuple[tuple[str, int], ...] = field(default_factory=tuple)  # (driver_ref, slot): move one driver
-    grid_order: tuple[str, ...] | None = None  # a whole grid, pole first
+    # (driver_ref, slot): each listed driver starts exactly there; the others keep their order
+    grid_slots: tuple[tuple[str, int], ...] = field(default_factory=tuple)
+    grid_order: tuple[str, ...] | None = None  # a whole grid (or its head), pole first
+
+    def __post_init__(self):
+        for name in CONDITIONS:
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, parse_number(name, value))
+        slots = tuple((str(d), parse_slot(s, f"grid slot for {d}")) for d, s in self.grid_slots)
+        object.__setattr__(self, "grid_slots", slots)
+        drivers = [d for d, _ in slots]
+        twice = sorted({d for d in drivers if drivers.count(d) > 1})
+        if twice:
+            raise ScenarioError(f"{', '.join(twice)} given two grid slots")
+        taken = [s for _, s in slots]
+        shared = sorted({s for s in taken if taken.count(s) > 1})
+        if shared:
+            raise ScenarioError(f"two drivers given grid slot {', '.join(f'P{s}' for s in shared)}")
+        if self.grid_order is not None:
+            order = tuple(str(d) for d in self.grid_order)
+            if len(set(order)) != len(order):
+                raise ScenarioError("a driver appears twice in the grid order")
+            object.__setattr__(self, "grid_order", order or None)
 
     @property
     def is_baseline(self) -> bool:
         return self == Scenario()
 
     def with_slot(self, driver_ref: str, slot: int) -> "Scenario":
-        slots = tuple((d, s) for d, s in self.grid_slots if d != driver_ref) + ((driver_ref, int(slot)),)
+        """The scenario with `driver_ref` starting from `slot`; a driver moved there before
+        goes back among the others."""
+        slot = parse_slot(slot)
+        slots = tuple((d, s) for d, s in self.grid_slots if d != driver_ref and s != slot) + ((driver_ref, slot),)
         return Scenario(self.rain, self.air_temp, self.track_temp, slots, self.grid_order)
+
+    def fitted_to(self, field_drivers, label: str = "this race") -> tuple["Scenario", list[str]]:
+        """This scenario without the grid changes a race's field cannot take, and what was left
+        out in plain words (a link made for another race, a driver who is not entered)."""
+        field_drivers = list(field_drivers)
+        n = len(field_drivers)
+        problems, slots = [], []
+        for driver, slot in self.grid_slots:
+            if driver not in field_drivers:
+                problems.append(f"“{driver}” is not in the field of {label}{closest(driver, field_drivers)}, "
+                                f"so the move to P{slot} was left out")
+            elif slot > n:
+                problems.append(f"P{slot} for {driver} is outside 1 to {n} (the field of {label}), "
+                                "so that move was left out")
+            else:
+                slots.append((driver, slot))
+        order = self.grid_order
+        unknown = [d for d in order or () if d not in field_drivers]
+        if unknown:
+            problems.append(f"the grid order was left out ({', '.join(f'“{d}”' for d in unknown)} not in the "
+                            f"field of {label})")
+            order = None
+        return Scenario(self.rain, self.air_temp, self.track_temp, tuple(slots), order), problems
+
+    def check_field(self, field_drivers, label: str = "this race") -> None:
+        """Raise a ScenarioError naming every grid change the field cannot take."""
+        problems = self.fitted_to(field_drivers, label)[1]
+        if problems:
+            raise ScenarioError("; ".join(problems))
 
     def to_query(self) -> dict[str, str]:
         """A compact form for URLs (see `from_query`)."""
         out: dict[str, str] = {}
-        for key in ("rain", "air_temp", "track_temp"):
+        for key in CONDITIONS:
             value = getattr(self, key)
             if value is not None:
                 out[key] = f"{value:g}"
@@ -42,61 +159,84 @@ class Scenario:
 
     @classmethod
     def from_query(cls, params: dict[str, str]) -> "Scenario":
-        def number(key: str, lo: float, hi: float) -> float | None:
-            raw = params.get(key)
-            if raw in (None, ""):
-                return None
-            try:
-                value = float(raw)
-            except ValueError as exc:
-                raise ScenarioError(f"{key}={raw!r} is not a number") from exc
-            if not lo <= value <= hi or math.isnan(value):
-                raise ScenarioError(f"{key}={raw} is outside {lo:g} to {hi:g}")
-            return value
-
-        slots: list[tuple[str, int]] = []
+        numbers = {k: params[k] for k in CONDITIONS if params.get(k) not in (None, "")}
+        slots = []
         for part in filter(None, (params.get("slots") or "").split(",")):
-            driver, _, slot = part.partition(":")
-            if not slot.isdigit():
-                raise ScenarioError(f"grid slot {part!r} is not like driver:slot")
-            slots.append((driver, int(slot)))
+            driver, sep, slot = part.partition(":")
+            if not sep or not driver:
+                raise ScenarioError(f"grid move {part[:40]!r} is not like driver:slot")
+            slots.append((driver, slot))
         order = tuple(filter(None, (params.get("grid") or "").split(","))) or None
-        return cls(number("rain", 0, 1), number("air_temp", -10, 60), number("track_temp", -10, 80),
-                   tuple(slots), order)
+        return cls(**numbers, grid_slots=tuple(slots), grid_order=order)
+
+
+def grid_from_slots(slots: dict[str, float | None], codes: dict[str, str] | None = None) -> tuple[str, ...]:
+    """A whole grid order (pole first) from every driver's typed slot. The slots must be 1..n,
+    each used once; otherwise a ScenarioError says, in plain words with driver codes, what is wrong."""
+    codes = codes or {}
+    name = lambda d: codes.get(d, d)  # noqa: E731
+    n = len(slots)
+    problems = []
+    empty = [name(d) for d, s in slots.items() if s is None or pd.isna(s)]
+    if empty:
+        problems.append(f"{', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no slot")
+    given = {d: s for d, s in slots.items() if s is not None and not pd.isna(s)}
+    not_whole = [f"{name(d)} ({s:g})" for d, s in given.items() if float(s) != int(s)]
+    if not_whole:
+        problems.append(f"slots are whole numbers: {', '.join(not_whole)}")
+    given = {d: int(s) for d, s in given.items()}
+    outside = [f"{name(d)} (P{s})" for d, s in given.items() if not 1 <= s <= n]
+    if outside:
+        problems.append(f"slots go from 1 to {n}: {', '.join(outside)}")
+    by_slot: dict[int, list[str]] = {}
+    for d, s in given.items():
+        by_slot.setdefault(s, []).append(name(d))
+    twice = [f"P{s} is given to {' and '.join(ds)}" for s, ds in sorted(by_slot.items()) if len(ds) > 1]
+    problems += twice
+    free = [f"P{s}" for s in range(1, n + 1) if s not in by_slot]
+    if free and (twice or empty or outside):
+        problems.append(f"nobody starts from {', '.join(free)}")
+    if problems:
+        raise ScenarioError("The grid is not applied: " + "; ".join(problems) + ". Give every driver a different "
+                            "slot, or use “Move one driver”, which shifts the others for you.")
+    return tuple(d for d, _ in sorted(given.items(), key=lambda kv: kv[1]))
+
+
+def shortest_grid_order(order: tuple[str, ...], race_grid: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The shortest head of a whole grid `order` that gives the same grid once the drivers it does
+    not name follow in the race's own order (as `apply_scenario` does): short links. None when
+    `order` is the race's own grid."""
+    for k in range(len(order) + 1):
+        head = order[:k]
+        if list(order[k:]) == [d for d in race_grid if d not in head]:
+            return tuple(head) or None
+    return tuple(order)
 
 
 def apply_scenario(rows: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
-    """Rows of one race with the scenario's overrides. A moved driver takes his slot and the
-    cars between his old and new slot shift by one, as on a real grid."""
+    """Rows of one race with the scenario's overrides. The grid: the order's drivers first, then
+    the others in the race's own order; each moved driver takes exactly his slot and the rest
+    fill the free slots in that order, so a single move shifts the cars between his old and new
+    slot by one, as on a real grid."""
     out = rows.copy()
-    if scenario.rain is not None:
-        if not 0 <= scenario.rain <= 1:
-            raise ScenarioError(f"rain must be between 0 (dry) and 1 (wet), not {scenario.rain}")
-        out["rain"] = float(scenario.rain)
-    if scenario.air_temp is not None:
-        out["air_temp"] = float(scenario.air_temp)
-    if scenario.track_temp is not None:
-        out["track_temp"] = float(scenario.track_temp)
+    for name in CONDITIONS:
+        value = getattr(scenario, name)
+        if value is not None:
+            out[name] = float(value)
     field_drivers = list(out["driver_ref"])
-    if scenario.grid_order:
-        unknown = [d for d in scenario.grid_order if d not in field_drivers]
-        if unknown:
-            raise ScenarioError(f"not in this race's field: {', '.join(unknown)}")
-        if len(set(scenario.grid_order)) != len(scenario.grid_order):
-            raise ScenarioError("a driver appears twice in the grid")
-        rest = [d for d in _grid_order(out) if d not in scenario.grid_order]
-        order = list(scenario.grid_order) + rest
-        out["grid"] = out["driver_ref"].map({d: i + 1 for i, d in enumerate(order)}).astype(float)
-        out["pit_lane_start"] = 0.0
-    for driver, slot in scenario.grid_slots:
-        if driver not in field_drivers:
-            raise ScenarioError(f"{driver} is not in this race's field")
-        if not 1 <= slot <= len(field_drivers):
-            raise ScenarioError(f"grid slot {slot} for {driver} is outside 1 to {len(field_drivers)}")
-        order = [d for d in _grid_order(out) if d != driver]
-        order.insert(slot - 1, driver)
-        out["grid"] = out["driver_ref"].map({d: i + 1 for i, d in enumerate(order)}).astype(float)
-        out.loc[out["driver_ref"] == driver, "pit_lane_start"] = 0.0
+    scenario.check_field(field_drivers)
+    if not (scenario.grid_order or scenario.grid_slots):
+        return out
+    race_order = _grid_order(out)
+    head = list(scenario.grid_order or ())
+    order = head + [d for d in race_order if d not in head]
+    pinned = dict(scenario.grid_slots)
+    free = iter(d for d in order if d not in pinned)
+    by_slot = {s: d for d, s in pinned.items()}
+    final = [by_slot[s] if s in by_slot else next(free) for s in range(1, len(order) + 1)]
+    out["grid"] = out["driver_ref"].map({d: i + 1 for i, d in enumerate(final)}).astype(float)
+    moved = set(pinned) | (set(head) if scenario.grid_order else set())
+    out.loc[out["driver_ref"].isin(moved), "pit_lane_start"] = 0.0
     return out
 
 

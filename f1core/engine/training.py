@@ -14,6 +14,7 @@ import pandas as pd
 
 from f1core.engine.features import STAGE1_FEATURES, STAGE2_FEATURES
 from f1core.engine.models import SEED, QualifyingModel, RaceDistribution, RaceModel, grid_from_gaps
+from f1core.progress import Progress, steps
 
 PRE, POST = "pre-qualifying", "post-qualifying"
 MIN_TRAINING_ROWS = 200  # about ten races: fewer cannot fit either stage sensibly
@@ -89,7 +90,7 @@ def stage1_config_key(config: TrainingConfig) -> str:
 
 
 def stage1_walk_forward(frame: pd.DataFrame, config: TrainingConfig, known: pd.DataFrame | None = None,
-                        progress=lambda _i, _n: None) -> pd.DataFrame:
+                        progress: Progress | None = None) -> pd.DataFrame:
     """Stage 1 predictions for every race with results from `config.pre_stage2_from` on, each from a
     model trained only on earlier races. These are the honest 'predicted grid' inputs the
     pre-qualifying race model is trained and evaluated on.
@@ -114,7 +115,7 @@ def stage1_walk_forward(frame: pd.DataFrame, config: TrainingConfig, known: pd.D
         model = train_stage1(done, int(block[0]), config, with_interval=False)
         idx = out.index[out["race_idx"].isin(block)]
         out.loc[idx, "pred_gap"] = model.predict(frame.loc[idx])
-        progress(i + 1, len(todo))
+        steps(progress, "qualifying model history", i + 1, len(todo))
     return out
 
 

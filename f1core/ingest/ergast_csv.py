@@ -14,7 +14,15 @@ import numpy as np
 import pandas as pd
 
 from f1core.ingest.csvfiles import (
-    CsvSource, CsvTable, as_date, as_float, as_int, as_time, lap_seconds, read_csv_strict, require,
+    CsvSource,
+    CsvTable,
+    as_date,
+    as_float,
+    as_int,
+    as_time,
+    lap_seconds,
+    read_csv_strict,
+    require,
 )
 from f1core.ingest.runs import IngestError, RunResult, ingestion_run
 from f1core.store import Store

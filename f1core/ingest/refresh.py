@@ -14,11 +14,11 @@ from typing import Callable
 from f1core import clock
 from f1core.config import Settings
 from f1core.ingest.runs import RunResult
+from f1core.progress import Progress, silent
 from f1core.store import Store
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def _run_step(name: str, fn: Callable[[], RunResult], outcomes: list[StepOutcome
     return result
 
 
-def bootstrap(store: Store, settings: Settings, progress: Progress = lambda _m: None) -> list[StepOutcome]:
+def bootstrap(store: Store, settings: Settings, progress: Progress = silent) -> list[StepOutcome]:
     """Fill an empty store: from F1_SNAPSHOT (and F1_WEATHER) when set, otherwise from the API."""
     from f1core.ingest.ergast_csv import import_dump
     from f1core.ingest.weather_csv import import_weather
@@ -81,7 +81,7 @@ def bootstrap(store: Store, settings: Settings, progress: Progress = lambda _m: 
     return outcomes
 
 
-def refresh(store: Store, settings: Settings, progress: Progress = lambda _m: None,
+def refresh(store: Store, settings: Settings, progress: Progress = silent,
             use_api: bool = True) -> list[StepOutcome]:
     """Bring the store up to date: bootstrap when empty, then new races, session weather and forecasts."""
     outcomes: list[StepOutcome] = []
@@ -132,6 +132,9 @@ class Refresher:
         with self._state_lock:
             self._status = replace(self._status, **changes)
 
+    def _step(self, message: str, _fraction: float | None = None) -> None:
+        self._update(current_step=message)
+
     # -- running --------------------------------------------------------------------------------
     def run_once(self, use_api: bool = True) -> list[StepOutcome] | None:
         """Run a refresh now in this thread. Returns None when one is already running."""
@@ -141,11 +144,11 @@ class Refresher:
             now = dt.datetime.now(dt.timezone.utc)
             self._update(running=True, started_at=now, current_step="starting", steps=())
             outcomes = self._refresh_fn(self.store, self.settings,
-                                        progress=lambda m: self._update(current_step=m), use_api=use_api)
+                                        progress=self._step, use_api=use_api)
             if self._after_refresh:
                 # Still "running" while the hook works (e.g. retraining), with its steps shown.
                 try:
-                    self._after_refresh(outcomes, lambda m: self._update(current_step=m))
+                    self._after_refresh(outcomes, self._step)
                 except Exception:  # a failing hook (e.g. retrain) must not kill the refresh loop
                     log.exception("after-refresh hook failed")
             finished = dt.datetime.now(dt.timezone.utc)

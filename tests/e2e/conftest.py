@@ -61,8 +61,8 @@ def e2e_store(tmp_path_factory) -> Path:
     import_dump(store, ERGAST_DIR)
     import_weather(store, WEATHER_DIR)
     engine = Engine(store, root / "models", FAST, today=dt.date.fromisoformat(TODAY))
-    engine.retrain()
-    engine.run_backtest(2026)
+    engine.lifecycle.retrain()
+    engine.lifecycle.run_backtest(2026)
     store.close()  # the server process must be the only one holding the file
     return path
 

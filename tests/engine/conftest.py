@@ -28,6 +28,6 @@ def engine_paths(snapshot_db, tmp_path_factory):
 def trained_engine(engine_paths):
     db, models = engine_paths
     engine = Engine(Store(db), models, FAST, today=TODAY)
-    engine.retrain()
+    engine.lifecycle.retrain()
     yield engine
     engine.store.close()

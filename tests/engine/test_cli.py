@@ -18,9 +18,9 @@ def cli(trained_engine, engine_paths, tmp_path):
     env = {**os.environ, "F1_DB": str(tmp_path / "f1.duckdb"), "F1_MODELS": str(tmp_path / "models"),
            "F1_TODAY": "2026-05-10", "F1_TRAIN_FROM": "2022"}
 
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "f1core", *args], cwd=REPO, env=env, capture_output=True,
-                              text=True, timeout=600)
+    def run(*args: str, ok: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([sys.executable, "-m", "f1core", *args], cwd=REPO, env={**env, **extra_env},
+                              capture_output=True, text=True, timeout=600)
         assert (done.returncode == 0) == ok, done.stderr
         return done
 
@@ -50,17 +50,77 @@ def test_predict_with_a_grid_file_and_weather(cli):
     data = json.loads(out.read_text())
     slots = {d["driver"]: d["grid"] for d in data["drivers"]}
     assert slots["hamilton"] == 1 and slots["antonelli"] == 2
-    assert data["scenario"]["rain"] == "0.8"
+    assert data["scenario"]["rain"] == 0.8 and data["scenario"]["air_temp"] == 31.0
+    assert data["scenario"]["grid_slots"] == [{"driver": "hamilton", "grid": 1}, {"driver": "antonelli", "grid": 2}]
 
 
-def test_bad_input_gets_a_clear_error(cli):
+@pytest.mark.parametrize("content, message", [
+    ("driver,grid\nnobody,1\n", "grid.csv line 2: 'nobody' is not in the field of 2026 R4 Miami Grand Prix"),
+    ("driver,grid\nhamiltn,1\n", "(closest: hamilton"),
+    ("name,slot\nhamilton,1\n", "grid.csv line 1: needs the columns driver,grid"),
+    ("driver,grid\nhamilton,\n", "grid.csv line 2: grid slot '' is not a whole number"),
+    ("driver,grid\nhamilton,1,x\n", "grid.csv line 2: 3 values where the header has 2"),
+    ("driver,grid\nhamilton,0\n", "grid.csv line 2: grid slot 0 is outside 1 to 34"),
+    ("driver,grid\nhamilton,-3\n", "outside 1 to 34"),
+    ("driver,grid\nhamilton,23\n", "grid.csv line 2: slot 23 is outside 1 to 22"),
+    ("driver,grid\nhamilton,40\n", "grid.csv line 2: grid slot 40 is outside 1 to 34"),
+    ("driver,grid\nhamilton,2\nrussell,2\n", "grid.csv line 3: slot 2 is already given on line 2"),
+    (b"driver,grid\nh\xe4milton,1\n", "not a UTF-8 text file"),
+])
+def test_bad_grid_files_are_refused_naming_file_and_line(cli, content, message):
     run, tmp = cli
     grid = tmp / "grid.csv"
-    grid.write_text("driver,grid\nnobody,1\n")
-    assert "nobody" in run("predict", "2026", "4", "--grid-file", str(grid), ok=False).stderr
-    grid.write_text("name,slot\nhamilton,1\n")
-    assert "needs the columns driver,grid" in run("predict", "2026", "4", "--grid-file", str(grid), ok=False).stderr
-    assert "no race 2031 round 3" in run("predict", "2031", "3", ok=False).stderr
+    grid.write_bytes(content if isinstance(content, bytes) else content.encode())
+    err = run("predict", "2026", "4", "--grid-file", str(grid), ok=False).stderr
+    assert message in err and err.count("\n") == 1, err  # one line, no traceback
+
+
+def test_a_partial_grid_file_moves_only_its_drivers(cli):
+    """`max_verstappen,10` alone starts him from P10, not P1; a byte-order mark is fine."""
+    run, tmp = cli
+    grid, out = tmp / "grid.csv", tmp / "p.json"
+    grid.write_bytes("\ufeffdriver,grid\nmax_verstappen,10\n".encode("utf-8"))
+    run("predict", "2026", "4", "--json", str(out))
+    before = {d["driver"]: d["grid"] for d in json.loads(out.read_text())["drivers"]}
+    run("predict", "2026", "4", "--grid-file", str(grid), "--json", str(out))
+    after = {d["driver"]: d["grid"] for d in json.loads(out.read_text())["drivers"]}
+    assert after["max_verstappen"] == 10
+    others = sorted((g, d) for d, g in before.items() if d != "max_verstappen")
+    assert [after[d] for _, d in others] == [s for s in range(1, len(before) + 1) if s != 10]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--air-temp", "200"], "air_temp=200 is outside -10 to 50 °C"),
+    (["--track-temp", "-50"], "track_temp=-50 is outside -5 to 75 °C"),
+    (["--rain", "nan"], "rain=nan is outside 0 to 1"),
+    (["--rain", "3"], "rain=3 is outside 0 to 1"),
+])
+def test_absurd_weather_is_refused_in_one_line(cli, args, message):
+    run, _ = cli
+    err = run("predict", "2026", "4", *args, ok=False).stderr
+    assert message in err and "Traceback" not in err
+
+
+def test_unknown_races_stores_and_models_are_named(cli, tmp_path):
+    run, tmp = cli
+    err = run("predict", "2026", "99", ok=False).stderr
+    assert f"there is no race 2026 round 99 in the store {tmp / 'f1.duckdb'}: season 2026 has rounds 1 to 22" in err
+    assert "there is no season 2031" in run("predict", "2031", "3", ok=False).stderr
+    err = run("predict", "2026", "5", "--db", str(tmp / "typo.duckdb"), ok=False).stderr
+    assert "there is no store at" in err and not (tmp / "typo.duckdb").exists()
+    empty = tmp_path / "no-models"
+    err = run("--db", str(tmp / "f1.duckdb"), "predict", "2026", "5", ok=False, F1_MODELS=str(empty)).stderr
+    assert "there is no trained model" in err and "python -m f1core train" in err
+    assert not any(empty.glob("v*"))  # it did not train silently
+
+
+def test_global_options_go_before_or_after_the_command(cli):
+    run, tmp = cli
+    db = str(tmp / "f1.duckdb")
+    assert "2026 R5" in run("predict", "2026", "5", "--db", db).stdout
+    assert "2026 R5" in run("--db", db, "predict", "2026", "5").stdout
+    usage = run("backtest", "--help").stdout
+    assert "--from FROM_SEASON" in usage and "default 2022" in usage and "minutes" in usage
 
 
 def test_train_and_backtest(cli):

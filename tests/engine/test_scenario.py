@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from f1core.engine.scenario import Scenario, ScenarioError, apply_scenario
+from f1core.engine.scenario import Scenario, ScenarioError, apply_scenario, grid_from_slots, shortest_grid_order
 
 
 @pytest.fixture
@@ -24,14 +24,55 @@ def test_whole_grid_and_weather(rows):
 
 
 @pytest.mark.parametrize("scenario, message", [
-    (Scenario().with_slot("zz", 1), "zz is not in this race's field"),
-    (Scenario().with_slot("a", 9), "outside 1 to 4"),
-    (Scenario(grid_order=("a", "a")), "twice"),
-    (Scenario(rain=2.0), "between 0"),
+    (Scenario().with_slot("zz", 1), "“zz” is not in the field of this race"),
+    (Scenario().with_slot("a", 9), "P9 for a is outside 1 to 4"),
+    (Scenario(grid_order=("a", "zz")), "grid order was left out"),
 ])
-def test_bad_scenarios_are_named(rows, scenario, message):
+def test_grid_changes_the_field_cannot_take_are_named(rows, scenario, message):
     with pytest.raises(ScenarioError, match=message):
         apply_scenario(rows, scenario)
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(rain=2.0), "rain=2.0 is outside 0 to 1"),
+    (dict(rain=float("nan")), "rain=nan is outside"),
+    (dict(air_temp=200), "air_temp=200 is outside -10 to 50 °C"),
+    (dict(track_temp=-50), "track_temp=-50 is outside -5 to 75 °C"),
+    (dict(air_temp="hot"), "not a number"),
+    (dict(grid_order=("a", "a")), "twice"),
+    (dict(grid_slots=(("a", 1), ("b", 1))), "two drivers given grid slot P1"),
+    (dict(grid_slots=(("a", 1), ("a", 2))), "a given two grid slots"),
+    (dict(grid_slots=(("a", 0),)), "outside 1 to 34"),
+    (dict(grid_slots=(("a", "-3"),)), "outside 1 to 34"),
+    (dict(grid_slots=(("a", "9" * 5000),)), "outside 1 to 34"),
+    (dict(grid_slots=(("a", "2.5"),)), "not a whole number"),
+])
+def test_impossible_values_are_refused_when_the_scenario_is_made(values, message):
+    with pytest.raises(ScenarioError, match=message):
+        Scenario(**values)
+
+
+def test_moved_drivers_take_exactly_their_slots(rows):
+    """A grid file or link with several moves: every listed driver starts where it says, whatever
+    the order of the moves; the others keep their order in the free slots."""
+    out = apply_scenario(rows, Scenario(grid_slots=(("c", 2), ("a", 3))))
+    assert dict(zip(out.driver_ref, out.grid)) == {"b": 1, "c": 2, "a": 3, "d": 4}
+    out = apply_scenario(rows, Scenario(grid_slots=(("d", 1),), grid_order=("c",)))
+    assert dict(zip(out.driver_ref, out.grid)) == {"d": 1, "c": 2, "a": 3, "b": 4}
+
+
+def test_a_second_move_to_the_same_slot_replaces_the_first():
+    s = Scenario().with_slot("a", 1).with_slot("b", 1)
+    assert s.grid_slots == (("b", 1),)
+
+
+def test_fitted_to_keeps_what_the_field_can_take():
+    s = Scenario(rain=0.5, grid_slots=(("hamilton", 3), ("nobody", 1)), grid_order=("hamilton",))
+    fitted, problems = s.fitted_to(["hamilton", "norris", "russell"], "2026 R4")
+    assert fitted == Scenario(rain=0.5, grid_slots=(("hamilton", 3),), grid_order=("hamilton",))
+    assert len(problems) == 1 and "“nobody” is not in the field of 2026 R4" in problems[0]
+    _, problems = Scenario(grid_slots=(("hamiltn", 2),)).fitted_to(["hamilton", "norris"])
+    assert "closest: hamilton" in problems[0]
 
 
 def test_query_roundtrip():
@@ -40,5 +81,29 @@ def test_query_roundtrip():
     assert Scenario.from_query({}) == Scenario()
     with pytest.raises(ScenarioError, match="rain=7 is outside"):
         Scenario.from_query({"rain": "7"})
+    with pytest.raises(ScenarioError, match="not like driver:slot"):
+        Scenario.from_query({"slots": "hamilton"})
     with pytest.raises(ScenarioError, match="not a number"):
         Scenario.from_query({"air_temp": "hot"})
+
+
+def test_grid_from_slots():
+    codes = {"a": "AAA", "b": "BBB", "c": "CCC"}
+    assert grid_from_slots({"a": 2, "b": 3, "c": 1}, codes) == ("c", "a", "b")
+    assert grid_from_slots({"a": 2.0, "b": 1.0, "c": 3.0}) == ("b", "a", "c")
+    with pytest.raises(ScenarioError, match="P1 is given to AAA and CCC; nobody starts from P3"):
+        grid_from_slots({"a": 1, "b": 2, "c": 1}, codes)
+    with pytest.raises(ScenarioError, match="slots go from 1 to 3: BBB \\(P7\\)"):
+        grid_from_slots({"a": 1, "b": 7, "c": 2}, codes)
+    with pytest.raises(ScenarioError, match="BBB has no slot"):
+        grid_from_slots({"a": 1, "b": None, "c": 2}, codes)
+    with pytest.raises(ScenarioError, match="whole numbers"):
+        grid_from_slots({"a": 1.5, "b": 2, "c": 3}, codes)
+
+
+def test_shortest_grid_order():
+    race = ("a", "b", "c", "d")
+    assert shortest_grid_order(("c", "a", "b", "d"), race) == ("c",)
+    assert shortest_grid_order(("a", "c", "b", "d"), race) == ("a", "c")
+    assert shortest_grid_order(("a", "b", "c", "d"), race) is None
+    assert shortest_grid_order(("d", "c", "b", "a"), race) == ("d", "c", "b")

@@ -1,6 +1,4 @@
-import datetime as dt
 import shutil
-import threading
 
 import numpy as np
 import pandas as pd
@@ -9,11 +7,9 @@ import pytest
 from f1core.engine.predict import PredictionError
 from f1core.engine.registry import RegistryError
 from f1core.engine.scenario import Scenario, ScenarioError
-from f1core.engine.service import Engine, RetrainInProgress
+from f1core.engine.service import Engine
 from f1core.engine.training import POST, PRE
-from f1core.ingest.ergast_csv import import_dump
 from f1core.store import Store
-from tests.conftest import forget_outcomes
 from tests.engine.conftest import FAST, TODAY
 
 
@@ -65,9 +61,9 @@ def test_rain_and_temperature_overrides_are_applied(trained_engine):
 
 
 def test_unknown_race_and_driver_are_clear_errors(trained_engine):
-    with pytest.raises(PredictionError, match="no race 2031 round 1"):
+    with pytest.raises(PredictionError, match="no season 2031 in the store .*: it has seasons 1950 to 2026"):
         trained_engine.predict_race(2031, 1)
-    with pytest.raises(ScenarioError, match="nobody is not in this race's field"):
+    with pytest.raises(ScenarioError, match="“nobody” is not in the field"):
         trained_engine.predict_race(2026, 5, Scenario().with_slot("nobody", 1))
 
 
@@ -76,52 +72,6 @@ def test_explanation_ranks_feature_contributions(trained_engine):
     assert {"feature", "contribution", "value", "description"} <= set(exp.columns)
     assert exp["contribution"].abs().is_monotonic_decreasing
     assert "grid" in set(exp["feature"])
-
-
-def test_registry_records_the_champion_with_its_metadata(trained_engine):
-    versions = trained_engine.registry.versions()
-    champion = versions[versions["champion"]].iloc[0]
-    meta = trained_engine.registry.index()["versions"][champion["version"]]
-    assert meta["training_window"]["last_race_label"] == "2026 R4 Miami Grand Prix"
-    assert meta["features"]["stage2"] and meta["parameters"]["stage2_from"] == FAST.stage2_from
-    assert meta["metrics"]["recent"]["races"] == 12 and len(meta["data_fingerprint"]) == 12
-
-
-def test_retrain_compares_promotes_and_rolls_back(engine_paths, tmp_path):
-    db, _ = engine_paths
-    engine = Engine(Store(shutil.copy(db, tmp_path / "f1.duckdb")), tmp_path / "models", FAST, today=TODAY)
-    first = engine.retrain()
-    assert first.promoted and first.reasons == ["no champion yet"]
-    second = engine.retrain()
-    assert not second.promoted and "no new races" in second.reasons[-1]
-    assert engine.registry.champion_version() == first.challenger
-    assert engine.registry.versions().set_index("version").loc[second.challenger, "status"] == "pending"
-    with pytest.raises(RegistryError, match="no earlier champion"):
-        engine.rollback()
-    engine.registry.promote(second.challenger, "test")
-    assert engine.rollback() == first.challenger
-    assert engine.champion().version == first.challenger
-
-
-def test_two_clicks_on_retrain_run_one(engine_paths, tmp_path):
-    db, _ = engine_paths
-    engine = Engine(Store(shutil.copy(db, tmp_path / "f1.duckdb")), tmp_path / "models", FAST, today=TODAY)
-    started, outcome = threading.Event(), {}
-
-    def slow_progress(message, fraction):
-        started.set()
-
-    def first():
-        outcome["decision"] = engine.retrain(slow_progress)
-
-    thread = threading.Thread(target=first)
-    thread.start()
-    started.wait(30)
-    with pytest.raises(RetrainInProgress):
-        engine.retrain()
-    thread.join()
-    assert outcome["decision"].promoted
-    assert len(engine.registry.versions()) == 1
 
 
 def test_missing_model_file_is_reported(engine_paths, tmp_path):
@@ -143,7 +93,7 @@ def test_a_restarted_engine_reuses_the_stored_prediction_until_data_or_champion_
     store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
     models = tmp_path / "models"
     engine = Engine(store, models, FAST, today=TODAY)
-    engine.retrain()
+    engine.lifecycle.retrain()
     shown = engine.predict_race(2026, 5)
 
     def restarted() -> Engine:  # what a new server process starts with: the files only
@@ -156,7 +106,7 @@ def test_a_restarted_engine_reuses_the_stored_prediction_until_data_or_champion_
     assert again._champion is not None
 
     # another champion: its own prediction, not the stored one
-    challenger = engine.retrain().challenger
+    challenger = engine.lifecycle.retrain().challenger
     engine.registry.promote(challenger, "test")
     switched = restarted()
     assert switched.predict_race(2026, 5).model_version == challenger
@@ -172,57 +122,9 @@ def test_a_restarted_engine_reuses_the_stored_prediction_until_data_or_champion_
     store.close()
 
 
-def test_frozen_predictions_become_the_track_record(engine_paths, tmp_path, ergast_dir):
-    """Freeze before Miami with its results not yet in the store, then let the results arrive."""
-    db, models = engine_paths
-    store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
-    forget_outcomes(store, "season = 2026 AND round = 4")
-    engine = Engine(store, tmp_path / "models", FAST, today=dt.date(2026, 4, 27))
-    engine.retrain()
-    now = dt.datetime(2026, 4, 28, 9, 0, tzinfo=dt.timezone.utc)
-    written = engine.freeze_predictions(now)
-    assert written >= 22
-    assert engine.freeze_predictions(now + dt.timedelta(hours=1)) == 0  # not twice within hours
-    assert engine.track_record().empty
-    import_dump(store, ergast_dir)  # the results arrive
-    record = engine.track_record()
-    assert list(record["round"]) == [4] and record.iloc[0]["mode"] == PRE
-    assert 0 <= record.iloc[0]["winner_logloss"] < 10 and record.iloc[0]["winner_top1"] in (0.0, 1.0)
-
-
-def test_backtest_is_stored_with_baselines_and_intervals(engine_paths, tmp_path):
-    db, models = engine_paths
-    engine = Engine(Store(shutil.copy(db, tmp_path / "f1.duckdb")), models, FAST, today=TODAY)
-    run_id, summary = engine.run_backtest(2026)
-    assert summary["races"] == 4
-    post = summary["modes"][POST]
-    assert set(post["baselines"]) == {"grid", "form"} and set(summary["modes"][PRE]["baselines"]) == {"form"}
-    for key in ("winner_top1", "winner_logloss", "podium_brier", "spearman", "position_mae"):
-        lo, hi = post["model"][f"{key}_ci"]
-        assert lo <= post["model"][key] <= hi
-    assert engine.latest_backtest()["run_id"] == run_id
-    per_race = engine.backtest_race_metrics(run_id)
-    assert len(per_race) == 4 * (3 + 2)  # races x (post: model, grid, form; pre: model, form)
-    preds = engine.backtest_predictions(run_id)
-    sums = preds.groupby(["mode", "predictor", "round"])["p_win"].sum()
-    assert np.allclose(sums, 1)
-    assert len(engine.backtest_stage1(run_id)) == 4
-
-
 def test_drift_series_and_summary(trained_engine):
     series = trained_engine.drift_series()
     assert {"feature", "psi", "kl", "season", "round"} <= set(series.columns)
     assert (series["psi"] >= 0).all() and (series["kl"] >= -1e-9).all()
     summary = trained_engine.drift_summary()
     assert isinstance(summary["suggest_retrain"], bool) and summary["message"]
-
-
-def test_a_store_starting_late_still_trains_with_the_default_setup(engine_paths, tmp_path):
-    """An API bootstrap holds only recent seasons; the default set-up expects history from 2003."""
-    db, _ = engine_paths
-    store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
-    forget_outcomes(store, "season < 2021")
-    engine = Engine(store, tmp_path / "models", today=TODAY)
-    assert engine.retrain().promoted
-    pred = engine.predict_race(2026, 5)
-    assert pred.mode == PRE and pred.table["p_win"].sum() == pytest.approx(1)

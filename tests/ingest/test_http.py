@@ -6,10 +6,10 @@ import threading
 import time
 
 import pytest
-from tests.ingest.apiserver import FakeApi, Reply
 
 from f1core.ingest.http import HttpClient, RateLimiter, SourceError, get_json
 from f1core.ingest.runs import IngestError
+from tests.ingest.apiserver import FakeApi, Reply
 
 FAST = dict(backoff_factor=0.0, timeout=(1.0, 1.0), deadline_s=5.0)
 

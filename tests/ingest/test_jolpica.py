@@ -12,9 +12,7 @@ from f1core.ingest.http import SourceError
 from f1core.ingest.jolpica import JolpicaClient, bootstrap_from_api, import_new_races
 from f1core.ingest.runs import IngestError
 from f1core.store import Store
-from tests.ingest.apiserver import (
-    FIXTURES, FakeApi, FakeJolpica, Reply, Seen, last_run, small_store, store_fingerprint,
-)
+from tests.ingest.apiserver import FIXTURES, FakeApi, FakeJolpica, Reply, Seen, last_run, small_store, store_fingerprint
 
 SEASON_2025 = ["2025_schedule.json", "2025_results.json", "2025_qualifying.json", "2025_sprint.json", "seasons.json"]
 AFTER_R3 = dt.date(2025, 4, 7)  # Japan run, Bahrain not yet

@@ -11,7 +11,14 @@ from f1core.ingest.http import SourceError
 from f1core.ingest.openmeteo import HOURLY, OpenMeteoClient, import_forecasts
 from f1core.store import Store
 from tests.ingest.apiserver import (
-    FakeApi, FakeOpenMeteo, Reply, Seen, hourly_values, last_run, small_store, store_fingerprint,
+    FakeApi,
+    FakeOpenMeteo,
+    Reply,
+    Seen,
+    hourly_values,
+    last_run,
+    small_store,
+    store_fingerprint,
 )
 
 UTC = dt.timezone.utc

@@ -78,8 +78,8 @@ def trained_snapshot(snapshot_db, tmp_path_factory) -> tuple[Path, Path]:
     shutil.copy(snapshot_db, db)
     store = Store(db)
     engine = Engine(store, root / "models", FAST, today=dt.date(2026, 5, 10))
-    engine.retrain()
-    engine.run_backtest(2026)
+    engine.lifecycle.retrain()
+    engine.lifecycle.run_backtest(2026)
     store.close()
     return db, root / "models"
 

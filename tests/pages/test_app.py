@@ -1,9 +1,9 @@
 """The router: registers the pages that exist and warns above them when results are missing."""
 from __future__ import annotations
 
-from f1core.ingest.refresh import Refresher
 from streamlit.testing.v1 import AppTest
 
+from f1core.ingest.refresh import Refresher
 from tests.conftest import REPO
 from tests.pages.conftest import texts
 

@@ -60,11 +60,11 @@ def test_switching_race_tab_and_chart_tab(with_model):
 
 
 def test_the_predictions_shown_are_frozen(with_model):
-    from pages._ui import _open_store
+    from pages._resources import get_store
 
     at = run_page("upcoming.py", timeout=180)
     assert not at.exception
-    logged = _open_store(str(with_model)).read(
+    logged = get_store().read(
         "SELECT season, round, mode, count(*) AS n FROM prediction_log GROUP BY ALL ORDER BY round")
     assert list(logged["round"]) == [5, 6, 7]
     assert set(logged["mode"]) == {"pre-qualifying"}

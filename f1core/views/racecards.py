@@ -11,6 +11,7 @@ import pandas as pd
 from tzfpy import get_tz
 
 from f1core.store import Store
+from f1core.views.race_review import actual_result, driver_names
 
 
 @dataclass(frozen=True)
@@ -92,18 +93,9 @@ def qualifying_start(store: Store, season: int, round_: int) -> tuple[dt.datetim
 def podium(store: Store, season: int, round_: int) -> pd.DataFrame:
     """The top three of a race with results: position, driver_ref, code, driver_name,
     constructor_ref, team_name, grid (empty when the race has no results)."""
-    return store.read(
-        """
-        SELECT r.position_order AS position, r.driver_ref,
-               coalesce(d.code, upper(substr(r.driver_ref, 1, 3))) AS code,
-               coalesce(d.forename || ' ' || d.surname, r.driver_ref) AS driver_name,
-               r.constructor_ref, coalesce(c.name, r.constructor_ref) AS team_name, r.grid
-        FROM results r
-        LEFT JOIN drivers d USING (driver_ref)
-        LEFT JOIN constructors c USING (constructor_ref)
-        WHERE r.season = ? AND r.round = ? AND r.position_order <= 3
-        ORDER BY r.position_order
-        """, [season, round_])
+    top = actual_result(store, season, round_)
+    top = top[top["position_order"] <= 3].rename(columns={"position_order": "position"})
+    return top[["position", "driver_ref", "code", "driver_name", "constructor_ref", "team_name", "grid"]]
 
 
 @dataclass(frozen=True)
@@ -138,19 +130,14 @@ def race_call(store: Store, season: int, round_: int, predicted: pd.DataFrame) -
     picks = order.index[order["driver_ref"] == winner["driver_ref"]]
     if not len(picks):
         return None
-    names = store.read(
-        "SELECT driver_ref, coalesce(code, upper(substr(driver_ref, 1, 3))) AS code, "
-        "forename || ' ' || surname AS driver_name FROM drivers WHERE driver_ref = ?",
-        [str(order.iloc[0]["driver_ref"])])
     fav_ref = str(order.iloc[0]["driver_ref"])
-    fav_code = str(names.iloc[0]["code"]) if len(names) else fav_ref[:3].upper()
-    fav_name = str(names.iloc[0]["driver_name"]) if len(names) else fav_ref
+    favourite = driver_names(store, [fav_ref]).iloc[0]
     likely_podium = set(predicted.nlargest(3, "p_podium")["driver_ref"])
     return RaceCall(
         winner_code=str(winner["code"]), winner_name=str(winner["driver_name"]), winner_team=str(winner["team_name"]),
         winner_constructor_ref=str(winner["constructor_ref"]),
         winner_grid=None if pd.isna(winner["grid"]) else int(winner["grid"]),
-        favourite_code=fav_code, favourite_name=fav_name, favourite_p_win=float(order.iloc[0]["p_win"]),
+        favourite_code=str(favourite["code"]), favourite_name=str(favourite["driver_name"]), favourite_p_win=float(order.iloc[0]["p_win"]),
         winner_p_win=float(order.loc[picks[0], "p_win"]), winner_pick=int(picks[0]) + 1,
         podium_hits=len(likely_podium & set(top["driver_ref"])),
     )

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from f1core.config import Settings
+from f1core.names import with_driver_labels
 from f1core.store import Store
 
 # How `position_text` marks a car without a finishing position, in the words fans use.
 _UNCLASSIFIED = {"R": "DNF", "D": "DSQ", "E": "EXC", "W": "DNS", "F": "DNQ", "N": "NC"}
 
-# A driver's three-letter code, falling back to the surname for drivers the sources give none.
-_CODE_SQL = "coalesce(d.code, upper(left(strip_accents(d.surname), 3)))"
 
 
 def short_race_name(name: str) -> str:
@@ -118,14 +117,14 @@ def standings(store: Store, season: int) -> Standings | None:
         return None
     round_ = int(round_)
     drivers = store.read(
-        f"""
+        """
         WITH last_team AS (
             SELECT driver_ref, arg_max(constructor_ref, round) AS constructor_ref
             FROM results WHERE season = ? AND round <= ? GROUP BY driver_ref)
-        SELECT s.position AS pos, {_CODE_SQL} AS code, d.forename || ' ' || d.surname AS driver,
+        SELECT s.position AS pos, d.code, d.driver_name AS driver,
                c.name AS team, s.points, s.wins, s.driver_ref, lt.constructor_ref
         FROM driver_standings s
-        JOIN drivers d USING (driver_ref)
+        JOIN driver_labels d USING (driver_ref)
         LEFT JOIN last_team lt USING (driver_ref)
         LEFT JOIN constructors c ON c.constructor_ref = lt.constructor_ref
         WHERE s.season = ? AND s.round = ?
@@ -178,11 +177,11 @@ def recent_form(store: Store, season: int, last_n: int = 5) -> RecentForm:
             WHERE season = ? GROUP BY round, driver_ref),
         standing AS (
             SELECT driver_ref, position FROM driver_standings WHERE season = ? AND round = ?)
-        SELECT r.round, r.driver_ref, {_CODE_SQL} AS code, d.forename || ' ' || d.surname AS driver,
+        SELECT r.round, r.driver_ref, d.code, d.driver_name AS driver,
                r.constructor_ref, c.name AS team, r.position_text,
                coalesce(r.points, 0) + coalesce(sp.points, 0) AS points, st.position AS standing
         FROM results r
-        JOIN drivers d USING (driver_ref)
+        JOIN driver_labels d USING (driver_ref)
         JOIN constructors c USING (constructor_ref)
         LEFT JOIN sprint sp ON sp.round = r.round AND sp.driver_ref = r.driver_ref
         LEFT JOIN standing st ON st.driver_ref = r.driver_ref
@@ -211,7 +210,7 @@ def teammate_head_to_head(store: Store, season: int) -> pd.DataFrame:
     both set a time in (Q3, else Q2, else Q1; positive = driver B slower). Driver A is the one
     placed higher in the championship."""
     return store.read(
-        f"""
+        """
         WITH standing AS (
             SELECT driver_ref, position FROM driver_standings
             WHERE season = ? AND round = (SELECT max(round) FROM driver_standings WHERE season = ?)),
@@ -233,7 +232,7 @@ def teammate_head_to_head(store: Store, season: int) -> pd.DataFrame:
               ON a.round = b.round AND a.constructor_ref = b.constructor_ref
              AND (a.rank, a.driver_ref) < (b.rank, b.driver_ref))
         SELECT c.name AS team,
-               {_CODE_SQL.replace('d.', 'da.')} AS driver_a, {_CODE_SQL.replace('d.', 'db.')} AS driver_b,
+               da.code AS driver_a, db.code AS driver_b,
                count(*) AS races,
                -- NULL, not 0-0, for seasons before qualifying was recorded (1994)
                CASE WHEN count(a_quali) > 0 THEN count(*) FILTER (WHERE a_quali < b_quali) END AS quali_a,
@@ -246,8 +245,8 @@ def teammate_head_to_head(store: Store, season: int) -> pd.DataFrame:
                p.constructor_ref, p.a_ref AS driver_a_ref, p.b_ref AS driver_b_ref
         FROM pair p
         JOIN constructors c USING (constructor_ref)
-        JOIN drivers da ON da.driver_ref = p.a_ref
-        JOIN drivers db ON db.driver_ref = p.b_ref
+        JOIN driver_labels da ON da.driver_ref = p.a_ref
+        JOIN driver_labels db ON db.driver_ref = p.b_ref
         GROUP BY ALL
         ORDER BY min(p.a_rank), races DESC
         """,
@@ -270,9 +269,9 @@ def rating_history(store: Store, frame: pd.DataFrame, season: int) -> pd.DataFra
         done = pd.concat([done, upcoming[upcoming["round"] == upcoming["round"].min()]])
     rows = done[["season", "round", "driver_ref", "constructor_ref", "team", "has_result", "drv_elo", "team_elo"]]
     names = store.read(
-        f"""
-        SELECT d.driver_ref, {_CODE_SQL} AS code, d.forename || ' ' || d.surname AS driver
-        FROM drivers d
+        """
+        SELECT d.driver_ref, d.code, d.driver_name AS driver
+        FROM driver_labels d
         WHERE d.driver_ref IN (SELECT DISTINCT driver_ref FROM results WHERE season = ?)
            OR d.driver_ref IN (SELECT DISTINCT driver_ref FROM qualifying WHERE season = ?)
         """,
@@ -284,7 +283,7 @@ def rating_history(store: Store, frame: pd.DataFrame, season: int) -> pd.DataFra
     out = (rows.merge(names, on="driver_ref", how="left")
                .merge(teams, on="constructor_ref", how="left")
                .merge(races[["round", "race"]], on="round", how="left"))
-    out["code"] = out["code"].fillna(out["driver_ref"].str[:3].str.upper())
+    out = with_driver_labels(out)
     out["team_name"] = out["team_name"].fillna(out["constructor_ref"])
     out["race"] = out["race"].where(out["has_result"], out["race"] + " (next)")
     return out.sort_values(["round", "drv_elo"], ascending=[True, False]).reset_index(drop=True)

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from f1core import race_review as rr
-from f1core.engine.scenario import ScenarioError
 from f1core.store import Store
+from f1core.views import race_review as rr
 
 FROZEN_RACE = (2026, 3)  # Japanese GP: gets a prediction in the log
 BACKTEST_RACE = (2026, 4)  # Miami: only the backtest has it
@@ -26,8 +25,8 @@ def engine(snapshot_db, tmp_path_factory):
     shutil.copy(snapshot_db, root / "f1.duckdb")
     store = Store(root / "f1.duckdb")
     eng = Engine(store, root / "models", FAST, today=dt.date(2026, 5, 10))
-    eng.retrain()
-    eng.run_backtest(2026)
+    eng.lifecycle.retrain()
+    eng.lifecycle.run_backtest(2026)
     eng.version_before_log = rr.review_version(eng)
     _freeze(eng, *FROZEN_RACE)
     yield eng
@@ -38,7 +37,7 @@ def _freeze(engine, season: int, round_: int) -> None:
     """Log a prediction the day before the race, as `Engine.freeze_predictions` would have."""
     prediction = engine.predict_race(season, round_)
     assert prediction.mode == "post-qualifying"
-    engine.log_prediction(prediction, engine.race(season, round_).start_utc.replace(tzinfo=None) - dt.timedelta(days=1))
+    engine.records.log_prediction(prediction, engine.race(season, round_).start_utc.replace(tzinfo=None) - dt.timedelta(days=1))
 
 
 def test_actual_result_in_finishing_order(engine):
@@ -57,7 +56,7 @@ def test_backtest_is_the_source_without_a_published_prediction(engine):
     source = rr.prediction_source(engine, *BACKTEST_RACE)
     assert source.kind == rr.BACKTEST
     assert source.mode == "post-qualifying"  # preferred over the pre-qualifying backtest
-    assert source.run_id == engine.latest_backtest()["run_id"]
+    assert source.run_id == engine.records.latest_backtest()["run_id"]
     assert len(source.predictions) == 22
     assert abs(source.predictions["p_win"].sum() - 1) < 0.01
     assert set(source.baselines) == {"grid", "form"}
@@ -98,7 +97,7 @@ def test_comparison_verdict_and_metrics_of_a_backtest_race(engine):
     assert v.winner_p_win == pytest.approx(c.loc[c["code"] == "ANT", "p_win"].iloc[0])
     # scored exactly as the backtest scored it, beside the same baselines
     m = review.metrics.set_index("metric")
-    stored = engine.backtest_race_metrics(engine.latest_backtest()["run_id"])
+    stored = engine.records.backtest_race_metrics(engine.records.latest_backtest()["run_id"])
     stored = stored[(stored["season"] == 2026) & (stored["round"] == 4) & (stored["mode"] == "post-qualifying")]
     for predictor in ("model", "grid"):
         row = stored[stored["predictor"] == predictor].iloc[0]
@@ -121,35 +120,3 @@ def test_races_of_a_season_latest_first(engine):
     races = rr.races_of_season(engine.store, 2025)
     assert len(races) == 24 and races[0].round == 24 and races[-1].round == 1
     assert [r.round for r in rr.races_of_season(engine.store, 2026)] == [4, 3, 2, 1]
-
-
-def test_typical_conditions(engine):
-    frame = engine.frame()
-    montreal = rr.typical_conditions(None, frame, "villeneuve")
-    assert 0 <= montreal["rain"] < 0.2 and 10 < montreal["air_temp"] < 35 and 20 < montreal["track_temp"] < 60
-    new = rr.typical_conditions(None, frame, "nowhere")  # no history: the median of every circuit
-    assert 0 <= new["rain"] < 0.2 and 10 < new["air_temp"] < 35
-    empty = rr.typical_conditions(None, frame.assign(rain=np.nan, air_temp=np.nan, track_temp=np.nan), "villeneuve")
-    assert empty == rr.FALLBACK_CONDITIONS
-
-
-def test_grid_order_from_slots():
-    codes = {"a": "AAA", "b": "BBB", "c": "CCC"}
-    assert rr.grid_order_from_slots({"a": 2, "b": 3, "c": 1}, codes) == ("c", "a", "b")
-    assert rr.grid_order_from_slots({"a": 2.0, "b": 1.0, "c": 3.0}) == ("b", "a", "c")
-    with pytest.raises(ScenarioError, match="P1 is given to AAA and CCC; nobody starts from P3"):
-        rr.grid_order_from_slots({"a": 1, "b": 2, "c": 1}, codes)
-    with pytest.raises(ScenarioError, match="slots go from 1 to 3: BBB \\(P7\\)"):
-        rr.grid_order_from_slots({"a": 1, "b": 7, "c": 2}, codes)
-    with pytest.raises(ScenarioError, match="BBB has no slot"):
-        rr.grid_order_from_slots({"a": 1, "b": None, "c": 2}, codes)
-    with pytest.raises(ScenarioError, match="whole numbers"):
-        rr.grid_order_from_slots({"a": 1.5, "b": 2, "c": 3}, codes)
-
-
-def test_shortest_grid_order():
-    race = ("a", "b", "c", "d")
-    assert rr.shortest_grid_order(("c", "a", "b", "d"), race) == ("c",)
-    assert rr.shortest_grid_order(("a", "c", "b", "d"), race) == ("a", "c")
-    assert rr.shortest_grid_order(("a", "b", "c", "d"), race) is None
-    assert rr.shortest_grid_order(("d", "c", "b", "a"), race) == ("d", "c", "b")

@@ -1,5 +1,4 @@
-"""Past races: the prediction made before a race, next to what happened; and two helpers of the
-What-if page. No Streamlit.
+"""Past races: the prediction made before a race, next to what happened. No Streamlit.
 
 The prediction comes from the public prediction log (what the app showed before the race) when
 the log has the race, else from the walk-forward backtest (models trained only on races before
@@ -7,8 +6,6 @@ it, so still out-of-sample), else there is none and only the result is shown. Th
 with the backtest's own metrics (`score_race`), beside the grid and form baselines of the
 backtest when it covers the race.
 
-What-if: the weather a scenario starts from when a race's own conditions are not known yet, and
-a whole grid typed as slot numbers turned into a grid order (or a plain ScenarioError).
 """
 from __future__ import annotations
 
@@ -19,38 +16,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from f1core.engine.backtest import HIGHER_IS_BETTER, RACE_METRICS, score_race
-from f1core.engine.scenario import ScenarioError
+from f1core.engine.backtest import RACE_METRICS, score_race
+from f1core.engine.training import POST, PRE
+from f1core.names import with_driver_labels
 from f1core.store import RaceRef, Store
+from f1core.views.terms import METRICS, MODE_WORDS
 
 if TYPE_CHECKING:
     from f1core.engine.service import Engine
 
 LOG = "prediction log"
 BACKTEST = "backtest"
-POST = "post-qualifying"
-PRE = "pre-qualifying"
-
-METRIC_LABELS = {
-    "winner_top1": "Favourite won",
-    "winner_top3": "Winner in top 3 picks",
-    "winner_logloss": "Winner log loss",
-    "multiclass_brier": "Win Brier",
-    "podium_brier": "Podium Brier",
-    "spearman": "Order (Spearman)",
-    "position_mae": "Position error",
-}
-METRIC_HELP = {
-    "winner_top1": "1 when the driver with the highest win chance won, else 0.",
-    "winner_top3": "1 when the winner was one of the three drivers with the highest win chances.",
-    "winner_logloss": "−ln(chance given to the actual winner): 0.69 for 50%, 2.3 for 10%. Lower is better.",
-    "multiclass_brier": "Squared error of the win chances over the whole field. Lower is better.",
-    "podium_brier": "Mean squared error of the podium chances per driver. Lower is better.",
-    "spearman": "Rank correlation of expected and actual finishing order, from −1 to 1. Higher is better.",
-    "position_mae": "Mean distance between expected and actual finishing position, in places. Lower is better.",
-}
-BASELINE_LABELS = {"grid": "grid baseline", "form": "form baseline"}
-
 
 # -- the actual result ------------------------------------------------------------------------------
 
@@ -60,28 +36,24 @@ def actual_result(store: Store, season: int, round_: int) -> pd.DataFrame:
     status, points, finished (classified with a position). Empty when the race has no result."""
     return store.read(
         """
-        SELECT r.driver_ref,
-               coalesce(d.code, upper(substr(r.driver_ref, 1, 3))) AS code,
-               coalesce(d.forename || ' ' || d.surname, r.driver_ref) AS driver_name,
-               r.constructor_ref, coalesce(c.name, r.constructor_ref) AS team_name,
+        SELECT r.driver_ref, d.code, d.driver_name, r.constructor_ref, coalesce(c.name, r.constructor_ref) AS team_name,
                r.grid, r.position_order, r.position_text, r.status, r.points,
                coalesce(regexp_full_match(r.position_text, '[0-9]+'), false) AS finished
         FROM results r
-        LEFT JOIN drivers d USING (driver_ref)
+        LEFT JOIN driver_labels d USING (driver_ref)
         LEFT JOIN constructors c USING (constructor_ref)
         WHERE r.season = ? AND r.round = ?
         ORDER BY r.position_order
-        """, [season, round_])
+        """, [season, round_]).pipe(with_driver_labels)
 
 
 def driver_names(store: Store, driver_refs: list[str]) -> pd.DataFrame:
-    """driver_ref, code, driver_name for the given drivers."""
-    if not driver_refs:
-        return pd.DataFrame(columns=["driver_ref", "code", "driver_name"])
-    return store.read(
-        "SELECT driver_ref, coalesce(code, upper(substr(driver_ref, 1, 3))) AS code, "
-        "forename || ' ' || surname AS driver_name FROM drivers WHERE list_contains(?, driver_ref)",
-        [list(driver_refs)])
+    """driver_ref, code, driver_name for the given drivers, in their order (named by
+    `with_driver_labels` when the store does not know them)."""
+    found = store.read("SELECT driver_ref, code, driver_name FROM driver_labels WHERE list_contains(?, driver_ref)",
+                       [list(driver_refs)])
+    return pd.DataFrame({"driver_ref": list(driver_refs)}).merge(found, on="driver_ref", how="left").pipe(
+        with_driver_labels)
 
 
 def races_of_season(store: Store, season: int) -> list[RaceRef]:
@@ -104,8 +76,7 @@ class PredictionSource:
 
     @property
     def mode_words(self) -> str:
-        return {POST: "after qualifying (with the real grid)",
-                PRE: "before qualifying (with a predicted grid)"}.get(self.mode or "", "")
+        return MODE_WORDS.get(self.mode or "", "")
 
     @property
     def description(self) -> str:
@@ -134,13 +105,13 @@ def prediction_source(engine: Engine, season: int, round_: int) -> PredictionSou
     """The prediction log's last prediction before the race when there is one, else the latest
     backtest's model prediction (after qualifying when it has it), else none. The backtest's
     baselines for the race come along whenever the backtest covers it."""
-    latest = engine.latest_backtest()
+    latest = engine.records.latest_backtest()
     run_id = latest["run_id"] if latest else None
-    backtest = engine.backtest_predictions(run_id, season, round_) if run_id is not None else pd.DataFrame()
+    backtest = engine.records.backtest_predictions(run_id, season, round_) if run_id is not None else pd.DataFrame()
     modes = set(backtest["mode"]) if not backtest.empty else set()
     bt_mode = POST if POST in modes else (PRE if PRE in modes else None)
 
-    frozen = engine.frozen_prediction(season, round_)
+    frozen = engine.records.frozen_prediction(engine.race(season, round_))
     if not frozen.empty:
         mode = str(frozen["mode"].iloc[0])
         source = PredictionSource(LOG, _prediction_columns(frozen), mode=mode,
@@ -274,8 +245,9 @@ def race_metrics(source: PredictionSource, actual: pd.DataFrame) -> pd.DataFrame
         scored[name] = _score(source.baselines.get(name), actual)
     rows = []
     for metric in RACE_METRICS:
-        row = {"metric": metric, "label": METRIC_LABELS[metric],
-               "better": "higher" if metric in HIGHER_IS_BETTER else "lower", "help": METRIC_HELP[metric]}
+        info = METRICS[metric]
+        row = {"metric": metric, "label": info.label, "better": "higher" if info.higher_is_better else "lower",
+               "help": info.per_race}
         for name, values in scored.items():
             row[name] = values.get(metric, np.nan)
         rows.append(row)
@@ -321,79 +293,12 @@ def review_race(engine: Engine, season: int, round_: int, actual: pd.DataFrame |
         names = driver_names(engine.store, list(comparison.loc[missing, "driver_ref"])).set_index("driver_ref")
         for col in ("code", "driver_name"):
             comparison.loc[missing, col] = comparison.loc[missing, "driver_ref"].map(names[col])
-        comparison["code"] = comparison["code"].fillna(comparison["driver_ref"].str[:3].str.upper())
-        comparison["driver_name"] = comparison["driver_name"].fillna(comparison["driver_ref"])
     return RaceReview(race, source, actual, comparison, verdict(comparison), race_metrics(source, actual))
 
 
 def review_version(engine: Engine) -> tuple:
     """Changes whenever a review could change: new data, a new backtest run, a newly frozen
     prediction. For cache keys."""
-    latest = engine.latest_backtest()
-    logged = engine.store.scalar("SELECT max(logged_at) FROM prediction_log")
+    latest = engine.records.latest_backtest()
+    logged = engine.records.last_logged_at()
     return (engine.data_version(), latest["run_id"] if latest else None, str(logged))
-
-
-# -- what-if helpers ------------------------------------------------------------------------
-
-FALLBACK_CONDITIONS = {"rain": 0.0, "air_temp": 22.0, "track_temp": 32.0}
-
-
-def typical_conditions(store: Store | None, frame: pd.DataFrame, circuit_ref: str) -> dict[str, float]:
-    """Race-day weather typical of a circuit (medians of the races with observed weather there),
-    for a what-if whose race has no forecast yet; the medians over every circuit where the
-    circuit has none, and plain defaults (dry, 22 °C air, 32 °C track) where nothing is known.
-    `frame`: the feature frame (`build_frame`); `store` is unused (the shape of the UI's cached
-    frame queries)."""
-    races = frame.drop_duplicates(["season", "round"])
-    here = races[races["circuit_ref"] == circuit_ref]
-    out = {}
-    for col, fallback in FALLBACK_CONDITIONS.items():
-        value = here[col].dropna().median() if col in here and here[col].notna().any() else np.nan
-        if pd.isna(value) and col in races and races[col].notna().any():
-            value = races[col].dropna().median()
-        out[col] = float(value) if pd.notna(value) else fallback
-    return out
-
-
-def grid_order_from_slots(slots: dict[str, float | None], codes: dict[str, str] | None = None) -> tuple[str, ...]:
-    """A grid order (pole first) from each driver's typed slot. The slots must be 1..n, each used
-    once; otherwise a ScenarioError says, in plain words with driver codes, what is wrong."""
-    codes = codes or {}
-    name = lambda d: codes.get(d, d)  # noqa: E731
-    n = len(slots)
-    problems = []
-    empty = [name(d) for d, s in slots.items() if s is None or pd.isna(s)]
-    if empty:
-        problems.append(f"{', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no slot")
-    given = {d: s for d, s in slots.items() if s is not None and not pd.isna(s)}
-    not_whole = [f"{name(d)} ({s:g})" for d, s in given.items() if float(s) != int(s)]
-    if not_whole:
-        problems.append(f"slots are whole numbers: {', '.join(not_whole)}")
-    given = {d: int(s) for d, s in given.items()}
-    outside = [f"{name(d)} (P{s})" for d, s in given.items() if not 1 <= s <= n]
-    if outside:
-        problems.append(f"slots go from 1 to {n}: {', '.join(outside)}")
-    by_slot: dict[int, list[str]] = {}
-    for d, s in given.items():
-        by_slot.setdefault(s, []).append(name(d))
-    twice = [f"P{s} is given to {' and '.join(ds)}" for s, ds in sorted(by_slot.items()) if len(ds) > 1]
-    problems += twice
-    free = [f"P{s}" for s in range(1, n + 1) if s not in by_slot]
-    if free and (twice or empty or outside):
-        problems.append(f"nobody starts from {', '.join(free)}")
-    if problems:
-        raise ScenarioError("The grid is not applied: " + "; ".join(problems) + ". Give every driver a different "
-                            "slot, or use “Move one driver”, which shifts the others for you.")
-    return tuple(d for d, _ in sorted(given.items(), key=lambda kv: kv[1]))
-
-
-def shortest_grid_order(order: tuple[str, ...], race_grid: tuple[str, ...]) -> tuple[str, ...] | None:
-    """The shortest head of a whole grid `order` that gives the same grid once the drivers it does
-    not name follow in the race's own order (as `apply_scenario` does): short links. None when
-    `order` is the race's own grid."""
-    for k in range(len(order) + 1):
-        head = order[:k]
-        if list(order[k:]) == [d for d in race_grid if d not in head]:
-            return tuple(head) or None
-    return tuple(order)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from f1core import racecards
-from f1core.racecards import Circuit
+from f1core.views import racecards
+from f1core.views.racecards import Circuit
 
 
 def at_utc(text: str) -> dt.datetime:

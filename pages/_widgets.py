@@ -1,190 +1,25 @@
-"""The one shared UI module of the pages: settings, the process's store and refresher, cached data
-access, colours and chart styling, errors, admin checks, freshness and empty-store notices, tables
-with CSV downloads.
-
-Pages import from here (`from pages._ui import ...`) and from `f1core`; they hold no SQL and no
-modelling. Cached data is keyed by `Store.data_version()`, so every cache refreshes by itself when
-an ingestion run lands new rows.
-"""
+"""The widgets pages share: tables with CSV downloads, plain-words errors, the admin check, the
+refresh controls and status, the notices for an empty store or a missing model, and the retrain
+button with its progress."""
 from __future__ import annotations
 
 import datetime as dt
 import hmac
-import logging
 import re
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from f1core import clock
-from f1core.config import Settings, SettingsError, load_settings
-from f1core.ingest.refresh import Refresher
+from f1core.config import SettingsError
 from f1core.ingest.runs import IngestError
+from f1core.progress import Progress
 from f1core.store import Store, StoreError
-
-if TYPE_CHECKING:
-    from f1core.engine.service import Engine
-
-log = logging.getLogger("f1app")
-
-NEUTRAL_COLOR = "#9AA0A6"
-
-# Team colours by constructorRef: the official ones as FastF1 lists them, with FastF1's own
-# choice where official colours clash on one grid (Alpine pink beside three blue teams) and
-# Cadillac's near-black lightened so it shows on the dark theme. Older teams are approximations.
-TEAM_COLORS: dict[str, str] = {
-    # 2024-2026 grid
-    "red_bull": "#3671C6", "mclaren": "#FF8000", "ferrari": "#E80020", "mercedes": "#27F4D2",
-    "aston_martin": "#229971", "alpine": "#FF87BC", "williams": "#64C4FF", "rb": "#6692FF",
-    "sauber": "#52E252", "haas": "#B6BABD", "audi": "#FF2D00", "cadillac": "#8E8E93",
-    # earlier names of today's teams
-    "alphatauri": "#4E7C9B", "toro_rosso": "#469BFF", "alfa": "#B12039", "racing_point": "#F596C8",
-    "force_india": "#F596C8", "renault": "#FFF500", "lotus_f1": "#FFB800", "brawn": "#B8FD6E",
-    "bmw_sauber": "#6CA0DC", "honda": "#E8E8E8", "bar": "#C9C9C9", "jaguar": "#0E8A4A",
-    "stewart": "#F0F0F0", "benetton": "#00A86B", "toyota": "#CC1F30", "jordan": "#F9D71C",
-    "spyker": "#FF7F00", "spyker_mf1": "#FF7F00", "mf1": "#D33B3B", "super_aguri": "#D32F2F",
-    "minardi": "#8A8A8A", "prost": "#2A52BE", "arrows": "#FF8C00", "tyrrell": "#1F6FD1",
-    "ligier": "#0055A4", "marussia": "#C3002F", "manor": "#C3002F", "virgin": "#D4001F",
-    "caterham": "#0B8F4A", "lotus_racing": "#0B8F4A", "hrt": "#A6904F", "team_lotus": "#FFD200",
-}
+from pages._resources import get_engine, get_refresher, get_settings, get_store, log, today
 
 _ADMIN_OK = "_f1_admin_ok"
-
-
-# -- settings, store, refresher -----------------------------------------------------------------
-
-def get_settings() -> Settings:
-    """The settings (environment, overridden by .streamlit/secrets.toml). Stops the page with a
-    plain message when a setting cannot be used."""
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        st.error(f"A setting cannot be used: {exc}. Fix it in the environment or in "
-                 "`.streamlit/secrets.toml`, then reload the page.", icon=":material/settings:")
-        st.stop()
-
-
-@st.cache_resource(show_spinner=False)
-def _open_store(db_path: str) -> Store:
-    return Store(db_path)
-
-
-def get_store() -> Store:
-    """The process's one Store (one DuckDB connection shared by all sessions and the refresher)."""
-    path = get_settings().db_path
-    try:
-        return _open_store(str(path))
-    except StoreError as exc:
-        friendly_error(exc, "open the data store")
-        st.stop()
-
-
-@st.cache_resource(show_spinner=False)
-def _make_refresher(db_path: str, _settings: Settings) -> Refresher:
-    def upkeep(_outcomes, progress) -> None:
-        # After every refresh: retrain when due, freeze the predictions users see, keep the
-        # backtest current. Runs in the refresher's thread, never touches Streamlit.
-        for line in _make_engine(db_path, _settings).upkeep(lambda message, _f: progress(message)):
-            log.info("upkeep: %s", line)
-
-    return Refresher(_open_store(db_path), _settings, after_refresh=upkeep)
-
-
-def get_refresher() -> Refresher:
-    """The process's background refresher over `get_store()`. `app.py` starts it once per server
-    process; pages read its status and trigger it."""
-    settings = get_settings()
-    get_store()  # stops the page with a plain message when the store cannot be opened
-    return _make_refresher(str(settings.db_path), settings)
-
-
-def today() -> dt.date:
-    """Today's date, or F1_TODAY when set (demos and tests)."""
-    return clock.today(get_settings().today)
-
-
-# -- cached data access -------------------------------------------------------------------------
-
-@st.cache_resource(show_spinner=False)
-def _make_engine(db_path: str, _settings: Settings) -> Engine:
-    from f1core.engine.service import Engine  # imported on first use: it loads the model libraries
-    from f1core.engine.training import TrainingConfig
-
-    return Engine(_open_store(db_path), _settings.models_dir, TrainingConfig.starting(_settings.train_from),
-                  today=_settings.today)
-
-
-def get_engine() -> Engine:
-    """The process's prediction engine over `get_store()` (models in F1_MODELS). It keeps the
-    feature frame and the champion model cached per data version for all sessions."""
-    settings = get_settings()
-    get_store()  # stops the page with a plain message when the store cannot be opened
-    return _make_engine(str(settings.db_path), settings)
-
-
-def feature_frame() -> pd.DataFrame:
-    """`f1core.engine.features.build_frame` of the store, from the engine's cache (rebuilt once per
-    data version, in a few seconds). Treat it as read-only: never modify it in place."""
-    with st.spinner("Building the features of every race (a few seconds, once per data update)…"):
-        return get_engine().frame()
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _cached_call(name: str, db_path: str, data_version: int, args: tuple, kwargs: tuple, *,
-                 _fn: Callable[..., Any], _leading: tuple) -> Any:
-    return _fn(*_leading, *args, **dict(kwargs))
-
-
-def _call_cached(fn: Callable[..., Any], with_frame: bool, args: tuple, kwargs: dict) -> Any:
-    store = get_store()
-    version = store.data_version()
-    leading = (store, feature_frame()) if with_frame else (store,)
-    return _cached_call(f"{fn.__module__}.{fn.__qualname__}", str(store.path), version, args,
-                        tuple(sorted(kwargs.items())), _fn=fn, _leading=leading)
-
-
-def cached_query(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """`fn(store, *args, **kwargs)`, cached until the store's data changes. `fn` is an f1core
-    function taking the Store first; the arguments must be hashable by Streamlit (numbers,
-    strings, dates, tuples...). Returns a copy, so callers may modify data frames."""
-    return _call_cached(fn, False, args, kwargs)
-
-
-def cached_frame_query(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """`fn(store, feature_frame(), *args, **kwargs)`, cached until the store's data changes."""
-    return _call_cached(fn, True, args, kwargs)
-
-
-# -- colours and charts -------------------------------------------------------------------------
-
-def team_color(constructor_ref: str | None) -> str:
-    return TEAM_COLORS.get(constructor_ref or "", NEUTRAL_COLOR)
-
-
-def style_figure(fig: go.Figure, *, height: int = 440, title: str | None = None) -> go.Figure:
-    """The house layout for every chart: compact margins, the legend in rows above the plot (beside
-    it would squeeze the plot on a phone; below, it collides with long axis labels), a hover label
-    per point. Colours and fonts follow the Streamlit theme (see `show_chart`)."""
-    fig.update_layout(
-        height=height,
-        title=dict(text=title, x=0, xanchor="left") if title else None,
-        margin=dict(l=8, r=8, t=48 if title else 16, b=8),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, xanchor="left", title=None,
-                    font=dict(size=12), itemwidth=30),
-        hoverlabel=dict(namelength=-1),
-        font=dict(size=13),
-    )
-    return fig
-
-
-def show_chart(fig: go.Figure, key: str | None = None) -> None:
-    st.plotly_chart(fig, width="stretch", theme="streamlit", key=key,
-                    config={"displaylogo": False, "scrollZoom": False,
-                            "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]})
 
 
 # -- tables -------------------------------------------------------------------------------------
@@ -212,7 +47,8 @@ def show_table(df: pd.DataFrame, filename: str, *, columns: list[str] | None = N
 _PLAIN_ERRORS = (IngestError, StoreError, SettingsError, OSError)
 # The engine's own errors already say what and where in plain words; matched by name so that
 # importing this module does not load the model libraries on every page.
-_PLAIN_ERROR_NAMES = {"NotEnoughData", "RegistryError", "RetrainInProgress", "PredictionError", "ScenarioError"}
+_PLAIN_ERROR_NAMES = {"NotEnoughData", "NoModel", "RegistryError", "RetrainInProgress", "PredictionError",
+                      "ScenarioError"}
 
 
 def friendly_error(exc: BaseException, context: str) -> None:
@@ -380,54 +216,17 @@ def freshness_banner() -> None:
     st.caption(f":material/database: Data up to {last.label} ({last.date:%-d %b %Y}){nxt}")
 
 
-# -- predictions and models ---------------------------------------------------------------------
-
-def champion_version() -> str | None:
-    return get_engine().registry.champion_version()
-
-
-@st.cache_data(show_spinner=False, max_entries=512)
-def _prediction(db_path: str, data_version: int, model_version: str, season: int, round_: int,
-                scenario_items: tuple) -> Any:
-    from f1core.engine.scenario import Scenario
-
-    return get_engine().predict_race(season, round_, Scenario.from_query(dict(scenario_items)))
-
-
-def race_prediction(season: int, round_: int, scenario: Any = None) -> Any:
-    """`Engine.predict_race`, cached per data version, champion version and scenario (a what-if
-    toggled back and forth is drawn from the cache). Needs a champion: call `require_model()`."""
-    scenario_items = tuple(sorted(scenario.to_query().items())) if scenario is not None else ()
-    store = get_store()
-    return _prediction(str(store.path), store.data_version(), champion_version() or "", int(season),
-                       int(round_), scenario_items)
-
-
-@st.cache_data(show_spinner=False, ttl=3600, max_entries=8)
-def _freeze(db_path: str, champion: str) -> int:
-    return get_engine().freeze_predictions()
-
-
-def freeze_shown_predictions() -> None:
-    """Freeze the predictions users see into the public prediction log: at most once an hour per
-    process from the pages (the engine itself writes at most once every 6 h per race, mode and
-    model). Bookkeeping: it never breaks a page."""
-    try:
-        _freeze(str(get_store().path), champion_version() or "")
-    except Exception as exc:
-        log.warning("could not freeze the predictions: %s", exc)
-
-
 @contextmanager
-def progress_status(label: str) -> Iterator[tuple[Any, Callable[[str, float], None]]]:
+def progress_status(label: str) -> Iterator[tuple[Any, Progress]]:
     """An expanded `st.status` box with a progress bar and a line for the current step; yields
     the box and a `progress(message, fraction)` callback for the engine's long jobs."""
     with st.status(label, expanded=True) as status:
         bar = st.progress(0.0)
         line = st.empty()
 
-        def progress(message: str, fraction: float) -> None:
-            bar.progress(min(max(fraction, 0.0), 1.0))
+        def progress(message: str, fraction: float | None = None) -> None:
+            if fraction is not None:
+                bar.progress(min(max(fraction, 0.0), 1.0))
             line.caption(message)
 
         yield status, progress
@@ -436,10 +235,10 @@ def progress_status(label: str) -> Iterator[tuple[Any, Callable[[str, float], No
 def retrain_with_progress(key: str) -> Any:
     """The Retrain button (admin-protected): trains a challenger, compares it with the champion and
     shows each step and the decision with its reasons. Returns the decision, or None."""
-    from f1core.engine.service import RetrainInProgress
+    from f1core.engine.lifecycle import RetrainInProgress
 
-    engine = get_engine()
-    if engine.retraining:
+    lifecycle = get_engine().lifecycle
+    if lifecycle.retraining:
         st.button("Retrain", key=key, icon=":material/model_training:", disabled=True,
                   help="A retrain is running now.")
         st.info("A retrain is already running; this page shows the new model when it is done.",
@@ -451,7 +250,7 @@ def retrain_with_progress(key: str) -> Any:
         return None
     with progress_status("Retraining…") as (status, progress):
         try:
-            decision = engine.retrain(progress)
+            decision = lifecycle.retrain(progress)
         except RetrainInProgress as exc:
             status.update(label="A retrain is already running", state="error")
             st.info(str(exc), icon=":material/hourglass_top:")
@@ -474,7 +273,7 @@ def require_model() -> Any:
     engine = get_engine()
     if engine.registry.champion_version():
         return engine
-    if engine.retraining:
+    if engine.lifecycle.retraining:
         st.info("**Training the first model** from the data in the store (under a minute). "
                 "This page updates by itself when it is ready.", icon=":material/model_training:")
 
@@ -490,18 +289,3 @@ def require_model() -> Any:
         if retrain_with_progress("require_model_train"):
             st.rerun()
     st.stop()
-
-
-def pct(p: float | None, digits: int = 0) -> str:
-    """A probability for people: '37%', '<1%' for tiny non-zero chances, '—' when unknown."""
-    if p is None or pd.isna(p):
-        return "—"
-    if 0 < p < 0.005:
-        return "<1%"
-    return f"{p * 100:.{digits}f}%"
-
-
-MODE_NOTE = {
-    "pre-qualifying": "Before qualifying: the grid is the qualifying model's prediction.",
-    "post-qualifying": "After qualifying: the real grid is used.",
-}

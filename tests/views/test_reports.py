@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from f1core import reports
 from f1core.engine.backtest import RACE_METRICS
 from f1core.engine.registry import ARTIFACT, Registry
 from f1core.store import Store
+from f1core.views import reports
+from f1core.views.terms import METRICS
 
 POST, PRE = "post-qualifying", "pre-qualifying"
 
@@ -29,11 +30,11 @@ def backtest(snapshot_db, tmp_path_factory):
     shutil.copy(snapshot_db, db)
     store = Store(db)
     engine = Engine(store, root / "models", FAST, today=dt.date(2026, 5, 10))
-    run_id, _ = engine.run_backtest(2026)
-    latest = engine.latest_backtest()
+    run_id, _ = engine.lifecycle.run_backtest(2026)
+    latest = engine.records.latest_backtest()
     assert latest["run_id"] == run_id
-    yield (engine, latest, engine.backtest_race_metrics(run_id), engine.backtest_predictions(run_id),
-           engine.backtest_stage1(run_id))
+    yield (engine, latest, engine.records.backtest_race_metrics(run_id), engine.records.backtest_predictions(run_id),
+           engine.records.backtest_stage1(run_id))
     store.close()
 
 
@@ -63,7 +64,7 @@ def test_paired_differences_compare_the_same_races(backtest):
         expected = (model - base).dropna().mean()
         assert row.difference == pytest.approx(expected)
         assert row.lo <= row.difference + 1e-9 <= row.hi + 2e-9
-        higher = reports.METRICS[row.metric].higher_is_better
+        higher = METRICS[row.metric].higher_is_better
         if row.verdict == "model better":
             assert (row.lo > 0) if higher else (row.hi < 0)
         elif row.verdict == "baseline better":
@@ -77,7 +78,7 @@ def test_paired_differences_compare_the_same_races(backtest):
 def test_headline_table_is_one_row_per_metric_with_verdicts(backtest):
     _, latest, per_race, _, _ = backtest
     table = reports.headline_table(latest["summary"], per_race, POST)
-    assert list(table["metric"]) == [reports.METRICS[m].label for m in RACE_METRICS]
+    assert list(table["metric"]) == [METRICS[m].label for m in RACE_METRICS]
     for column in ("Model", "Grid baseline", "Form baseline", "vs grid", "vs form", "model − grid", "model − form"):
         assert column in table.columns
     assert table["vs grid"].isin(["model better", "baseline better", "too close to call", "identical"]).all()
@@ -215,7 +216,7 @@ def test_registry_table_and_rollback_candidates(backtest, tmp_path):
 
 def test_metric_formatting_and_top1_margin(backtest):
     _, latest, _, _, _ = backtest
-    top1, loss, laps = (reports.METRICS[m] for m in ("winner_top1", "winner_logloss", "laptime_median_abs_error_s"))
+    top1, loss, laps = (METRICS[m] for m in ("winner_top1", "winner_logloss", "laptime_median_abs_error_s"))
     assert top1.format(0.6371) == "64%" and top1.format(None) == "—"
     assert top1.format_difference(0.06) == "+6 pts" and loss.format_difference(-0.373) == "−0.373"
     assert laps.format(0.734) == "0.73 s"

@@ -6,12 +6,12 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from f1core import insights
 from f1core.config import load_settings
 from f1core.ingest.ergast_csv import import_dump
 from f1core.ingest.runs import IngestError
 from f1core.ingest.weather_csv import import_weather
 from f1core.store import Store
+from f1core.views import insights
 from tests.conftest import FIXTURES
 
 

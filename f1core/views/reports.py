@@ -8,92 +8,16 @@ were scored the same way on the same races. Intervals are 90% bootstrap interval
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from f1core.engine.backtest import RACE_METRICS, bootstrap_ci, reference_times, score_stage1
+from f1core.engine.backtest import RACE_METRICS, STAGE1_METRICS, bootstrap_ci, reference_times, score_stage1
 from f1core.engine.registry import ARTIFACT, Registry
+from f1core.engine.training import POST
 from f1core.store import Store
+from f1core.views.terms import METRICS, PREDICTOR_LABEL, ordered_predictors
 
 LEVEL = 0.9  # every interval of the reports
-PREDICTOR_ORDER = ["model", "grid", "form"]
-PREDICTOR_LABEL = {"model": "Model", "grid": "Grid baseline", "form": "Form baseline",
-                   "last race": "Last-race baseline"}
-PREDICTOR_NOTE = {
-    "model": "the prediction model",
-    "grid": "grid order: the pole sitter wins, everyone finishes where he starts (after qualifying only)",
-    "form": "recent form: drivers ranked by their recent points per race",
-    "last race": "every driver qualifies with the same gap to pole as at his previous race",
-}
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    name: str
-    label: str
-    kind: str  # 'share' (0..1, shown in %), 'number', 'places', 'seconds'
-    higher_is_better: bool
-    meaning: str
-
-    def format(self, value: float | None) -> str:
-        if value is None or pd.isna(value):
-            return "—"
-        if self.kind == "share":
-            return f"{value * 100:.0f}%"
-        if self.kind == "places":
-            return f"{value:.2f}"
-        if self.kind == "seconds":
-            return f"{value:.2f} s"
-        return f"{value:.3f}"
-
-    def format_difference(self, value: float) -> str:
-        """A difference of this metric, with its unit ('+8 pts', '−0.120')."""
-        if pd.isna(value):
-            return "—"
-        sign = "+" if value > 0 else "−" if value < 0 else "±"
-        size = abs(value)
-        if self.kind == "share":
-            return f"{sign}{size * 100:.0f} pts"
-        if self.kind == "seconds":
-            return f"{sign}{size:.2f} s"
-        return f"{sign}{size:.2f}" if self.kind == "places" else f"{sign}{size:.3f}"
-
-
-METRICS: dict[str, MetricInfo] = {m.name: m for m in [
-    MetricInfo("winner_top1", "Winner picked", "share", True,
-               "share of races where the driver given the highest win probability won"),
-    MetricInfo("winner_top3", "Winner in top 3 picks", "share", True,
-               "share of races where the winner was among the three drivers given the highest win probability"),
-    MetricInfo("winner_logloss", "Winner log loss", "number", False,
-               "minus the log of the probability given to the driver who won: 0.69 means he was given 50%, "
-               "1.61 means 20%, 2.30 means 10%; confident wrong picks cost the most"),
-    MetricInfo("multiclass_brier", "Win Brier score", "number", False,
-               "squared error of every driver's win probability against what happened (1 for the winner, "
-               "0 for the rest), summed over the field: 0 is perfect, about 1 is a confident miss"),
-    MetricInfo("podium_brier", "Podium Brier score", "number", False,
-               "squared error of each driver's podium probability against whether he made the podium, "
-               "averaged over the field"),
-    MetricInfo("spearman", "Finishing-order Spearman", "number", True,
-               "rank correlation between the predicted order (expected positions) and the real finishing "
-               "order: 1 is the exact order, 0 no relation"),
-    MetricInfo("position_mae", "Position error (places)", "places", False,
-               "average number of places between a driver's expected and real finishing position"),
-    MetricInfo("grid_spearman", "Grid Spearman", "number", True,
-               "rank correlation between the predicted qualifying order and the real one"),
-    MetricInfo("pole_hit", "Pole picked", "share", True,
-               "share of qualifying sessions where the predicted fastest driver took pole"),
-    MetricInfo("laptime_median_abs_error_s", "Lap-time error", "seconds", False,
-               "median distance between a driver's predicted and real best qualifying lap, in seconds"),
-]}
-STAGE1_METRICS = ["grid_spearman", "pole_hit", "laptime_median_abs_error_s"]
-assert set(RACE_METRICS) <= set(METRICS)
-
-
-def ordered_predictors(names) -> list[str]:
-    names = list(dict.fromkeys(names))
-    return [p for p in PREDICTOR_ORDER if p in names] + sorted(p for p in names if p not in PREDICTOR_ORDER)
 
 
 def _mean_ci(values, stat=np.mean) -> tuple[float, float, float, int]:
@@ -352,7 +276,7 @@ def record_summary(record: pd.DataFrame) -> pd.DataFrame:
 # -- registry --------------------------------------------------------------------------------------
 
 def recent_baselines(per_race: pd.DataFrame, through: tuple[int, int], n_races: int,
-                     mode: str = "post-qualifying") -> dict[str, dict[str, float]]:
+                     mode: str = POST) -> dict[str, dict[str, float]]:
     """Each baseline's mean metrics over the last `n_races` races up to `through` (season, round)
     in the backtest: what a model's 'recent' walk-forward metrics are to be compared with.
     Empty when the backtest does not cover all those races."""
@@ -400,11 +324,3 @@ def rollback_candidates(registry: Registry) -> list[str]:
     champion = index.get("champion")
     return sorted((v for v in index.get("versions", {})
                    if v != champion and (registry.root / v / ARTIFACT).exists()), reverse=True)
-
-
-__all__ = [
-    "LEVEL", "METRICS", "MetricInfo", "PREDICTOR_LABEL", "PREDICTOR_NOTE", "RACE_METRICS", "RELIABILITY_EDGES",
-    "STAGE1_METRICS", "headline", "headline_table", "ordered_predictors", "paired_differences", "record_summary",
-    "recent_baselines", "registry_table", "reliability", "rollback_candidates", "rolling_metrics", "season_metrics",
-    "stage1_baseline", "stage1_by_season", "top1_margin", "track_record_with_baselines",
-]

@@ -1,0 +1,78 @@
+"""What the engine keeps between calls and between restarts.
+
+In memory, per data version: the feature frame, its reference pole times, the names of drivers
+and teams, and the races looked up. On disk beside the store (`.feature-cache/`): the feature
+frame and the champion's prediction of each coming race, each keyed by everything it is made
+from (the data, the code, and for predictions the champion's artifact), so a restarted server
+shows the Overview without building features or loading LightGBM, and a stale file is never read.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from f1core.engine import features as features_module
+from f1core.engine import models as models_module
+from f1core.engine import predict as predict_module
+from f1core.engine import scenario as scenario_module
+from f1core.engine import training as training_module
+from f1core.files import atomic_pickle, read_pickle
+
+log = logging.getLogger(__name__)
+
+
+def _code_hash(*modules) -> str:
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+FEATURES_CODE = _code_hash(features_module)
+PREDICTION_CODE = _code_hash(features_module, models_module, predict_module, scenario_module, training_module)
+
+
+@dataclass
+class MemoryCache:
+    """The engine's in-memory state for one data version."""
+    version: int = -1
+    frame: pd.DataFrame | None = None
+    ref_pole: pd.Series | None = None
+    names: tuple[pd.DataFrame, pd.DataFrame] | None = None
+    races: dict = field(default_factory=dict)
+
+
+class DiskCache:
+    """Pickled objects in one folder, each written whole or not at all. Unreadable or missing
+    files read as None (the caller computes again); a disk that refuses writes only costs the
+    computation next time."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def read(self, name: str):
+        path = self.path(name)
+        if not path.exists():
+            return None
+        try:
+            return read_pickle(path)
+        except Exception as exc:  # a cut-short or foreign file: compute again
+            log.warning("cache file %s unreadable (%s); computing again", path, exc)
+            return None
+
+    def write(self, name: str, obj, replaces: tuple[str, ...] = ()) -> None:
+        """Keep `obj` under `name`, removing the files it supersedes (glob patterns in `replaces`)."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for old in (old for pattern in replaces for old in self.folder.glob(pattern)):
+                old.unlink(missing_ok=True)
+            atomic_pickle(self.path(name), obj)
+        except OSError as exc:
+            log.info("cache file %s not written: %s", self.path(name), exc)

@@ -1,0 +1,308 @@
+"""The model's life: training a challenger, the promotion rule, rollback, the reasons to retrain,
+and the upkeep that runs after every refresh (retrain when due, freeze the predictions users see,
+keep the backtest current). One retrain at a time, across threads and processes."""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
+
+import pandas as pd
+
+from f1core import clock
+from f1core.engine.backtest import summarise, walk_forward
+from f1core.engine.baselines import position_tables
+from f1core.engine.features import STAGE1_FEATURES
+from f1core.engine.registry import ModelBundle
+from f1core.engine.training import (
+    POST,
+    PRE,
+    NotEnoughData,
+    TrainingConfig,
+    stage1_config_key,
+    stage1_walk_forward,
+    stage2_features,
+    stage2_rows,
+    train_stage1,
+    train_stage2,
+)
+from f1core.progress import Progress, silent, within
+
+if TYPE_CHECKING:
+    from f1core.engine.service import Engine
+
+log = logging.getLogger(__name__)
+
+RECENT_RACES = 12  # the window a challenger and the champion are compared on
+BACKTEST_FROM = 2022  # the first season of the backtest the upkeep keeps current
+
+
+class RetrainInProgress(RuntimeError):
+    """Another retrain holds the lock."""
+
+
+@dataclass
+class RetrainDecision:
+    challenger: str
+    champion_before: str | None
+    promoted: bool
+    reasons: list[str]
+    challenger_metrics: dict
+    champion_metrics: dict | None
+    seconds: float
+
+    @property
+    def summary(self) -> str:
+        verdict = f"{self.challenger} promoted to champion" if self.promoted else f"{self.challenger} kept pending"
+        return f"{verdict}: " + "; ".join(self.reasons)
+
+
+def promotion_decision(challenger: ModelBundle, champion: ModelBundle | None,
+                       champ: dict | None) -> tuple[bool, list[str]]:
+    """The promotion rule, on the recent races walk-forward: promote when log loss is better by
+    0.02 or more (Spearman not worse by more than 0.01), or within those margins while trained on
+    newer races; otherwise keep the challenger pending."""
+    if champion is None:
+        return True, ["no champion yet"]
+    new = challenger.metrics["recent"]
+    d_loss = new["winner_logloss"] - champ["winner_logloss"]
+    d_rho = new["spearman"] - champ["spearman"]
+    newer = challenger.training_window["races"] - champion.training_window.get("races", 0)
+    same_config = challenger.config == champion.config
+    facts = (f"recent {new['races']} races: log loss {new['winner_logloss']:.3f} vs {champ['winner_logloss']:.3f}, "
+             f"Spearman {new['spearman']:.3f} vs {champ['spearman']:.3f}")
+    if d_loss <= -0.02 and d_rho >= -0.01:
+        return True, [facts, "better log loss by at least 0.02"]
+    if d_loss <= 0.02 and d_rho >= -0.01 and newer > 0:
+        why = "same configuration" if same_config else "as accurate within the margins"
+        return True, [facts, f"{why}, trained on {newer} more race(s)"]
+    if newer <= 0 and d_loss > -0.02:
+        return False, [facts, "no new races since the champion was trained and no clear gain"]
+    return False, [facts, "worse than the champion beyond the margins (log loss +0.02 or Spearman -0.01)"]
+
+
+class Lifecycle:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._retrain_lock = threading.Lock()
+
+    @property
+    def registry(self):
+        return self.engine.registry
+
+    @property
+    def records(self):
+        return self.engine.records
+
+    # -- training -----------------------------------------------------------------------------------
+    def stage1_history(self, frame: pd.DataFrame, config: TrainingConfig,
+                       progress: Progress | None = None) -> pd.DataFrame:
+        """Stage 1's walk-forward predictions (the pre-qualifying race model's honest inputs),
+        computed once per configuration and kept in the store."""
+        key = stage1_config_key(config)
+        known = self.records.stage1_known(key)
+        result = stage1_walk_forward(frame, config, known, progress)
+        fresh = result.merge(known[["season", "round", "driver_ref"]], how="left", indicator=True,
+                             on=["season", "round", "driver_ref"])
+        self.records.add_stage1(fresh[(fresh["_merge"] == "left_only") & fresh["pred_gap"].notna()], key)
+        return result
+
+    def train_bundle(self, progress: Progress | None = None, config: TrainingConfig | None = None) -> ModelBundle:
+        """Train both stages on every race with results (not registered)."""
+        config = config or self.engine.config
+        say = progress or silent
+        say("building features", 0.05)
+        frame = self.engine.frame()
+        done = frame[frame["has_result"]]
+        if done.empty:
+            raise NotEnoughData("no races with results to train on")
+        stage1_hist = self.stage1_history(frame, config, within(progress, 0.05, 0.4))
+        cutoff = int(done["race_idx"].max()) + 1
+        say("training the qualifying model", 0.45)
+        stage1 = train_stage1(done, cutoff, config)
+        say("training the race model (after qualifying)", 0.6)
+        post = train_stage2(frame, cutoff, POST, config)
+        say("training the race model (before qualifying)", 0.75)
+        pre = train_stage2(stage2_rows(frame, PRE, stage1_hist), cutoff, PRE, config)
+        last = done.sort_values("race_idx").iloc[-1]
+        race_count = int(done[done["season"] >= config.stage2_from]["race_idx"].nunique())
+        fingerprint = pd.util.hash_pandas_object(
+            done[["season", "round", "driver_ref", "position_order", "grid", "quali_best_s"]], index=False).sum()
+        return ModelBundle(
+            version=self.registry.next_version(),
+            created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            config=config, stage1=stage1, race_models={POST: post, PRE: pre},
+            baseline_tables={name: table.tolist() for name, table in position_tables(done).items()},
+            dnf_rate=float(done[done["season"] >= config.stage2_from]["dnf"].mean()),
+            training_window={
+                "first_season": config.stage2_from, "last_season": int(last["season"]),
+                "last_round": int(last["round"]),
+                "last_race_label": self.engine.race(int(last["season"]), int(last["round"])).label,
+                "last_race_date": str(pd.Timestamp(last["date"]).date()), "races": race_count,
+                "data_version": self.engine.data_version(),
+            },
+            data_fingerprint=f"{int(fingerprint) & 0xFFFFFFFFFFFF:012x}",
+            features={"stage1": list(STAGE1_FEATURES), "stage2": stage2_features(POST)},
+        )
+
+    def evaluate_recent(self, config: TrainingConfig, progress: Progress | None = None,
+                        n_races: int = RECENT_RACES) -> tuple[dict, dict[str, dict]]:
+        """Walk-forward over the last `n_races` races with results (post-qualifying mode): the
+        model's summary, and each baseline's on the same races."""
+        frame = self.engine.frame()
+        # the post-qualifying walk-forward does not use stage 1; its history of the engine's own
+        # set-up is computed once anyway, so no second configuration's history is ever built here
+        stage1_hist = self.stage1_history(frame, self.engine.config)
+        result = walk_forward(frame, int(frame["season"].min()), None, config, stage1_hist, modes=(POST,),
+                              last_n_races=n_races, progress=within(progress, 0, 1, "evaluating: "))
+        per = result.per_race
+        baselines = {name: summarise(g) for name, g in per[per["predictor"] != "model"].groupby("predictor")}
+        return summarise(per[per["predictor"] == "model"]), baselines
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One retrain or rollback at a time, across threads (a lock) and processes (a lock file)."""
+        if not self._retrain_lock.acquire(blocking=False):
+            raise RetrainInProgress("a retrain is already running; wait for it to finish")
+        try:
+            self.registry.root.mkdir(parents=True, exist_ok=True)
+            with open(self.registry.root / ".retrain.lock", "w") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError as exc:
+                    raise RetrainInProgress("a retrain is already running in another process") from exc
+                yield
+        finally:
+            self._retrain_lock.release()
+
+    @property
+    def retraining(self) -> bool:
+        return self._retrain_lock.locked()
+
+    def retrain(self, progress: Progress | None = None) -> RetrainDecision:
+        """Train a challenger on all data, compare it with the champion on the most recent races
+        (walk-forward) and promote it or keep it pending (`promotion_decision`)."""
+        say = progress or silent
+        started = time.perf_counter()
+        with self._exclusive():
+            challenger = self.train_bundle(within(progress, 0, 0.7))
+            say("evaluating the challenger on recent races", 0.7)
+            recent, baselines = self.evaluate_recent(challenger.config, within(progress, 0.7, 0.85))
+            challenger.metrics = {"recent": recent, "recent_baselines": baselines}
+            champion_version = self.registry.champion_version()
+            champion = self.engine.champion() if champion_version else None
+            champ_metrics = None
+            if champion is not None:
+                if champion.config == challenger.config:
+                    champ_metrics = challenger.metrics["recent"]
+                else:
+                    say("evaluating the champion's configuration on recent races", 0.85)
+                    champ_metrics = self.evaluate_recent(champion.config, within(progress, 0.85, 0.95))[0]
+            promoted, reasons = promotion_decision(challenger, champion, champ_metrics)
+            challenger.status = "challenger"
+            self.registry.save(challenger)
+            if promoted:
+                self.registry.promote(challenger.version, "; ".join(reasons))
+            else:
+                self.registry.keep_pending(challenger.version, "; ".join(reasons))
+            say("done", 1.0)
+            return RetrainDecision(challenger.version, champion_version, promoted, reasons,
+                                   challenger.metrics["recent"], champ_metrics, time.perf_counter() - started)
+
+    def rollback(self, to_version: str | None = None) -> str:
+        with self._exclusive():
+            return self.registry.rollback(to_version)
+
+    # -- reasons to retrain and the upkeep ----------------------------------------------------------
+    def retrain_triggers(self) -> list[tuple[str, str]]:
+        """Why the champion may be due for a retrain, as (kind, plain words): 'no-model',
+        'new-results', 'drift', 'accuracy' (live track record worse than expected), 'age'."""
+        bundle = self.engine.champion()
+        if bundle is None:
+            return [("no-model", "there is no model yet")]
+        triggers = []
+        done = self.engine.store.races_with_results(since_season=bundle.config.stage2_from)
+        new = len(done) - bundle.training_window.get("races", 0)
+        if new > 0:
+            triggers.append(("new-results", f"{new} race(s) with results since the champion was trained"))
+        try:
+            summary = self.engine.drift_summary()
+            if summary["suggest_retrain"]:
+                triggers.append(("drift", summary["message"]))
+        except Exception as exc:  # drift is advisory; a failure must not block the other triggers
+            log.warning("drift check failed: %s", exc)
+        record = self.records.track_record()
+        expected = bundle.metrics.get("recent", {}).get("winner_logloss")
+        if len(record) >= 6 and expected:
+            live = float(record.head(6)["winner_logloss"].mean())
+            if live > expected + 0.3:
+                triggers.append(("accuracy", f"live log loss over the last 6 races {live:.2f}, "
+                                             f"expected about {expected:.2f}"))
+        age = dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(bundle.created_at)
+        if age > dt.timedelta(days=30):
+            triggers.append(("age", f"the champion is {age.days} days old"))
+        return triggers
+
+    def upkeep(self, progress: Progress | None = None) -> list[str]:
+        """What runs after every refresh: retrain when there is no model or new results arrived
+        (other triggers at most once a day), freeze the predictions users see, and keep the
+        backtest current. Returns what it did, in plain words."""
+        done: list[str] = []
+        if self.engine.store.is_empty():
+            return done
+        triggers = self.retrain_triggers()
+        kinds = {k for k, _ in triggers}
+        last = max((h["at"] for h in self.registry.history()), default=None)
+        stale = last is None or dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(last) > dt.timedelta(days=1)
+        if kinds & {"no-model", "new-results"} or (kinds and stale):
+            try:
+                decision = self.retrain(within(progress, 0, 1, "retraining: "))
+                done.append(f"retrained ({'; '.join(m for _, m in triggers)}): {decision.summary}")
+            except RetrainInProgress:
+                done.append("a retrain was already running")
+        if self.registry.champion_version():
+            (progress or silent)("freezing the predictions shown")
+            written = self.freeze_predictions()
+            if written:
+                done.append(f"froze {written} prediction rows")
+        latest = self.records.latest_backtest()
+        last_race = self.engine.store.last_race_with_results()
+        if last_race and (latest is None or int(latest["summary"].get("to_season", 0)) < last_race.season
+                          or self.records.backtest_races_behind(latest) >= 3):
+            run_id, summary = self.run_backtest(BACKTEST_FROM, None, within(progress, 0, 1, "backtest: "))
+            done.append(f"backtest run {run_id} over {summary['races']} races")
+        return done
+
+    def run_backtest(self, from_season: int = BACKTEST_FROM, to_season: int | None = None,
+                     progress: Progress | None = None) -> tuple[int, dict]:
+        """Walk-forward backtest with the engine's configuration, stored; returns (run id, summary)."""
+        frame = self.engine.frame()
+        config = self.engine.config
+        stage1_hist = self.stage1_history(frame, config, within(progress, 0, 0.2))
+        result = walk_forward(frame, from_season, to_season, config, stage1_hist,
+                              progress=within(progress, 0.2, 1.0))
+        summary = result.summary()
+        summary.update({"from_season": from_season, "to_season": to_season or int(result.per_race["season"].max())})
+        run_id = self.records.add_backtest(result, summary, self.registry.champion_version())
+        return run_id, summary
+
+    def freeze_predictions(self, now: dt.datetime | None = None, n_races: int = 3, min_hours: float = 6) -> int:
+        """Freeze the predictions users see for the next races (before their start), at most once
+        every `min_hours` per race, mode and model version. Returns rows written."""
+        now = now or clock.now(self.engine.today_override)
+        naive_now = now.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        written = 0
+        for race in self.engine.store.next_races(now.date(), n_races):
+            if race.start_utc <= now:
+                continue
+            pred = self.engine.predict_race(race.season, race.round)
+            last = self.records.last_logged(race.season, race.round, pred.mode, pred.model_version)
+            if last is not None and naive_now - last < dt.timedelta(hours=min_hours):
+                continue
+            written += self.records.log_prediction(pred, naive_now)
+        return written

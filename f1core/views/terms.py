@@ -1,0 +1,105 @@
+"""The words the pages use for the engine's figures, declared once: each metric's label, unit,
+direction and meaning; the predictors (the model and its baselines); the two modes of a race
+prediction. The engine names metrics and modes (`f1core.engine.backtest`, `f1core.engine.training`);
+this module says them in plain words."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from f1core.engine.backtest import RACE_METRICS, STAGE1_METRICS
+from f1core.engine.training import POST, PRE
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str
+    label: str
+    kind: str  # 'share' (0..1, shown in %), 'number', 'places', 'seconds'
+    higher_is_better: bool
+    meaning: str  # what the mean over many races means
+    per_race: str = ""  # what the figure of a single race means
+
+    def format(self, value: float | None) -> str:
+        if value is None or pd.isna(value):
+            return "—"
+        if self.kind == "share":
+            return f"{value * 100:.0f}%"
+        if self.kind == "places":
+            return f"{value:.2f}"
+        if self.kind == "seconds":
+            return f"{value:.2f} s"
+        return f"{value:.3f}"
+
+    def format_difference(self, value: float) -> str:
+        """A difference of this metric, with its unit ('+8 pts', '−0.120')."""
+        if pd.isna(value):
+            return "—"
+        sign = "+" if value > 0 else "−" if value < 0 else "±"
+        size = abs(value)
+        if self.kind == "share":
+            return f"{sign}{size * 100:.0f} pts"
+        if self.kind == "seconds":
+            return f"{sign}{size:.2f} s"
+        return f"{sign}{size:.2f}" if self.kind == "places" else f"{sign}{size:.3f}"
+
+
+METRICS: dict[str, MetricInfo] = {m.name: m for m in [
+    MetricInfo("winner_top1", "Winner picked", "share", True,
+               "share of races where the driver given the highest win probability won",
+               per_race="1 when the driver with the highest win chance won, else 0."),
+    MetricInfo("winner_top3", "Winner in top 3 picks", "share", True,
+               "share of races where the winner was among the three drivers given the highest win probability",
+               per_race="1 when the winner was one of the three drivers with the highest win chances."),
+    MetricInfo("winner_logloss", "Winner log loss", "number", False,
+               "minus the log of the probability given to the driver who won: 0.69 means he was given 50%, "
+               "1.61 means 20%, 2.30 means 10%; confident wrong picks cost the most",
+               per_race="−ln(chance given to the actual winner): 0.69 for 50%, 2.3 for 10%. Lower is better."),
+    MetricInfo("multiclass_brier", "Win Brier score", "number", False,
+               "squared error of every driver's win probability against what happened (1 for the winner, "
+               "0 for the rest), summed over the field: 0 is perfect, about 1 is a confident miss",
+               per_race="Squared error of the win chances over the whole field. Lower is better."),
+    MetricInfo("podium_brier", "Podium Brier score", "number", False,
+               "squared error of each driver's podium probability against whether he made the podium, "
+               "averaged over the field",
+               per_race="Mean squared error of the podium chances per driver. Lower is better."),
+    MetricInfo("spearman", "Finishing-order Spearman", "number", True,
+               "rank correlation between the predicted order (expected positions) and the real finishing "
+               "order: 1 is the exact order, 0 no relation",
+               per_race="Rank correlation of expected and actual finishing order, from −1 to 1. Higher is better."),
+    MetricInfo("position_mae", "Position error (places)", "places", False,
+               "average number of places between a driver's expected and real finishing position",
+               per_race="Mean distance between expected and actual finishing position, in places. Lower is better."),
+    MetricInfo("grid_spearman", "Grid Spearman", "number", True,
+               "rank correlation between the predicted qualifying order and the real one"),
+    MetricInfo("pole_hit", "Pole picked", "share", True,
+               "share of qualifying sessions where the predicted fastest driver took pole"),
+    MetricInfo("laptime_median_abs_error_s", "Lap-time error", "seconds", False,
+               "median distance between a driver's predicted and real best qualifying lap, in seconds"),
+]}
+assert set(RACE_METRICS) | set(STAGE1_METRICS) <= set(METRICS)
+
+PREDICTOR_ORDER = ["model", "grid", "form"]
+PREDICTOR_LABEL = {"model": "Model", "grid": "Grid baseline", "form": "Form baseline",
+                   "last race": "Last-race baseline"}
+PREDICTOR_NOTE = {
+    "model": "the prediction model",
+    "grid": "grid order: the pole sitter wins, everyone finishes where he starts (after qualifying only)",
+    "form": "recent form: drivers ranked by their recent points per race",
+    "last race": "every driver qualifies with the same gap to pole as at his previous race",
+}
+
+
+def ordered_predictors(names) -> list[str]:
+    names = list(dict.fromkeys(names))
+    return [p for p in PREDICTOR_ORDER if p in names] + sorted(p for p in names if p not in PREDICTOR_ORDER)
+
+
+MODES = (POST, PRE)
+MODE_LABEL = {POST: "After qualifying", PRE: "Before qualifying"}
+MODE_NOTE = {
+    PRE: "Before qualifying: the grid is the qualifying model's prediction.",
+    POST: "After qualifying: the real grid is used.",
+}
+MODE_WORDS = {POST: "after qualifying (with the real grid)", PRE: "before qualifying (with a predicted grid)"}

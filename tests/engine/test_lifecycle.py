@@ -1,0 +1,61 @@
+"""Training, the promotion rule, rollback, one retrain at a time, and the upkeep."""
+import shutil
+import threading
+
+import pytest
+
+from f1core.engine.lifecycle import RetrainInProgress
+from f1core.engine.registry import RegistryError
+from f1core.engine.service import Engine
+from f1core.engine.training import PRE
+from f1core.store import Store
+from tests.conftest import forget_outcomes
+from tests.engine.conftest import FAST, TODAY
+
+
+def test_retrain_compares_promotes_and_rolls_back(engine_paths, tmp_path):
+    db, _ = engine_paths
+    engine = Engine(Store(shutil.copy(db, tmp_path / "f1.duckdb")), tmp_path / "models", FAST, today=TODAY)
+    first = engine.lifecycle.retrain()
+    assert first.promoted and first.reasons == ["no champion yet"]
+    second = engine.lifecycle.retrain()
+    assert not second.promoted and "no new races" in second.reasons[-1]
+    assert engine.registry.champion_version() == first.challenger
+    assert engine.registry.versions().set_index("version").loc[second.challenger, "status"] == "pending"
+    with pytest.raises(RegistryError, match="no earlier champion"):
+        engine.lifecycle.rollback()
+    engine.registry.promote(second.challenger, "test")
+    assert engine.lifecycle.rollback() == first.challenger
+    assert engine.champion().version == first.challenger
+
+
+def test_two_clicks_on_retrain_run_one(engine_paths, tmp_path):
+    db, _ = engine_paths
+    engine = Engine(Store(shutil.copy(db, tmp_path / "f1.duckdb")), tmp_path / "models", FAST, today=TODAY)
+    started, outcome = threading.Event(), {}
+
+    def slow_progress(message, fraction):
+        started.set()
+
+    def first():
+        outcome["decision"] = engine.lifecycle.retrain(slow_progress)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    started.wait(30)
+    with pytest.raises(RetrainInProgress):
+        engine.lifecycle.retrain()
+    thread.join()
+    assert outcome["decision"].promoted
+    assert len(engine.registry.versions()) == 1
+
+
+def test_a_store_starting_late_still_trains_with_the_default_setup(engine_paths, tmp_path):
+    """An API bootstrap holds only recent seasons; the default set-up expects history from 2003."""
+    db, _ = engine_paths
+    store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
+    forget_outcomes(store, "season < 2021")
+    engine = Engine(store, tmp_path / "models", today=TODAY)
+    assert engine.lifecycle.retrain().promoted
+    pred = engine.predict_race(2026, 5)
+    assert pred.mode == PRE and pred.table["p_win"].sum() == pytest.approx(1)
