@@ -18,7 +18,7 @@ from f1core.engine.predict import PredictionError
 from f1core.engine.scenario import Scenario, ScenarioError, grid_from_slots, shortest_grid_order
 from f1core.engine.training import PRE
 from f1core.views.terms import MODE_NOTE
-from f1core.views.what_if import typical_conditions
+from f1core.views.what_if import movers_table, typical_conditions
 from pages._charts import position_bands
 from pages._resources import cached_frame_query, race_prediction
 from pages._style import pct, show_chart, style_figure, team_color
@@ -126,38 +126,21 @@ def load_link(params: dict[str, str]) -> list[str]:
             except ScenarioError as exc:
                 problems.append(str(exc))
     state[P + "weather"] = {k: v for k, v in weather.items() if v is not None}
-    try:
-        state[P + "slots"] = Scenario.from_query({"slots": params.get("slots", "")}).grid_slots
-    except ScenarioError as exc:
-        problems.append(str(exc))
-    state[P + "order"] = Scenario.from_query({"grid": params.get("grid", "")}).grid_order
+    for key, state_key, attribute in (("slots", "slots", "grid_slots"), ("grid", "order", "grid_order")):
+        try:
+            state[P + state_key] = getattr(Scenario.from_query({key: params.get(key, "")}), attribute)
+        except ScenarioError as exc:
+            problems.append(str(exc))
     state[P + "check_link"] = True
     return problems
 
 
 def check_link_drivers(field: list[str], label: str) -> list[str]:
     """Drop the link's grid changes that name drivers outside the race's field."""
-    problems = []
-    n = len(field)
-    slots = []
-    for driver, slot in state.get(P + "slots", ()):
-        if driver not in field:
-            problems.append(f"“{driver}” is not in the field of {label}, so the move to P{slot} was left out")
-        elif not 1 <= slot <= n:
-            problems.append(f"P{slot} for {driver} is outside 1 to {n}, so that move was left out")
-        else:
-            slots.append((driver, slot))
-    state[P + "slots"] = tuple(slots)
-    if slots:
-        state[P + "move_driver"] = slots[-1][0]  # the move control shows the link's last move
-    order = state.get(P + "order")
-    if order:
-        unknown = [d for d in order if d not in field]
-        if unknown or len(set(order)) != len(order):
-            why = (f"{', '.join(f'“{d}”' for d in unknown)} not in the field of {label}" if unknown
-                   else "a driver appears twice")
-            problems.append(f"the grid order of the link was left out ({why})")
-            state[P + "order"] = None
+    fitted, problems = scenario_now().fitted_to(field, label)
+    state[P + "slots"], state[P + "order"] = fitted.grid_slots, fitted.grid_order
+    if fitted.grid_slots:
+        state[P + "move_driver"] = fitted.grid_slots[-1][0]  # the move control shows the link's last move
     state[P + "check_link"] = False
     return problems
 
@@ -189,25 +172,6 @@ def win_chart(movers: pd.DataFrame, top: int = 10) -> go.Figure:
     fig.update_xaxes(tickformat=".0%", range=[0, min(1.0, max(0.05, peak * 1.2))], title="chance to win")
     fig.update_yaxes(type="category")
     return style_figure(fig, height=max(300, 44 * len(t) + 70))
-
-
-def movers_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """Per driver: as it is, what-if and the change in percentage points; biggest movers first."""
-    b = before.set_index("driver_ref")
-    a = after.set_index("driver_ref").loc[b.index]
-    out = pd.DataFrame({
-        "code": a["code"], "driver": a["driver_name"], "team": a["team_name"], "constructor_ref": a["constructor_ref"],
-        "grid_before": b["grid"], "grid_now": a["grid"],
-    })
-    for name, col in (("win", "p_win"), ("podium", "p_podium"), ("points", "p_points")):
-        out[f"{name}_before"] = b[col] * 100
-        out[f"{name}_now"] = a[col] * 100
-        out[f"{name}_change"] = (a[col] - b[col]) * 100
-    out["expected_before"] = b["expected_position"]
-    out["expected_now"] = a["expected_position"]
-    out["biggest_change"] = out[["win_change", "podium_change", "points_change"]].abs().max(axis=1)
-    out = out.reset_index().sort_values(["biggest_change", "win_now"], ascending=False)
-    return out.reset_index(drop=True)
 
 
 # -- the page -------------------------------------------------------------------------------------

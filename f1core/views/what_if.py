@@ -1,6 +1,6 @@
 """The questions of the What-if page that are not the prediction itself: the weather a scenario
-starts from when a race's own conditions are not known yet. (Scenarios and their checks are in
-`f1core.engine.scenario`.)"""
+starts from when a race's own conditions are not known yet, and how each driver's chances moved
+under a what-if. (Scenarios and their checks are in `f1core.engine.scenario`.)"""
 from __future__ import annotations
 
 import numpy as np
@@ -26,3 +26,22 @@ def typical_conditions(store: Store | None, frame: pd.DataFrame, circuit_ref: st
             value = races[col].dropna().median()
         out[col] = float(value) if pd.notna(value) else fallback
     return out
+
+
+def movers_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Per driver: as it is, what-if and the change in percentage points; biggest movers first."""
+    b = before.set_index("driver_ref")
+    a = after.set_index("driver_ref").loc[b.index]
+    out = pd.DataFrame({
+        "code": a["code"], "driver": a["driver_name"], "team": a["team_name"], "constructor_ref": a["constructor_ref"],
+        "grid_before": b["grid"], "grid_now": a["grid"],
+    })
+    for name, col in (("win", "p_win"), ("podium", "p_podium"), ("points", "p_points")):
+        out[f"{name}_before"] = b[col] * 100
+        out[f"{name}_now"] = a[col] * 100
+        out[f"{name}_change"] = (a[col] - b[col]) * 100
+    out["expected_before"] = b["expected_position"]
+    out["expected_now"] = a["expected_position"]
+    out["biggest_change"] = out[["win_change", "podium_change", "points_change"]].abs().max(axis=1)
+    out = out.reset_index().sort_values(["biggest_change", "win_now"], ascending=False)
+    return out.reset_index(drop=True)
