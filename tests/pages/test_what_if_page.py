@@ -95,7 +95,7 @@ def test_links_restore_the_scenario_and_bad_parts_only_warn(with_model):
     # a whole grid naming a driver from another era is left out
     at = open_link({"season": "2026", "round": "4", "grid": "senna,hamilton"})
     assert not at.exception and not at.error
-    assert "grid order of the link was left out" in texts(at.warning)
+    assert "the grid order was left out (“senna” not in the field" in texts(at.warning)
     assert "This is the race as it is" in texts(at.info)
 
     # a whole grid (the drivers not named follow in their own order)
