@@ -47,6 +47,7 @@ def print_store_summary(store: Store, settings: Settings) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace, runtime) -> int:
+    from f1core.engine.training import NotEnoughData
     from f1core.ingest import refresh as refresh_mod
     from f1core.ingest.ergast_csv import import_dump
     from f1core.ingest.weather_csv import import_weather
@@ -68,8 +69,11 @@ def cmd_ingest(args: argparse.Namespace, runtime) -> int:
         for o in outcomes:
             print(f"  {o.step:<18} {'ok' if o.ok else 'FAILED':<7} {o.message}")
     if not args.no_upkeep and not store.is_empty():
-        for line in runtime.lifecycle.upkeep(_say):
-            print(f"upkeep: {line}")
+        try:
+            for line in runtime.lifecycle.upkeep(_say):
+                print(f"upkeep: {line}")
+        except NotEnoughData as exc:  # the data landed; a model needs more of it
+            print(f"upkeep: no model trained yet: {exc}")
     print(f"done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     print_store_summary(store, settings)
     failed = {o.step for o in outcomes if not o.ok}

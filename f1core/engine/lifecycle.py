@@ -274,7 +274,9 @@ class Lifecycle:
         last_race = self.engine.store.last_race_with_results()
         if last_race and (latest is None or int(latest["summary"].get("to_season", 0)) < last_race.season
                           or self.records.backtest_races_behind(latest) >= 3):
-            run_id, summary = self.run_backtest(BACKTEST_FROM, None, within(progress, 0, 1, "backtest: "))
+            # a store or set-up that starts late has no honest backtest of its earliest seasons
+            first = max(BACKTEST_FROM, self.engine.config.pre_stage2_from + 1)
+            run_id, summary = self.run_backtest(first, None, within(progress, 0, 1, "backtest: "))
             done.append(f"backtest run {run_id} over {summary['races']} races")
         return done
 

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from f1core.store import Store
 from tests.conftest import REPO
 
 
@@ -137,3 +138,30 @@ def test_train_and_backtest(cli):
                     "position_mae"):
             assert key in entry and len(entry[f"{key}_ci"]) == 2
     assert {"grid_spearman", "pole_hit", "laptime_median_abs_error_s"} <= set(data["stage1"])
+
+
+def test_ingest_runs_the_same_upkeep_as_the_app(tmp_path, ergast_dir, weather_dir):
+    """A fresh store filled from the dump: the command line then trains, freezes the predictions
+    shown and runs the backtest, as the app's background refresh does; --no-upkeep only loads."""
+    env = {**os.environ, "F1_DB": str(tmp_path / "f1.duckdb"), "F1_MODELS": str(tmp_path / "models"),
+           "F1_TODAY": "2026-05-10", "F1_TRAIN_FROM": "2024"}
+    for name in ("F1_SNAPSHOT", "F1_WEATHER", "F1_ADMIN_PASSWORD"):
+        env.pop(name, None)
+
+    def ingest(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "f1core", "ingest", "--snapshot", str(ergast_dir),
+                               "--weather", str(weather_dir), *args], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=600)
+
+    only = ingest("--no-upkeep", "--db", str(tmp_path / "only.duckdb"))
+    assert only.returncode == 0, only.stderr
+    assert "upkeep:" not in only.stdout and not (tmp_path / "models").exists()
+
+    done = ingest()
+    assert done.returncode == 0, done.stderr
+    assert "upkeep: retrained" in done.stdout and "upkeep: froze" in done.stdout and "upkeep: backtest run" in done.stdout
+    store = Store(tmp_path / "f1.duckdb", read_only=True)
+    assert store.scalar("SELECT count(DISTINCT round) FROM prediction_log WHERE season = 2026") == 3
+    assert store.scalar("SELECT count(*) FROM backtest_runs") == 1
+    store.close()
+    assert json.loads((tmp_path / "models" / "registry.json").read_text())["champion"] == "v0001"
