@@ -151,6 +151,30 @@ FROM drivers;
 """,
 ))
 
+MIGRATIONS.append((
+    4,
+    "championship odds through each season, and the season checkpoint backtest",
+    """
+-- The title odds after each round: 'frozen' when the app computed them right after that round
+-- (what users saw), 'replay' when computed later with models trained only on earlier races.
+CREATE TABLE season_odds (
+    season INTEGER NOT NULL, after_round INTEGER NOT NULL, kind VARCHAR NOT NULL, ref VARCHAR NOT NULL,
+    source VARCHAR NOT NULL, points_now DOUBLE, p_title DOUBLE, points_expected DOUBLE,
+    points_p10 DOUBLE, points_p90 DOUBLE, model_version VARCHAR, computed_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (season, after_round, kind, ref, source));
+CREATE SEQUENCE season_backtest_seq START 1;
+CREATE TABLE season_backtest_runs (
+    run_id INTEGER PRIMARY KEY DEFAULT nextval('season_backtest_seq'), created_at TIMESTAMP NOT NULL,
+    seconds DOUBLE, settings JSON);
+CREATE TABLE season_checkpoints (
+    run_id INTEGER NOT NULL, season INTEGER NOT NULL, after_round INTEGER NOT NULL, champion VARCHAR,
+    favourite VARCHAR, p_champion DOUBLE, favourite_won DOUBLE, champion_logloss DOUBLE, title_brier DOUBLE,
+    champion_brier DOUBLE, band_coverage DOUBLE, drivers INTEGER, baseline_favourite_won DOUBLE,
+    baseline_champion_logloss DOUBLE, baseline_title_brier DOUBLE, baseline_champion_brier DOUBLE,
+    PRIMARY KEY (run_id, season, after_round));
+""",
+))
+
 # Tables filled from the sources, in the order a bootstrap writes them (parents first).
 SOURCE_TABLES = [
     "seasons", "circuits", "drivers", "constructors", "status", "races", "results",

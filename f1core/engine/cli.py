@@ -175,6 +175,74 @@ def backtest_json(summary: dict) -> dict:
     }
 
 
+# -- the season -----------------------------------------------------------------------------------
+
+def cmd_season(args: argparse.Namespace, runtime: Runtime) -> int:
+    engine = runtime.engine
+    if args.after_round is None:
+        engine.served_model()  # the season in progress is projected with the champion
+    try:
+        outlook = engine.season_outlook(args.season, args.after_round)
+    except ValueError as exc:
+        raise PredictionError(str(exc)) from None
+    names = dict(runtime.store.read("SELECT driver_ref, driver_name FROM driver_labels").itertuples(index=False))
+    print(f"{args.season} championship after round {outlook.after_round} — {outlook.n_sims:,} simulated seasons, "
+          f"model {outlook.model_version}")
+    print(f"{'pos':>4} {'driver':<24} {'points':>7} {'title':>7} {'expected':>9} {'P10–P90':>12}")
+    for i, r in outlook.drivers.head(args.top).iterrows():
+        print(f"{i + 1:>4} {names.get(r.driver_ref, r.driver_ref)[:24]:<24} {r.points_now:>7g} {r.p_title:>7.1%} "
+              f"{r.points_expected:>9.0f} {f'{r.points_p10:.0f}–{r.points_p90:.0f}':>12}")
+    print(f"\n{'constructor':<24} {'points':>7} {'title':>7} {'expected':>9} {'P10–P90':>12}")
+    for r in outlook.constructors.itertuples(index=False):
+        print(f"     {r.constructor_ref[:24]:<24} {r.points_now:>7g} {r.p_title:>7.1%} {r.points_expected:>9.0f} "
+              f"{f'{r.points_p10:.0f}–{r.points_p90:.0f}':>12}")
+    from f1core.engine.season import clinch_words
+
+    if (words := clinch_words(outlook, names)) is not None:
+        print(f"\n{words}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(season_json(outlook), indent=2))
+        print(f"written {args.json}", file=sys.stderr)
+    return 0
+
+
+def season_json(outlook) -> dict:
+    def rows(table, key, name):
+        return [{name: r[key], "points_now": float(r["points_now"]), "p_title": float(r["p_title"]),
+                 "points_expected": float(r["points_expected"]), "points_p10": float(r["points_p10"]),
+                 "points_p90": float(r["points_p90"])} for _, r in table.iterrows()]
+
+    return {
+        "season": outlook.season, "after_round": outlook.after_round, "model_version": outlook.model_version,
+        "simulations": outlook.n_sims,
+        "drivers": rows(outlook.drivers, "driver_ref", "driver"),
+        "constructors": rows(outlook.constructors, "constructor_ref", "constructor"),
+        "remaining_races": [{"round": int(r.round), "name": r.name, "date": str(r.date)[:10], "sprint": bool(r.sprint),
+                             "favourite": r.favourite, "p_win": float(r.p_win)}
+                            for r in outlook.remaining.itertuples(index=False)],
+    }
+
+
+def cmd_season_backtest(args: argparse.Namespace, runtime: Runtime) -> int:
+    from f1core.engine import season_backtest as sb
+
+    started = time.perf_counter()
+    per = sb.season_backtest(runtime.engine, range(args.from_season, args.to_season + 1), _progress)
+    if per.empty:
+        raise NotEnoughData(f"no complete season between {args.from_season} and {args.to_season} in the store")
+    seconds = time.perf_counter() - started
+    run_id = runtime.engine.records.add_season_backtest(
+        per, seconds, {"from": args.from_season, "to": args.to_season})
+    summary = sb.summarise(per)
+    print(f"season backtest run {run_id}: {len(per)} checkpoints in {seconds:.0f} s")
+    for group, g in summary.groupby("group", sort=False):
+        print(f"\n{group} ({int(g['checkpoints'].iloc[0])} checkpoints)")
+        for metric, m in g.groupby("metric", sort=False):
+            print(f"  {metric:<18}" + "".join(f"  {r.predictor}: {_fmt(r.value)} [{_fmt(r.lo)},{_fmt(r.hi)}]"
+                                             for r in m.itertuples()))
+    return 0
+
+
 def cmd_rollback(args: argparse.Namespace, runtime: Runtime) -> int:
     version = runtime.lifecycle.rollback(args.version)
     print(f"champion is now {version}")
@@ -230,6 +298,28 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
                           help="last season predicted (default: the last season with results)")
     backtest.add_argument("--json", help="also write the summary to this JSON file")
     backtest.set_defaults(func=cmd_backtest)
+
+    season = sub.add_parser(
+        "season", parents=[common], help="the championship as odds, from simulated rest-of-seasons",
+        description="Simulate the rest of a season 10,000 times from the race model's per-race chances (sprints "
+                    "included, the season's own points) and print each driver's and team's title chance and "
+                    "final points with a P10-P90 band. With --after-round, replay the season as of that round "
+                    "with models trained only on the races before the next one.")
+    season.add_argument("season", type=int)
+    season.add_argument("--after-round", type=int, help="replay as of right after this round (default: the latest)")
+    season.add_argument("--top", type=int, default=20, help="drivers to print (default 20)")
+    season.add_argument("--json", help="also write the projection to this JSON file")
+    season.set_defaults(func=cmd_season)
+
+    season_bt = sub.add_parser(
+        "season-backtest", parents=[common], help="replay past seasons at checkpoints and score the title odds",
+        description="Replay every complete season at checkpoints (after rounds 6 and 12 and three rounds before "
+                    "the end), each with models trained only on earlier races, and score the title odds against "
+                    "the final standings beside the baseline 'each driver's share of the points so far'. Stored "
+                    "for the Accuracy page. About 2 seconds a checkpoint.")
+    season_bt.add_argument("--from", dest="from_season", type=int, default=2010, help="first season (default 2010)")
+    season_bt.add_argument("--to", dest="to_season", type=int, default=2025, help="last season (default 2025)")
+    season_bt.set_defaults(func=cmd_season_backtest)
 
     rollback = sub.add_parser("rollback", parents=[common], help="make an earlier model version champion again")
     rollback.add_argument("version", nargs="?", help="the version (default: the previous champion)")

@@ -270,6 +270,9 @@ class Lifecycle:
             written = self.freeze_predictions()
             if written:
                 done.append(f"froze {written} prediction rows")
+        frozen = self.freeze_season_odds(within(progress, 0, 1, "championship: "))
+        if frozen:
+            done.append(frozen)
         latest = self.records.latest_backtest()
         last_race = self.engine.store.last_race_with_results()
         if last_race and (latest is None or int(latest["summary"].get("to_season", 0)) < last_race.season
@@ -279,6 +282,36 @@ class Lifecycle:
             run_id, summary = self.run_backtest(first, None, within(progress, 0, 1, "backtest: "))
             done.append(f"backtest run {run_id} over {summary['races']} races")
         return done
+
+    def freeze_season_odds(self, progress: Progress | None = None) -> str | None:
+        """Keep the championship odds of the season in progress after its latest round (what the
+        app shows now), and replay the earlier rounds not kept yet with models trained only on the
+        races before each, so the title odds can be drawn through the season."""
+        from f1core.engine.season import last_round_with_results
+
+        last_race = self.engine.store.last_race_with_results()
+        if last_race is None or not self.registry.champion_version():
+            return None
+        season = last_race.season
+        latest = last_round_with_results(self.engine.store, season)
+        have = self.records.season_odds_rounds(season)
+        made = []
+        if latest not in have or not self._frozen(season, latest):
+            self.records.add_season_odds(self.engine.season_outlook(season, latest), "frozen")
+            made.append(latest)
+        missing = [r for r in range(latest) if r not in have]
+        for i, rnd in enumerate(missing):
+            self.records.add_season_odds(self.engine.season_outlook(season, rnd), "replay")
+            made.append(rnd)
+            (progress or silent)(f"title odds after round {rnd}", (i + 1) / len(missing))
+        if not made:
+            return None
+        return f"title odds of {season} kept after round(s) {', '.join(map(str, sorted(made)))}"
+
+    def _frozen(self, season: int, after_round: int) -> bool:
+        return bool(self.engine.store.scalar(
+            "SELECT count(*) FROM season_odds WHERE season = ? AND after_round = ? AND source = 'frozen'",
+            [season, after_round]))
 
     def run_backtest(self, from_season: int = BACKTEST_FROM, to_season: int | None = None,
                      progress: Progress | None = None) -> tuple[int, dict]:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from f1core.engine.baselines import baseline_fields, serving_baseline
+from f1core.engine.models import QualifyingModel
 from f1core.engine.registry import ModelBundle
 from f1core.engine.scenario import Scenario, apply_scenario
 from f1core.engine.training import POST, PRE, field_distribution, race_seed, with_predicted_grid
@@ -56,14 +57,14 @@ def race_mode(rows: pd.DataFrame) -> str:
     return POST if (rows["has_result"].any() or quali_known) else PRE
 
 
-def race_view(bundle: ModelBundle, rows: pd.DataFrame, mode: str, scenario: Scenario,
+def race_view(stage1: QualifyingModel, rows: pd.DataFrame, mode: str, scenario: Scenario,
               gap: np.ndarray | None = None) -> pd.DataFrame:
     """The field (`field_of`) as the race model of `mode` sees it under `scenario`: before
     qualifying with stage 1's grid (`gap`: its predicted gaps, computed when not given), after it
     with the real grid, where a car with no qualifying time starts from the back."""
     rows = field_of(rows)
     if mode == PRE:
-        view = with_predicted_grid(rows, bundle.stage1.predict(rows) if gap is None else gap)
+        view = with_predicted_grid(rows, stage1.predict(rows) if gap is None else gap)
     else:
         view = rows.copy()
         missing = view["grid"].isna()
@@ -84,7 +85,7 @@ def predict_rows(bundle: ModelBundle, race: RaceRef, rows: pd.DataFrame, ref_pol
     gap = bundle.stage1.predict(rows)
     gap_lo, gap_hi = bundle.stage1.predict_interval(rows)
     mode = race_mode(rows)
-    view = race_view(bundle, rows, mode, scenario, gap)
+    view = race_view(bundle.stage1, rows, mode, scenario, gap)
     model = bundle.race_models[mode]
     seed = race_seed(race.season, race.round)
     field, dist = field_distribution(model, view, seed)

@@ -151,3 +151,53 @@ class Records:
                          "logged_at": frozen["logged_at"].iloc[0], **score_race(frozen, actual)})
         out = pd.DataFrame(rows)
         return out.sort_values("date", ascending=False).reset_index(drop=True) if not out.empty else out
+
+    # -- the championship through the season -------------------------------------------------------
+    def add_season_odds(self, outlook, source: str, computed_at: dt.datetime | None = None) -> int:
+        """Keep an outlook's title odds (drivers and constructors) under `source` ('frozen' or
+        'replay'), replacing an earlier one of the same season, round and source."""
+        at = (computed_at or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None)
+        cols = ["points_now", "p_title", "points_expected", "points_p10", "points_p90"]
+        frame = pd.concat([
+            outlook.drivers.rename(columns={"driver_ref": "ref"}).assign(kind="driver")[["ref", "kind", *cols]],
+            outlook.constructors.rename(columns={"constructor_ref": "ref"}).assign(kind="constructor")[
+                ["ref", "kind", *cols]],
+        ]).assign(season=outlook.season, after_round=outlook.after_round, source=source,
+                  model_version=outlook.model_version, computed_at=at)
+        with self.store.transaction() as cur:
+            cur.execute("DELETE FROM season_odds WHERE season = ? AND after_round = ? AND source = ?",
+                        [outlook.season, outlook.after_round, source])
+            _insert(cur, "season_odds", frame)
+        return len(frame)
+
+    def season_odds(self, season: int, kind: str = "driver") -> pd.DataFrame:
+        """The title odds after every round of `season` that has them, the frozen ones first
+        choice: season, after_round, ref, source, p_title, points..."""
+        return self.store.read(
+            """
+            SELECT * FROM season_odds WHERE season = ? AND kind = ?
+            QUALIFY dense_rank() OVER (PARTITION BY after_round ORDER BY source = 'frozen' DESC) = 1
+            ORDER BY after_round, p_title DESC
+            """, [season, kind])
+
+    def season_odds_rounds(self, season: int) -> set[int]:
+        rows = self.store.read("SELECT DISTINCT after_round FROM season_odds WHERE season = ?", [season])
+        return {int(r) for r in rows["after_round"]}
+
+    def add_season_backtest(self, per_checkpoint: pd.DataFrame, seconds: float, settings: dict) -> int:
+        with self.store.transaction() as cur:
+            run_id = cur.execute(
+                "INSERT INTO season_backtest_runs (created_at, seconds, settings) VALUES (?, ?, ?) RETURNING run_id",
+                [dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), seconds, json.dumps(settings)]).fetchone()[0]
+            _insert(cur, "season_checkpoints", per_checkpoint.assign(run_id=run_id))
+        return run_id
+
+    def latest_season_backtest(self) -> tuple[dict, pd.DataFrame] | None:
+        run = self.store.read("SELECT * FROM season_backtest_runs ORDER BY run_id DESC LIMIT 1")
+        if run.empty:
+            return None
+        r = run.iloc[0]
+        per = self.store.read("SELECT * FROM season_checkpoints WHERE run_id = ? ORDER BY season, after_round",
+                              [int(r.run_id)])
+        return {"run_id": int(r.run_id), "created_at": r.created_at, "seconds": float(r.seconds),
+                "settings": json.loads(r.settings)}, per

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ import pandas as pd
 from f1core import clock
 from f1core.engine import drift as drift_mod
 from f1core.engine.backtest import reference_times
-from f1core.engine.cache import FEATURES_CODE, PREDICTION_CODE, DiskCache, MemoryCache
+from f1core.engine.cache import FEATURES_CODE, PREDICTION_CODE, BoundedCache, DiskCache, MemoryCache
 from f1core.engine.features import FEATURE_BY_NAME, build_frame, race_rows
 from f1core.engine.lifecycle import Lifecycle
 from f1core.engine.predict import PredictionError, RacePrediction, predict_rows, race_view
@@ -29,6 +30,9 @@ from f1core.engine.registry import ARTIFACT, ModelBundle, Registry, RegistryErro
 from f1core.engine.scenario import Scenario
 from f1core.engine.training import POST, NotEnoughData, TrainingConfig
 from f1core.store import RaceRef, Store
+
+if TYPE_CHECKING:
+    from f1core.engine.season import Condition, SeasonOutlook
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,7 @@ class Engine:
         self._champion_lock = threading.Lock()
         # (champion version, version served instead, why) while the champion's artifact cannot be read
         self.fallback: tuple[str, str, str] | None = None
+        self._outlooks = BoundedCache(max_entries=12)
 
     # -- data ---------------------------------------------------------------------------------------
     def data_version(self) -> int:
@@ -206,7 +211,7 @@ class Engine:
         scenario = scenario or Scenario()
         pred = self.predict_race(season, round_, scenario)
         bundle = self.served_model()
-        rows = race_view(bundle, race_rows(self.frame(), season, round_), pred.mode, scenario)
+        rows = race_view(bundle.stage1, race_rows(self.frame(), season, round_), pred.mode, scenario)
         contrib = bundle.race_models[pred.mode].contributions(rows)
         relative = contrib - contrib.mean()
         idx = np.flatnonzero(rows["driver_ref"].to_numpy() == driver_ref)
@@ -227,6 +232,21 @@ class Engine:
         gain = model.booster_.feature_importance("gain")
         out = pd.DataFrame({"feature": model.features, "gain": gain / max(gain.sum(), 1e-9)})
         return out.sort_values("gain", ascending=False).reset_index(drop=True)
+
+    # -- the season ---------------------------------------------------------------------------------
+    def season_outlook(self, season: int, after_round: int | None = None,
+                       condition: Condition | None = None) -> SeasonOutlook:
+        """The championship of `season` as of right after `after_round` (default: the latest
+        round), optionally with a what-if on the next race; kept for the data version and champion."""
+        from f1core.engine.season import last_round_with_results, project_season
+
+        after_round = last_round_with_results(self.store, season) if after_round is None else int(after_round)
+        key = (self.data_version(), self.registry.champion_version(), season, after_round)
+        base = self._outlooks.get_or_make(key, lambda: project_season(self, season, after_round))
+        if condition is None:
+            return base
+        return self._outlooks.get_or_make(key + (condition.round, condition.finishers),
+                                          lambda: project_season(self, season, condition=condition, base=base))
 
     # -- drift --------------------------------------------------------------------------------------
     def drift_series(self) -> pd.DataFrame:

@@ -165,3 +165,22 @@ def test_ingest_runs_the_same_upkeep_as_the_app(tmp_path, ergast_dir, weather_di
     assert store.scalar("SELECT count(*) FROM backtest_runs") == 1
     store.close()
     assert json.loads((tmp_path / "models" / "registry.json").read_text())["champion"] == "v0001"
+
+
+def test_season_prints_the_table_and_writes_the_documented_json(cli):
+    run, tmp = cli
+    out = tmp / "s.json"
+    printed = run("season", "2026", "--json", str(out)).stdout
+    assert "2026 championship after round 4" in printed and "cannot clinch" in printed
+    data = json.loads(out.read_text())
+    assert data["season"] == 2026 and data["after_round"] == 4
+    assert set(data["drivers"][0]) == {"driver", "points_now", "p_title", "points_expected", "points_p10", "points_p90"}
+    assert set(data["constructors"][0]) == {"constructor", "points_now", "p_title", "points_expected", "points_p10",
+                                            "points_p90"}
+    assert sum(d["p_title"] for d in data["drivers"]) == pytest.approx(1)
+    race = data["remaining_races"][0]
+    assert race == {**race, "round": 5, "name": "Canadian Grand Prix", "date": "2026-05-24", "sprint": True}
+    assert set(race) == {"round", "name", "date", "sprint", "favourite", "p_win"}
+    replay = json.loads((run("season", "2025", "--after-round", "12", "--json", str(out)), out.read_text())[1])
+    assert replay["after_round"] == 12 and replay["model_version"] == "trained before 2025 R13"
+    assert "has results up to round 4" in run("season", "2026", "--after-round", "9", ok=False).stderr
