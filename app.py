@@ -21,6 +21,7 @@ FIRST_REFRESH_DELAY_S = 60
 # (section, file, title, icon), in menu order; the first existing page of the list is the default.
 PAGE_LAYOUT = [
     ("Predictions", "overview.py", "Overview", ":material/dashboard:"),
+    ("Predictions", "season.py", "Season", ":material/emoji_events:"),
     ("Predictions", "upcoming.py", "Upcoming races", ":material/event_upcoming:"),
     ("Predictions", "what_if.py", "What-if", ":material/tune:"),
     ("How good is it", "past_races.py", "Past races", ":material/history:"),

@@ -1,0 +1,62 @@
+"""The Season page (AppTest) over the real snapshot with a trained model."""
+from __future__ import annotations
+
+from tests.pages.conftest import run_page, texts
+
+
+def section(at, name: str):
+    at.segmented_control(key="season_section").set_value(name)
+    return at.run()
+
+
+def test_title_odds_drivers_and_constructors(with_model):
+    at = run_page("season.py", timeout=180)
+    assert not at.exception and not at.error
+    assert at.selectbox(key="season_season").value == 2026
+    assert "cannot clinch the title at the Canadian Grand Prix" in texts(at.markdown)
+    table = at.dataframe[0].value
+    assert abs(table["p_title"].sum() - 1) < 1e-6 and len(table) >= 20
+    assert (table["points_p10"] <= table["points_p90"]).all()
+    at = section(at, "Constructors")
+    assert not at.exception
+    assert "mercedes" in set(at.dataframe[0].value["constructor_ref"])
+
+
+def test_a_past_round_is_replayed(with_model):
+    at = run_page("season.py", timeout=180)
+    at.selectbox(key="season_season").set_value(2025).run()
+    at.selectbox(key="season_after_2025").set_value(21).run()
+    assert not at.exception and not at.error
+    assert "a replay with models trained before 2025 R22" in texts(at.caption)
+    assert "Las Vegas Grand Prix" in texts(at.markdown)
+    assert "2025" in at.query_params["season"]
+
+
+def test_the_what_if_forces_the_next_winner(with_model):
+    at = run_page("season.py", timeout=180)
+    at = section(at, "What if")
+    at.selectbox(key="season_whatif_wins").set_value("russell").run()
+    assert not at.exception and not at.error
+    moved = at.dataframe[0].value.set_index("driver_ref")
+    assert moved.loc["russell", "change"] > 0
+
+
+def test_the_calendar_lists_every_race(with_model):
+    at = run_page("season.py", timeout=180)
+    at = section(at, "Calendar")
+    assert not at.exception and not at.error
+    cal = at.dataframe[0].value
+    assert list(cal["round"]) == list(range(1, 23))
+    assert cal.loc[cal["round"] == 4, "outlook"].item().startswith("🏆 ANT")
+    assert "to win · podium" in cal.loc[cal["round"] == 5, "outlook"].item()
+    assert cal.loc[cal["round"] == 5, "sprint"].item() == "sprint"
+
+
+def test_through_the_season_offers_a_replay(with_model):
+    at = run_page("season.py", timeout=180)
+    at = section(at, "Through the season")
+    assert not at.exception and not at.error
+    assert "are not kept yet" in texts(at.info)
+    at.button(key="season_replay_button").click().run()
+    assert not at.exception and not at.error
+    assert at.get("plotly_chart") and "are not kept yet" not in texts(at.info)
