@@ -169,7 +169,7 @@ CREATE TABLE season_backtest_runs (
 CREATE TABLE season_checkpoints (
     run_id INTEGER NOT NULL, season INTEGER NOT NULL, after_round INTEGER NOT NULL, champion VARCHAR,
     favourite VARCHAR, p_champion DOUBLE, favourite_won DOUBLE, champion_logloss DOUBLE, title_brier DOUBLE,
-    champion_brier DOUBLE, band_coverage DOUBLE, drivers INTEGER, baseline_favourite_won DOUBLE,
+    champion_brier DOUBLE, band_coverage DOUBLE, drivers INTEGER, baseline_p_champion DOUBLE, baseline_favourite_won DOUBLE,
     baseline_champion_logloss DOUBLE, baseline_title_brier DOUBLE, baseline_champion_brier DOUBLE,
     PRIMARY KEY (run_id, season, after_round));
 """,

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from f1core.engine.backtest import RACE_METRICS, STAGE1_METRICS
@@ -18,12 +17,11 @@ from f1core.views.terms import (
     PREDICTOR_NOTE,
     ordered_predictors,
 )
+from pages._accuracy_charts import bin_count_chart, checkpoint_chart, reliability_chart, rolling_chart, season_chart
 from pages._resources import get_engine, get_store
-from pages._style import show_chart, style_figure
+from pages._style import show_chart
 from pages._widgets import download_csv, friendly_error, progress_status, require_admin, require_data, show_table
 
-COLORS = {"model": "#E10600", "grid": "#9AA0A6", "form": "#64C4FF", "last race": "#9AA0A6"}
-DASH = {"model": "solid", "grid": "dash", "form": "dot", "last race": "dash"}
 HEADLINE_METRICS = ["winner_top1", "winner_top3", "winner_logloss", "spearman"]
 
 st.title("Accuracy")
@@ -196,33 +194,6 @@ with st.expander("What these numbers mean", icon=":material/help:"):
 
 # -- details ----------------------------------------------------------------------------------------
 
-def predictors_of(frame: pd.DataFrame) -> list[str]:
-    return ordered_predictors(frame["predictor"].unique())
-
-
-def season_chart(data: pd.DataFrame, metric: str) -> go.Figure:
-    info = METRICS[metric]
-    scale = 100 if info.kind == "share" else 1
-    fig = go.Figure()
-    for predictor in predictors_of(data):
-        d = data[data["predictor"] == predictor]
-        fig.add_trace(go.Bar(
-            x=d["season"].astype(str), y=d["value"] * scale, name=PREDICTOR_LABEL.get(predictor, predictor),
-            marker_color=COLORS.get(predictor, "#9AA0A6"),
-            error_y=dict(type="data", symmetric=False, array=(d["hi"] - d["value"]) * scale,
-                         arrayminus=(d["value"] - d["lo"]) * scale, thickness=1.5, width=4),
-            customdata=np.c_[d["lo"] * scale, d["hi"] * scale, d["races"]],
-            hovertemplate=(f"<b>{PREDICTOR_LABEL.get(predictor, predictor)}</b> %{{x}}: "
-                           f"%{{y:.{0 if scale == 100 else 3}f}}"
-                           + ("%" if scale == 100 else "") + " (90%: %{customdata[0]:.3g} to %{customdata[1]:.3g}) · "
-                           "%{customdata[2]} races<extra></extra>"),
-        ))
-    fig.update_layout(barmode="group", bargap=0.25)
-    fig.update_xaxes(type="category", title=None)
-    fig.update_yaxes(title=info.label + (" (%)" if scale == 100 else ""), rangemode="tozero")
-    return style_figure(fig, height=380)
-
-
 def draw_by_season() -> None:
     seasons = tables["seasons"]
     seasons = seasons[seasons["mode"] == mode]
@@ -244,27 +215,6 @@ def draw_by_season() -> None:
                column_config={"season": st.column_config.NumberColumn(format="%d")})
     download_csv(seasons.assign(label=seasons["metric"].map(lambda m: METRICS[m].label)),
                  f"accuracy_by_season_all_metrics_{mode}_run{run_id}.csv", "Download every metric by season (CSV)")
-
-
-def rolling_chart(data: pd.DataFrame, metric: str, window: int) -> go.Figure:
-    info = METRICS[metric]
-    scale = 100 if info.kind == "share" else 1
-    fig = go.Figure()
-    for predictor in predictors_of(data):
-        d = data[data["predictor"] == predictor]
-        fig.add_trace(go.Scatter(
-            x=d["date"], y=d["value"] * scale, name=PREDICTOR_LABEL.get(predictor, predictor), mode="lines",
-            line=dict(color=COLORS.get(predictor, "#9AA0A6"), dash=DASH.get(predictor, "solid"),
-                      width=3 if predictor == "model" else 2),
-            customdata=np.c_[d["season"], d["race_name"]],
-            hovertemplate=(f"<b>{PREDICTOR_LABEL.get(predictor, predictor)}</b><br>{window} races to "
-                           "%{customdata[0]} %{customdata[1]}: %{y:." + ("0f}%" if scale == 100 else "3f}")
-                           + "<extra></extra>"),
-        ))
-    fig.update_xaxes(title=None)
-    fig.update_yaxes(title=f"{info.label}, last {window} races" + (" (%)" if scale == 100 else ""),
-                     rangemode="tozero")
-    return style_figure(fig, height=360)
 
 
 def draw_over_time() -> None:
@@ -290,49 +240,6 @@ def draw_over_time() -> None:
                        columns=["date", "race_name", "predictor", "metric", "value"],
                        column_config={"date": st.column_config.DateColumn(format="D MMM YYYY"),
                                       "value": st.column_config.NumberColumn(format="%.3f")})
-
-
-def reliability_chart(bins: pd.DataFrame, outcome: str) -> go.Figure:
-    fig = go.Figure()
-    top = float(max(bins["bin_hi"].max(), bins["observed_hi"].max(), 0.1)) if not bins.empty else 1.0
-    top = min(1.0, top)
-    fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="perfectly calibrated",
-                             line=dict(color="#9AA0A6", dash="dot", width=1.5), hoverinfo="skip"))
-    for predictor in predictors_of(bins):
-        d = bins[bins["predictor"] == predictor]
-        label = PREDICTOR_LABEL.get(predictor, predictor)
-        is_model = predictor == "model"
-        fig.add_trace(go.Scatter(
-            x=d["predicted"], y=d["observed"], name=label, mode="lines+markers",
-            line=dict(color=COLORS.get(predictor, "#9AA0A6"), width=3 if is_model else 1.5,
-                      dash=DASH.get(predictor, "solid")),
-            marker=dict(size=9 if is_model else 6),
-            error_y=dict(type="data", symmetric=False, array=d["observed_hi"] - d["observed"],
-                         arrayminus=d["observed"] - d["observed_lo"], thickness=1.2, width=3) if is_model else None,
-            customdata=np.c_[d["bin_lo"] * 100, d["bin_hi"] * 100, d["count"], d["hits"]],
-            hovertemplate=(f"<b>{label}</b><br>given %{{customdata[0]:.0f}}–%{{customdata[1]:.0f}}% "
-                           "(mean %{x:.1%})<br>happened %{y:.1%}: %{customdata[3]} of %{customdata[2]} "
-                           "driver-races<extra></extra>"),
-        ))
-    fig.update_xaxes(title=f"Predicted {outcome} probability", tickformat=".0%", range=[0, top * 1.02])
-    fig.update_yaxes(title="How often it happened", tickformat=".0%", range=[0, top * 1.02])
-    return style_figure(fig, height=440)
-
-
-def bin_count_chart(bins: pd.DataFrame, outcome: str) -> go.Figure:
-    """How many driver-races the model's groups hold (the baselines' are in the table)."""
-    d = bins[bins["predictor"] == "model"].sort_values("bin")
-    given = [f"{lo * 100:.0f}–{hi * 100:.0f}%" for lo, hi in zip(d["bin_lo"], d["bin_hi"])]
-    fig = go.Figure(go.Bar(
-        x=given, y=d["count"], name="Model", marker_color=COLORS["model"], text=d["count"],
-        textposition="outside", cliponaxis=False, textfont=dict(size=12),
-        hovertemplate="%{y} driver-races given %{x}<extra></extra>"))
-    top = float(d["count"].max()) if len(d) else 10.0
-    ticks = [v for v in (1, 10, 100, 1000, 10000, 100000) if v <= top * 3]
-    fig.update_xaxes(type="category", title=f"{outcome.capitalize()} probability the model gave")
-    fig.update_yaxes(type="log", title="Driver-races", showgrid=False, tickvals=ticks,
-                     ticktext=[f"{v:,}" for v in ticks], range=[0, np.log10(top * 4)])
-    return style_figure(fig, height=230)
 
 
 def draw_calibration() -> None:
@@ -440,9 +347,56 @@ def draw_track_record() -> None:
                    "A handful of races says little: see the backtest above for the long view.")
 
 
+@st.cache_data(show_spinner=False, ttl=600, max_entries=4)
+def season_checkpoints(db_path: str, season_run: int) -> tuple | None:
+    from f1core.engine import season_backtest
+
+    latest = get_engine().records.latest_season_backtest()
+    if latest is None:
+        return None
+    run, per = latest
+    return run, per, season_backtest.summarise(per)
+
+
+def draw_championship() -> None:
+    from f1core.engine.season_backtest import CHECKPOINT_METRICS, season_groups
+
+    found = season_checkpoints(str(get_store().path), engine.records.latest_season_backtest_id())
+    if found is None:
+        st.info("**The championship odds have not been checked yet.** Past seasons are replayed at checkpoints "
+                "(after rounds 6 and 12, and three rounds before the end), each with models trained only on "
+                "the races before, and scored against the final standings. Run it with `python -m f1core "
+                "season-backtest` (about two minutes).", icon=":material/emoji_events:")
+        return
+    run, per, summary = found
+    groups = list(dict.fromkeys(summary["group"]))
+    group = st.segmented_control("Seasons", groups, default=groups[0], required=True, key="accuracy_champ_group")
+    g = summary[summary["group"] == group]
+    n = int(g["checkpoints"].iloc[0])
+    cells = g.assign(cell=[f"{METRICS[m].format(v)} ({METRICS[m].format(lo)}–{METRICS[m].format(hi)})"
+                           for m, v, lo, hi in zip(g["metric"], g["value"], g["lo"], g["hi"])])
+    wide = cells.pivot_table(index="metric", columns="predictor", values="cell", aggfunc="first")
+    wide = wide.reindex(index=[m for m in CHECKPOINT_METRICS if m in wide.index],
+                        columns=[p for p in ("model", "leader's share") if p in wide.columns])
+    wide.insert(0, "metric", [METRICS[m].label for m in wide.index])
+    wide = wide.rename(columns={"model": "Model", "leader's share": "Leader's share baseline"})
+    show_table(wide.reset_index(drop=True).fillna("—"), f"championship_checkpoints_{run['run_id']}.csv",
+               height="content")
+    st.caption(f"{n} checkpoints, 90% bootstrap intervals over checkpoints. "
+               + "; ".join(f"**{METRICS[m].label}**: {METRICS[m].meaning}" for m in CHECKPOINT_METRICS)
+               + ". **Leader's share baseline**: each driver's title chance is his share of the points scored so "
+                 "far, so the current leader is the favourite. The season simulation's drift was chosen on "
+                 "2010–2021 only; later seasons are out of sample. About 12 checkpoints a span is a small "
+                 "sample: one title decided at the last race moves these figures a lot.")
+    show_chart(checkpoint_chart(season_groups(per)[group]),
+               key="accuracy_champ_chart")
+    st.caption(f"Season backtest run {run['run_id']}, {pd.Timestamp(run['created_at']):%-d %b %Y}, "
+               f"{run['seconds']:.0f} s.")
+
+
 # Only the open tab runs (a tab switch reruns the page), so a page switch draws one tab's charts.
 TABS = {"By season": draw_by_season, "Over time": draw_over_time, "Calibration": draw_calibration,
-        "Qualifying": draw_qualifying, "Live track record": draw_track_record}
+        "Qualifying": draw_qualifying, "Championship": draw_championship, "Live track record": draw_track_record}
 for tab, draw in zip(st.tabs(list(TABS), key="accuracy_tab", on_change="rerun"), TABS.values()):
     if tab.open:
         with tab:

@@ -192,6 +192,9 @@ class Records:
             _insert(cur, "season_checkpoints", per_checkpoint.assign(run_id=run_id))
         return run_id
 
+    def latest_season_backtest_id(self) -> int:
+        return int(self.store.scalar("SELECT coalesce(max(run_id), 0) FROM season_backtest_runs") or 0)
+
     def latest_season_backtest(self) -> tuple[dict, pd.DataFrame] | None:
         run = self.store.read("SELECT * FROM season_backtest_runs ORDER BY run_id DESC LIMIT 1")
         if run.empty:

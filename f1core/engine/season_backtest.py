@@ -90,6 +90,7 @@ def score(engine, replay: Replay, n_sims: int = SEASON_SIMS, team_drift: float =
         "title_brier": float(((p.to_numpy() - won) ** 2).sum()),
         "champion_brier": float((1 - p.get(champion, 0.0)) ** 2),
         "band_coverage": float(inside.mean()), "drivers": int(len(band)),
+        "baseline_p_champion": float(share.get(champion, 0.0)),
         "baseline_favourite_won": float(share.idxmax() == champion),
         "baseline_champion_logloss": float(-np.log(max(share.get(champion, 0.0), EPS))),
         "baseline_title_brier": float(((share.to_numpy() - (share.index == champion)) ** 2).sum()),
@@ -107,16 +108,19 @@ def season_backtest(engine, seasons, progress: Progress | None = None, **setting
     return pd.DataFrame(rows)
 
 
+def season_groups(per_checkpoint: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The checkpoints of all seasons, of the tuning seasons and of the later (out-of-sample) ones."""
+    return {"all": per_checkpoint,
+            f"{TUNING_SEASONS.start}–{TUNING_SEASONS.stop - 1}": per_checkpoint[
+                per_checkpoint["season"].isin(TUNING_SEASONS)],
+            f"{TUNING_SEASONS.stop} on": per_checkpoint[per_checkpoint["season"] >= TUNING_SEASONS.stop]}
+
+
 def summarise(per_checkpoint: pd.DataFrame) -> pd.DataFrame:
     """Mean of each metric for the model and the baseline, with a 90% bootstrap interval over
-    checkpoints, for the tuning seasons, the later ones and all: group, predictor, metric, value,
-    lo, hi, checkpoints."""
-    groups = {"all": per_checkpoint,
-              f"{TUNING_SEASONS.start}–{TUNING_SEASONS.stop - 1}": per_checkpoint[
-                  per_checkpoint["season"].isin(TUNING_SEASONS)],
-              f"{TUNING_SEASONS.stop} on": per_checkpoint[per_checkpoint["season"] >= TUNING_SEASONS.stop]}
+    checkpoints, per `season_groups`: group, predictor, metric, value, lo, hi, checkpoints."""
     rows = []
-    for group, g in groups.items():
+    for group, g in season_groups(per_checkpoint).items():
         if g.empty:
             continue
         for predictor, prefix in (("model", ""), ("leader's share", "baseline_")):

@@ -78,6 +78,20 @@ METRICS: dict[str, MetricInfo] = {m.name: m for m in [
     MetricInfo("laptime_median_abs_error_s", "Lap-time error", "seconds", False,
                "median distance between a driver's predicted and real best qualifying lap, in seconds"),
 ]}
+# The championship checkpoints (f1core.engine.season_backtest)
+METRICS.update({m.name: m for m in [
+    MetricInfo("favourite_won", "Title favourite became champion", "share", True,
+               "share of checkpoints where the driver given the highest title chance won the title"),
+    MetricInfo("champion_logloss", "Champion's log loss", "number", False,
+               "minus the log of the title chance given to the eventual champion: 0.11 means 90%, 0.69 means 50%"),
+    MetricInfo("title_brier", "Title Brier score", "number", False,
+               "squared error of every driver's title chance against what happened, summed over the field"),
+    MetricInfo("champion_brier", "Brier of the champion's chance", "number", False,
+               "(1 − the title chance given to the eventual champion)², averaged over checkpoints"),
+    MetricInfo("band_coverage", "Final points inside P10–P90", "share", True,
+               "share of drivers whose final points fell inside the projection's P10–P90 band: about 80% "
+               "means honest bands, far less means over-confident, far more means too wide"),
+]})
 assert set(RACE_METRICS) | set(STAGE1_METRICS) <= set(METRICS)
 
 PREDICTOR_ORDER = ["model", "grid", "form"]

@@ -29,7 +29,8 @@ def test_headline_metrics_stand_beside_the_baselines(with_model):
     assert "Winner log loss" in set(headline["metric"])
     assert "4 races of 2026" in texts(at.caption)
     assert "walk-forward" in texts(at.markdown).lower()  # the plain-words note
-    assert [t.label for t in at.tabs] == ["By season", "Over time", "Calibration", "Qualifying", "Live track record"]
+    assert [t.label for t in at.tabs] == ["By season", "Over time", "Calibration", "Qualifying", "Championship",
+                                         "Live track record"]
     by_season = frames(at)[1]
     assert list(by_season.columns) == ["season", "races", "Model", "Grid baseline", "Form baseline"]
     assert list(by_season["season"]) == [2026] and list(by_season["races"]) == [4]
@@ -76,3 +77,21 @@ def test_without_a_backtest_offers_to_run_one_behind_the_password(with_model, mo
     assert not [b for b in at.button if b.key == "accuracy_run_backtest"]
     at.text_input(key="admin_password_accuracy_backtest").input("pit-wall-only").run()
     assert [b for b in at.button if b.key == "accuracy_run_backtest"]
+
+
+def test_the_championship_checkpoints_stand_beside_the_leaders_share(with_model):
+    from f1core.engine import season_backtest
+    from pages._resources import get_engine
+
+    at = run_page("accuracy.py", timeout=180)
+    at = open_tab(at, "Championship")
+    assert not at.exception and "have not been checked yet" in texts(at.info)
+    engine = get_engine()
+    per = season_backtest.season_backtest(engine, [2025], n_sims=2000)
+    engine.records.add_season_backtest(per, 1.0, {"from": 2025, "to": 2025})
+    at.run()
+    assert not at.exception and not at.error
+    table = frames(at)[-1]
+    assert list(table.columns) == ["metric", "Model", "Leader's share baseline"]
+    assert "Title favourite became champion" in set(table["metric"])
+    assert "3 checkpoints" in texts(at.caption)
