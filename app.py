@@ -29,6 +29,7 @@ PAGE_LAYOUT = [
     ("How good is it", "drift.py", "Drift", ":material/trending_down:"),
     ("How good is it", "models.py", "Models", ":material/model_training:"),
     ("Explore", "drivers.py", "Drivers & teams", ":material/groups:"),
+    ("Explore", "compare.py", "Head to head", ":material/compare_arrows:"),
     ("Explore", "data.py", "Data", ":material/database:"),
 ]
 

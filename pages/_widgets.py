@@ -20,6 +20,15 @@ from f1core.store import Store, StoreError
 from pages._resources import get_engine, get_refresher, get_settings, get_store, log, today
 
 _ADMIN_OK = "_f1_admin_ok"
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+
+
+def escape_markdown(text: object, limit: int = 60) -> str:
+    """`text` as literal characters in Streamlit markdown, cut to `limit`: values echoed from a link
+    or a file can then never become a link, an image, a colour or a heading."""
+    raw = str(text)
+    raw = raw if len(raw) <= limit else raw[:limit] + "…"
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", raw.replace("\n", " "))
 
 
 # -- tables -------------------------------------------------------------------------------------

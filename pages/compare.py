@@ -1,0 +1,128 @@
+"""Head to head: any two drivers of a season side by side, shareable by link
+(`?season=2025&a=norris&b=piastri`)."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from f1core.views import compare
+from f1core.views.insights import seasons_with_results
+from pages._resources import cached_frame_query, cached_query
+from pages._style import show_chart, style_figure, team_color
+from pages._widgets import escape_markdown, friendly_error, require_data, show_table
+
+P = "compare_"
+RATING_LABELS = {"drv_elo": "Race Elo", "drv_qelo": "Qualifying Elo"}
+
+st.title("Head to head")
+st.caption("Two drivers side by side: points through the season, who was ahead in every race and qualifying "
+           "both took part in, their duel as teammates, and their ratings going into each race.")
+require_data()
+
+seasons = cached_query(seasons_with_results)
+params = st.query_params
+notices = []
+
+
+def from_link(name: str, allowed: list, cast=str):
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = cast(raw)
+    except ValueError:
+        value = None
+    if value not in allowed:
+        notices.append(f"{name}={escape_markdown(raw)} is not one of the choices")
+        return None
+    return value
+
+
+season = from_link("season", seasons, int) or seasons[0]
+season = st.selectbox("Season", seasons, index=seasons.index(season), key=P + f"season_{season}")
+field = cached_query(compare.drivers_of_season, season)
+refs = list(field["driver_ref"])
+label = dict(zip(field["driver_ref"], field["code"] + " · " + field["driver_name"]))
+a_default = from_link("a", refs) or refs[0]
+b_default = from_link("b", [r for r in refs if r != a_default]) or next(r for r in refs if r != a_default)
+col_a, col_b = st.columns(2)
+a = col_a.selectbox("Driver", refs, index=refs.index(a_default), format_func=label.get, key=P + f"a_{season}")
+others = [r for r in refs if r != a]
+b = col_b.selectbox("against", others, index=others.index(b_default) if b_default in others else 0,
+                    format_func=label.get, key=P + f"b_{season}")
+link = {"season": str(season), "a": a, "b": b}
+if {k: params.get(k) for k in link} != link:
+    st.query_params.from_dict(link)
+if notices:
+    st.warning("Parts of the link could not be used: " + "; ".join(notices) + ".", icon=":material/link_off:")
+
+try:
+    c = cached_query(compare.compare, season, a, b)
+except Exception as exc:
+    friendly_error(exc, "compare the two drivers")
+    st.stop()
+
+da, db = c.drivers.iloc[0], c.drivers.iloc[1]
+s = c.summary
+colour = {a: team_color(da["constructor_ref"]), b: team_color(db["constructor_ref"])}
+if colour[a] == colour[b]:
+    colour[b] = "#E8EAED"  # teammates: the second in white so the lines can be told apart
+
+with st.container(horizontal=True, wrap=True, gap="small"):
+    for title, left, right, note in (
+        ("Points", f"{s['a_points']:g}", f"{s['b_points']:g}", "races and sprints"),
+        ("Ahead at the flag", s["a_ahead"], s["b_ahead"], f"of {s['races_both']} races both started"),
+        ("Ahead in qualifying", s["a_quali_ahead"], s["b_quali_ahead"], f"of {s['quali_both']} sessions"),
+    ):
+        with st.container(border=True, width="stretch", gap="xxsmall"):
+            st.caption(title)
+            st.subheader(f"{da['code']} {left} – {right} {db['code']}", anchor=False)
+            st.caption(note)
+if c.teammates:
+    st.markdown(f":material/groups: **Teammates** in {s['teammate_races']} races: {da['code']} finished ahead "
+                f"{s['a_ahead_as_teammates']} times, {db['code']} {s['b_ahead_as_teammates']} times (both classified "
+                "or not, by finishing order).")
+
+fig = go.Figure()
+for ref, row in ((a, da), (b, db)):
+    pts = c.points[c.points["driver_ref"] == ref]
+    fig.add_trace(go.Scatter(x=pts["round"], y=pts["cumulative"], mode="lines+markers", name=row["code"],
+                             line=dict(color=colour[ref], width=3),
+                             hovertemplate=f"{row['code']} after round %{{x}}: %{{y:g}} points<extra></extra>"))
+fig.update_xaxes(title="after round", dtick=2)
+fig.update_yaxes(title="points", rangemode="tozero")
+st.markdown("**Points through the season**")
+show_chart(style_figure(fig, height=340), key=P + "points")
+
+try:
+    ratings = cached_frame_query(compare.ratings, season, (a, b))
+except Exception as exc:
+    friendly_error(exc, "read the ratings")
+    ratings = pd.DataFrame()
+if not ratings.empty:
+    which = st.segmented_control("Rating", list(RATING_LABELS), default="drv_elo", required=True,
+                                 format_func=RATING_LABELS.get, key=P + "rating")
+    rf = go.Figure()
+    for ref, row in ((a, da), (b, db)):
+        r = ratings[ratings["driver_ref"] == ref]
+        rf.add_trace(go.Scatter(x=r["round"], y=r[which], mode="lines+markers", name=row["code"],
+                                line=dict(color=colour[ref], width=3),
+                                hovertemplate=f"{row['code']} before round %{{x}}: %{{y:.0f}}<extra></extra>"))
+    rf.update_xaxes(title="before round", dtick=2)
+    rf.update_yaxes(title=RATING_LABELS[which])
+    st.markdown("**Ratings going into each race**")
+    show_chart(style_figure(rf, height=320), key=P + "ratings")
+
+st.markdown("**Race by race**")
+table = c.races.assign(
+    a=[(f"P{t}" if str(t).isdigit() else str(t)) if isinstance(t, str) else "—" for t in c.races["a_position_text"]],
+    b=[(f"P{t}" if str(t).isdigit() else str(t)) if isinstance(t, str) else "—" for t in c.races["b_position_text"]],
+    quali=[f"{int(x)} – {int(y)}" if pd.notna(x) and pd.notna(y) else "—"
+           for x, y in zip(c.races["a_quali"], c.races["b_quali"])])
+show_table(table, f"head_to_head_{season}_{a}_{b}.csv", columns=["round", "race", "a", "b", "quali"],
+           column_config={"round": st.column_config.NumberColumn("rd", format="%d", width="small"),
+                          "a": st.column_config.TextColumn(da["code"], width="small"),
+                          "b": st.column_config.TextColumn(db["code"], width="small"),
+                          "quali": st.column_config.TextColumn("grid slots", help="Qualifying positions")},
+           height="content")

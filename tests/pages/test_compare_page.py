@@ -1,0 +1,33 @@
+"""The Head to head page (AppTest): two drivers of a season, restored from and written to the link."""
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.pages.conftest import PAGES, texts
+
+
+def open_link(params: dict[str, str]) -> AppTest:
+    at = AppTest.from_file(str(PAGES / "compare.py"), default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_teammates_from_a_link(with_model):
+    at = open_link({"season": "2025", "a": "norris", "b": "piastri"})
+    assert not at.exception and not at.error and not at.warning
+    assert at.selectbox(key="compare_a_2025").value == "norris"
+    assert "NOR 423 – 410 PIA" in texts(at.subheader)  # the 2025 final points, races and sprints
+    assert "**Teammates** in 24 races: NOR finished ahead 14 times, PIA 10 times" in texts(at.markdown)
+    table = at.dataframe[0].value
+    assert len(table) == 24 and set(table.columns) >= {"race", "a", "b", "quali"}
+
+
+def test_a_crafted_link_only_warns(with_model):
+    at = open_link({"season": "2025", "a": "[click](http://evil.example)", "b": "piastri"})
+    assert not at.exception and not at.error
+    warning = texts(at.warning)
+    assert "is not one of the choices" in warning
+    assert "[click](http" not in warning and "\\[click\\]\\(http" in warning  # shown, never a link
+    assert at.selectbox(key="compare_a_2025").value != "[click](http://evil.example)"
+    assert at.query_params["a"] != ["[click](http://evil.example)"]
