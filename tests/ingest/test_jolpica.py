@@ -333,6 +333,15 @@ def test_a_bad_response_changes_nothing_and_is_logged(api, jolpica, store, case)
     assert_failed_and_unchanged(store, before, url_part)
 
 
+@pytest.mark.timeout(30)
+def test_a_server_trickling_its_headers_fails_the_import_within_the_deadline(api, jolpica, store):
+    api.route("/ergast/f1/2025.json", Reply(200, {}, trickle_headers_s=1.0))
+    before = store_fingerprint(store)
+    with pytest.raises(SourceError, match="timed out: no complete response within the 2 s deadline"):
+        import_new_races(store, client_for(jolpica, timeout=(1.0, 5.0), deadline_s=2.0), AFTER_R3)
+    assert_failed_and_unchanged(store, before, "/2025.json")
+
+
 def test_an_error_names_the_race_and_row(api, jolpica, store):
     # The page at offset 4 holds Australia's last two rows and China's first two.
     _break_results(_set("laps", "many", index=1))(api, jolpica)
