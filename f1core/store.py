@@ -13,6 +13,11 @@ import pandas as pd
 
 from f1core.schema import MIGRATIONS, PRIMARY_KEYS, SOURCE_TABLES
 
+# Files this process has open for writing, with how many Stores hold each: only the first opener
+# may call unfinished runs interrupted (another Store of this process may be running one).
+_OPEN_FOR_WRITE: dict[Path, int] = {}
+_OPEN_LOCK = threading.Lock()
+
 
 class StoreError(RuntimeError):
     """The store cannot be opened or written."""
@@ -53,14 +58,30 @@ class Store:
                 "holding it? Stop it, or point F1_DB/--db at another file."
             ) from exc
         self._write_lock = threading.Lock()
+        self._key: Path | None = None
         if not read_only:
+            self._key = self.path.resolve()
+            with _OPEN_LOCK:
+                first = _OPEN_FOR_WRITE.get(self._key, 0) == 0
+                _OPEN_FOR_WRITE[self._key] = _OPEN_FOR_WRITE.get(self._key, 0) + 1
             self.migrate()
+            if first:
+                # DuckDB lets one process write a file at a time, so no other process is running a
+                # run here, and this process has no other Store on the file: a run still unfinished
+                # belongs to a process that was killed.
+                self._mark_interrupted_runs()
 
     # -- connection handling -------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self._con.cursor()
 
     def close(self) -> None:
+        with _OPEN_LOCK:
+            if self._key is not None and _OPEN_FOR_WRITE.get(self._key):
+                _OPEN_FOR_WRITE[self._key] -= 1
+                if not _OPEN_FOR_WRITE[self._key]:
+                    del _OPEN_FOR_WRITE[self._key]
+            self._key = None
         self._con.close()
 
     @contextmanager
@@ -116,6 +137,16 @@ class Store:
                 )
             current = version
         return current
+
+    def _mark_interrupted_runs(self) -> None:
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        with self.transaction() as cur:
+            cur.execute(
+                "UPDATE ingestion_runs SET ok = false, rows_added = 0, message = ? "
+                "WHERE finished_at IS NULL AND ok IS NULL",
+                [f"interrupted: the process stopped before this run finished (found when the store was next "
+                 f"opened for writing, {now:%Y-%m-%d %H:%M} UTC); nothing of it landed"],
+            )
 
     # -- writing source rows -------------------------------------------------------------------
     @staticmethod

@@ -208,6 +208,6 @@ def import_dump(store: Store, path: str | Path, progress: Callable[[str], None] 
         frames = read_dump(path, progress)
         if progress:
             progress("writing to the store")
-        with store.transaction() as cur:
+        with run.transaction() as cur:
             run.add(Store.upsert(cur, frames))
     return run

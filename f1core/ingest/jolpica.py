@@ -687,7 +687,7 @@ def import_new_races(store: Store, client: JolpicaClient, today: dt.date, progre
 
         frames = batch.frames()
         say("writing to the store")
-        with store.transaction() as cur:
+        with run.transaction() as cur:
             for key in sorted(to_delete | stale):
                 tables = _RACE_TABLES if key in to_delete else _PRE_RACE_TABLES
                 for table in tables:
@@ -759,7 +759,7 @@ def bootstrap_from_api(
             batch.seasons[s] = {"season": s, "url": None}
         frames = batch.frames()
         say("writing to the store")
-        with store.transaction() as cur:
+        with run.transaction() as cur:
             run.add(Store.upsert(cur, frames))
         say(f"done ({client.requests_made} requests)")
     return run
