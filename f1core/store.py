@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,14 +14,30 @@ import pandas as pd
 
 from f1core.schema import MIGRATIONS, PRIMARY_KEYS, SOURCE_TABLES
 
+log = logging.getLogger(__name__)
+
 # Files this process has open for writing, with how many Stores hold each: only the first opener
 # may call unfinished runs interrupted (another Store of this process may be running one).
 _OPEN_FOR_WRITE: dict[Path, int] = {}
 _OPEN_LOCK = threading.Lock()
 
+_NO_SPACE = "no space left on device"
+# DuckDB invalidates the whole database instance after a fatal error (a checkpoint that could not
+# be written, typically on a full disk); every later query fails until it is opened again.
+_INVALIDATED = "database has been invalidated"
+_DURABLE = "commit succeeded and is durable"
+
 
 class StoreError(RuntimeError):
     """The store cannot be opened or written."""
+
+
+class StoreWriteFailed(StoreError):
+    """DuckDB could not write the store. What was committed before is kept."""
+
+
+class StoreDiskFull(StoreWriteFailed):
+    """The disk under the store is full."""
 
 
 @dataclass(frozen=True)
@@ -44,22 +61,23 @@ class RaceRef:
 class Store:
     """Owns the process's DuckDB connection. Every caller works through `cursor()`, so threads never
     share a connection object, and DuckDB's MVCC lets readers see the last committed state while a
-    refresh is writing."""
+    refresh is writing.
+
+    After a fatal DuckDB error (the database "invalidated", typically by a full disk) the connection
+    is opened again, so the process recovers once space is freed instead of failing every query
+    until a restart."""
 
     def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
+        self.read_only = read_only
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            raise StoreError(
-                f"cannot open the store {self.path}: {exc}. Is another process (the app or an ingest) "
-                "holding it? Stop it, or point F1_DB/--db at another file."
-            ) from exc
+        self._con_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._generation = 0
+        self._con: duckdb.DuckDBPyConnection | None = self._connect()
         self._key: Path | None = None
-        if not read_only:
+        if not self.read_only:
             self._key = self.path.resolve()
             with _OPEN_LOCK:
                 first = _OPEN_FOR_WRITE.get(self._key, 0) == 0
@@ -72,8 +90,42 @@ class Store:
                 self._mark_interrupted_runs()
 
     # -- connection handling -------------------------------------------------------------------
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        try:
+            return duckdb.connect(str(self.path), read_only=self.read_only)
+        except duckdb.Error as exc:
+            text = str(exc)
+            raise StoreError(
+                f"cannot open the store {self.path}: {_first_line(text)}. Is another process (the app or an "
+                "ingest) holding it? Stop it, or point F1_DB/--db at another file."
+            ) from exc
+
+    def _checkout(self) -> tuple[duckdb.DuckDBPyConnection, int]:
+        with self._con_lock:
+            if self._con is None:  # a reopen after a fatal error failed; try again now
+                self._con = self._connect()
+                self._generation += 1
+            return self._con.cursor(), self._generation
+
+    def _reopen(self, generation: int) -> None:
+        """Replace a connection DuckDB has invalidated (once, however many threads saw it fail)."""
+        with self._con_lock:
+            if generation != self._generation or self._con is None:
+                return
+            log.warning("reopening the store %s after a fatal DuckDB error", self.path)
+            try:
+                self._con.close()
+            except duckdb.Error:
+                pass
+            self._con = None
+            self._generation += 1
+            try:
+                self._con = self._connect()
+            except StoreError as exc:  # left for the next caller to retry
+                log.warning("the store %s could not be reopened yet: %s", self.path, exc)
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        return self._con.cursor()
+        return self._checkout()[0]
 
     def close(self) -> None:
         with _OPEN_LOCK:
@@ -82,37 +134,93 @@ class Store:
                 if not _OPEN_FOR_WRITE[self._key]:
                     del _OPEN_FOR_WRITE[self._key]
             self._key = None
-        self._con.close()
+        with self._con_lock:
+            con, self._con = self._con, None
+        if con is not None:
+            try:
+                con.close()
+            except duckdb.Error as exc:
+                # Closing checkpoints; when that fails (a full disk) the write-ahead log keeps every
+                # committed change and the next open replays it.
+                log.warning("closing the store %s: %s", self.path, _first_line(str(exc)))
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One write at a time per process; the block lands whole or not at all."""
+        """One write at a time per process; the block lands whole or not at all. A write DuckDB
+        cannot make (a full disk) raises a StoreWriteFailed that says so in plain words."""
         with self._write_lock:
-            cur = self.cursor()
-            cur.begin()
+            cur, generation = self._checkout()
             try:
-                yield cur
-                cur.commit()
-            except BaseException:
-                cur.rollback()
-                raise
+                try:
+                    cur.begin()
+                    yield cur
+                except BaseException:
+                    _quietly(cur.rollback)
+                    raise
+                try:
+                    cur.commit()
+                except duckdb.Error as exc:
+                    if _DURABLE not in _chain_text(exc):
+                        _quietly(cur.rollback)
+                        raise
+                    # The data is in the write-ahead log; only the checkpoint after it failed.
+                    log.warning("the store %s committed, but its checkpoint failed: %s", self.path,
+                                _first_line(str(exc)))
+                    self._reopen(generation)
+            except duckdb.Error as exc:
+                failure = self._failure(exc, generation)
+                if failure is None:
+                    raise
+                raise failure from exc
             finally:
-                cur.close()
+                _quietly(cur.close)
+
+    def _failure(self, exc: BaseException, generation: int) -> StoreWriteFailed | None:
+        """The plain-words error for a write DuckDB could not make, or None for other errors (a
+        bad statement is a bug to see as it is). Reopens the connection when DuckDB invalidated it."""
+        text = _chain_text(exc)
+        fatal = isinstance(exc, duckdb.FatalException) or _INVALIDATED in text
+        if fatal:
+            self._reopen(generation)
+        if _NO_SPACE in text:
+            return StoreDiskFull(
+                f"the disk under the store {self.path} is full, so the store could not be written. Nothing "
+                "was lost: it keeps everything written before, and this change did not land. Free some "
+                "space there and retry."
+            )
+        if fatal or isinstance(exc, duckdb.IOException):
+            return StoreWriteFailed(
+                f"the store {self.path} could not be written ({_first_line(str(exc))}). Nothing was lost: it "
+                "keeps everything written before, and this change did not land. Check the disk under it "
+                "(free space, permissions) and retry."
+            )
+        return None
+
+    def _query(self, fn):
+        """Run a read; when DuckDB has invalidated the connection, reopen it and try once more."""
+        for attempt in (1, 2):
+            cur, generation = self._checkout()
+            try:
+                return fn(cur)
+            except duckdb.Error as exc:
+                fatal = isinstance(exc, duckdb.FatalException) or _INVALIDATED in _chain_text(exc)
+                if not fatal:
+                    raise
+                self._reopen(generation)
+                if attempt == 2:
+                    raise StoreError(f"the store {self.path} cannot be read: {_first_line(str(exc))}") from exc
+            finally:
+                _quietly(cur.close)
 
     def read(self, sql: str, params: list | tuple | None = None) -> pd.DataFrame:
-        cur = self.cursor()
-        try:
-            return cur.execute(sql, params or []).df()
-        finally:
-            cur.close()
+        return self._query(lambda cur: cur.execute(sql, params or []).df())
+
+    def rows(self, sql: str, params: list | tuple | None = None) -> list[tuple]:
+        return self._query(lambda cur: cur.execute(sql, params or []).fetchall())
 
     def scalar(self, sql: str, params: list | tuple | None = None):
-        cur = self.cursor()
-        try:
-            row = cur.execute(sql, params or []).fetchone()
-            return None if row is None else row[0]
-        finally:
-            cur.close()
+        row = self._query(lambda cur: cur.execute(sql, params or []).fetchone())
+        return None if row is None else row[0]
 
     # -- schema --------------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -174,16 +282,14 @@ class Store:
                 cols = ", ".join(frame.columns)
                 cur.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM {stage}")
             finally:
-                cur.unregister(stage)
+                # In a transaction DuckDB has aborted (a failed write) this fails too, and would
+                # hide the error that matters; the rollback drops the registration anyway.
+                _quietly(lambda: cur.unregister(stage))
         return added
 
     # -- questions the app asks ----------------------------------------------------------------
     def table_counts(self) -> dict[str, int]:
-        cur = self.cursor()
-        try:
-            return {t: cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in SOURCE_TABLES}
-        finally:
-            cur.close()
+        return self._query(lambda cur: {t: cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in SOURCE_TABLES})
 
     def is_empty(self) -> bool:
         return not self.scalar("SELECT count(*) FROM races")
@@ -198,11 +304,7 @@ class Store:
             "SELECT season, round, name, circuit_ref, date, time FROM races r "
             f"WHERE {where} ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit else "")
         )
-        cur = self.cursor()
-        try:
-            rows = cur.execute(sql, params).fetchall()
-        finally:
-            cur.close()
+        rows = self.rows(sql, params)
         return [RaceRef(int(s), int(r), n, c, d, t) for s, r, n, c, d, t in rows]
 
     _HAS_RESULTS = "EXISTS (SELECT 1 FROM results x WHERE x.season = r.season AND x.round = r.round)"
@@ -226,3 +328,26 @@ class Store:
     def races_with_results(self, since_season: int | None = None) -> list[RaceRef]:
         where = self._HAS_RESULTS + (" AND season >= ?" if since_season else "")
         return self._races(where, [since_season] if since_season else [], "date")
+
+
+def _chain_text(exc: BaseException) -> str:
+    """The messages of an exception and of those it came from, lower-cased: a failed write often
+    surfaces as "transaction aborted" with the disk error as its context."""
+    parts, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        parts.append(str(exc))
+        exc = exc.__cause__ or exc.__context__
+    return " | ".join(parts).lower()
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+def _quietly(fn) -> None:
+    try:
+        fn()
+    except duckdb.Error:
+        pass

@@ -1,13 +1,22 @@
-"""The store under hostile conditions: a run killed with its process."""
+"""The store under hostile conditions: a run killed with its process, a disk that fills up. The
+disk-full cases use a real filesystem (a small tmpfs) when running as root, and are skipped with
+the reason otherwise."""
 from __future__ import annotations
 
+import errno
 import os
 import selectors
 import subprocess
 import sys
+from pathlib import Path
 
+import duckdb
+import pytest
+
+from f1core.ingest.ergast_csv import import_dump
 from f1core.ingest.runs import ingestion_run
-from f1core.store import Store
+from f1core.ingest.weather_csv import import_weather
+from f1core.store import Store, StoreDiskFull, StoreError
 from tests.conftest import FIXTURES, REPO
 
 MINI = FIXTURES / "ergast_mini"
@@ -72,3 +81,121 @@ def test_a_second_store_in_the_same_process_leaves_a_live_run_alone(tmp_path):
         second.close()
     assert runs(first) == [("jolpica", True, "no new rows")]
     first.close()
+
+
+# --- a full disk ---------------------------------------------------------------------------------
+
+def _mount_tmpfs(where: Path, size: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs (a real filesystem that fills up)")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                          capture_output=True, text=True, timeout=30)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+
+
+def _umount(where: Path) -> None:
+    subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    where = tmp_path / "disk"
+    where.mkdir()
+    _mount_tmpfs(where, "4m")
+    yield where
+    _umount(where)
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of `disk` with a file; delete the file to free them again."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        block = b"\0" * 65536
+        while True:
+            try:
+                if os.write(fd, block) == 0:
+                    break
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+                break
+    finally:
+        os.close(fd)
+    return filler
+
+
+def checkpoint_at_every_commit(store: Store, filler: Path) -> None:
+    """What a big import does by itself: its commit passes DuckDB's checkpoint threshold, and the
+    checkpoint needs room the disk no longer has (a little is left, for the log)."""
+    store.cursor().execute("SET checkpoint_threshold = '1KB'")
+    os.truncate(filler, filler.stat().st_size - 64 * 1024)
+
+
+@pytest.mark.parametrize("how", ["write", "checkpoint"])
+def test_a_full_disk_is_a_plain_store_error_and_nothing_is_lost(small_disk, how):
+    store = Store(small_disk / "f1.duckdb")
+    import_dump(store, MINI)
+    before = contents(store)
+    filler = fill(small_disk)
+    if how == "checkpoint":  # DuckDB then invalidates the database, not just the transaction
+        checkpoint_at_every_commit(store, filler)
+    with pytest.raises(StoreDiskFull) as err:
+        import_weather(store, MINI_WEATHER)
+    message = str(err.value)
+    assert f"the disk under the store {small_disk / 'f1.duckdb'} is full" in message
+    assert "Nothing was lost" in message and "Free some space" in message
+    assert isinstance(err.value, StoreError)  # what the CLI and the pages print as one plain line
+    assert contents(store) == before
+    filler.unlink()
+    assert import_weather(store, MINI_WEATHER).rows_added == {"weather_observed": 3}
+    # The failed run is in the log too, written once there was room for it.
+    assert [(s, ok) for s, ok, _ in runs(store)] == [("ergast-csv", True), ("weather-csv", False), ("weather-csv", True)]
+    assert "is full" in runs(store)[1][2]
+    store.close()
+
+
+def test_a_store_invalidated_by_a_failed_checkpoint_is_opened_again(small_disk):
+    store = Store(small_disk / "f1.duckdb")
+    import_dump(store, MINI)
+    before = contents(store)
+    filler = fill(small_disk)
+    cur = store.cursor()
+    with pytest.raises(duckdb.FatalException):
+        cur.execute("CHECKPOINT")  # what DuckDB does by itself after a big write, or when closing
+    # DuckDB has invalidated the database: without a reopen every query fails until a restart.
+    assert contents(store) == before
+    with pytest.raises(StoreDiskFull, match="Nothing was lost"):
+        import_weather(store, MINI_WEATHER)
+    filler.unlink()
+    assert import_weather(store, MINI_WEATHER).rows_added == {"weather_observed": 3}
+    store.close()
+    reopened = Store(small_disk / "f1.duckdb")
+    assert reopened.table_counts()["weather_observed"] == 3
+    reopened.close()
+
+
+def test_a_commit_already_durable_when_its_checkpoint_fails_is_kept(small_disk):
+    store = Store(small_disk / "f1.duckdb")
+    with store.transaction() as cur:
+        # Without a key DuckDB logs the commit before checkpointing, and says the commit is durable.
+        cur.execute("CREATE TABLE scratch (n INTEGER)")
+    checkpoint_at_every_commit(store, fill(small_disk))
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO scratch VALUES (1)")
+    assert store.scalar("SELECT count(*) FROM scratch") == 1  # and the store still answers
+    (small_disk / "filler").unlink()
+    store.close()
+    reopened = Store(small_disk / "f1.duckdb")
+    assert reopened.scalar("SELECT count(*) FROM scratch") == 1
+    reopened.close()
+
+
+def test_the_cli_says_in_one_line_that_the_disk_is_full(small_disk):
+    path = small_disk / "f1.duckdb"
+    Store(path).close()
+    fill(small_disk)
+    done = cli("--db", str(path), "ingest", "--snapshot", str(MINI))
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: the disk under the store {path} is full")
