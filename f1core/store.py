@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ _DURABLE = "commit succeeded and is durable"
 
 class StoreError(RuntimeError):
     """The store cannot be opened or written."""
+
+
+class StoreReadOnly(StoreError):
+    """A write was asked of a store that is open read-only."""
 
 
 class StoreWriteFailed(StoreError):
@@ -63,15 +68,22 @@ class Store:
     share a connection object, and DuckDB's MVCC lets readers see the last committed state while a
     refresh is writing.
 
-    After a fatal DuckDB error (the database "invalidated", typically by a full disk) the connection
-    is opened again, so the process recovers once space is freed instead of failing every query
-    until a restart."""
+    A file (or folder) that cannot be written is served read-only: `read_only` is then true, reads
+    work and every write raises `StoreReadOnly`. After a fatal DuckDB error (the database
+    "invalidated", typically by a full disk) the connection is opened again, so the process
+    recovers once space is freed instead of failing every query until a restart."""
 
     def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
         self.read_only = read_only
+        self.read_only_reason = "it was opened read-only" if read_only else None
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            reason = _why_not_writable(self.path)
+            if reason:
+                self.read_only, self.read_only_reason = True, reason
+                log.warning("the store %s is served read-only: %s", self.path, reason)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
         self._con_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._generation = 0
@@ -95,10 +107,16 @@ class Store:
             return duckdb.connect(str(self.path), read_only=self.read_only)
         except duckdb.Error as exc:
             text = str(exc)
-            raise StoreError(
-                f"cannot open the store {self.path}: {_first_line(text)}. Is another process (the app or an "
-                "ingest) holding it? Stop it, or point F1_DB/--db at another file."
-            ) from exc
+            if "lock" in text.lower():
+                raise StoreError(
+                    f"cannot open the store {self.path}: another process (the app or an ingest) is holding it "
+                    f"({_first_line(text)}). Stop it, or point F1_DB/--db at another file."
+                ) from exc
+            if not self.read_only and ("permission denied" in text.lower() or "read-only file system" in text.lower()):
+                self.read_only, self.read_only_reason = True, f"DuckDB cannot write it ({_first_line(text)})"
+                log.warning("the store %s is served read-only: %s", self.path, self.read_only_reason)
+                return self._connect()
+            raise StoreError(f"cannot open the store {self.path}: {_first_line(text)}") from exc
 
     def _checkout(self) -> tuple[duckdb.DuckDBPyConnection, int]:
         with self._con_lock:
@@ -144,10 +162,20 @@ class Store:
                 # committed change and the next open replays it.
                 log.warning("closing the store %s: %s", self.path, _first_line(str(exc)))
 
+    def require_writable(self) -> None:
+        """Raise StoreReadOnly, saying why and what to do, when the store is open read-only."""
+        if self.read_only:
+            raise StoreReadOnly(
+                f"the store {self.path} is read-only ({self.read_only_reason}): it can be read, but refresh, "
+                "retraining and every other write are off. Make the file and its folder writable, or point "
+                "F1_DB/--db at a writable file."
+            )
+
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One write at a time per process; the block lands whole or not at all. A write DuckDB
         cannot make (a full disk) raises a StoreWriteFailed that says so in plain words."""
+        self.require_writable()
         with self._write_lock:
             cur, generation = self._checkout()
             try:
@@ -224,16 +252,16 @@ class Store:
 
     # -- schema --------------------------------------------------------------------------------
     def schema_version(self) -> int:
-        cur = self.cursor()
-        try:
-            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, description VARCHAR, applied_at TIMESTAMP)")
-            row = cur.execute("SELECT max(version) FROM schema_version").fetchone()
-            return int(row[0] or 0)
-        finally:
-            cur.close()
+        if not self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"):
+            return 0
+        return int(self.scalar("SELECT max(version) FROM schema_version") or 0)
 
     def migrate(self) -> int:
         current = self.schema_version()
+        if current == 0:
+            with self.transaction() as cur:
+                cur.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                            "(version INTEGER, description VARCHAR, applied_at TIMESTAMP)")
         for version, description, sql in MIGRATIONS:
             if version <= current:
                 continue
@@ -328,6 +356,23 @@ class Store:
     def races_with_results(self, since_season: int | None = None) -> list[RaceRef]:
         where = self._HAS_RESULTS + (" AND season >= ?" if since_season else "")
         return self._races(where, [since_season] if since_season else [], "date")
+
+
+def _why_not_writable(path: Path) -> str | None:
+    """Why DuckDB could not open `path` for writing (it also writes a log file beside it), or None."""
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            return f"the file {path} is not writable"
+        if not os.access(path.parent, os.W_OK):
+            return f"its folder {path.parent} is not writable (DuckDB keeps a write-ahead log beside the file)"
+        return None
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK):
+        raise StoreError(f"cannot create the store {path}: the folder {folder} is not writable; "
+                         "point F1_DB/--db at a writable place")
+    return None
 
 
 def _chain_text(exc: BaseException) -> str:

@@ -1,6 +1,6 @@
-"""The store under hostile conditions: a run killed with its process, a disk that fills up. The
-disk-full cases use a real filesystem (a small tmpfs) when running as root, and are skipped with
-the reason otherwise."""
+"""The store under hostile conditions: a run killed with its process, a disk that fills up, a file
+that cannot be written. Disk-full and read-only cases use real filesystems (a small tmpfs, a
+read-only remount) when running as root, and are skipped with the reason otherwise."""
 from __future__ import annotations
 
 import errno
@@ -8,15 +8,18 @@ import os
 import selectors
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from f1core.config import load_settings
 from f1core.ingest.ergast_csv import import_dump
+from f1core.ingest.refresh import Refresher, refresh
 from f1core.ingest.runs import ingestion_run
 from f1core.ingest.weather_csv import import_weather
-from f1core.store import Store, StoreDiskFull, StoreError
+from f1core.store import Store, StoreDiskFull, StoreError, StoreReadOnly
 from tests.conftest import FIXTURES, REPO
 
 MINI = FIXTURES / "ergast_mini"
@@ -199,3 +202,94 @@ def test_the_cli_says_in_one_line_that_the_disk_is_full(small_disk):
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith(f"error: the disk under the store {path} is full")
+
+
+# --- a store that cannot be written ---------------------------------------------------------------
+
+@pytest.fixture
+def read_only_db(tmp_path):
+    """A store with the mini dump and one run left unfinished, on a read-only filesystem (as root,
+    who ignores file permissions) or with its file and folder made read-only (otherwise)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    as_root = os.geteuid() == 0
+    if as_root:
+        _mount_tmpfs(folder, "16m")
+    path = folder / "f1.duckdb"
+    store = Store(path)
+    import_dump(store, MINI)
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO ingestion_runs (source, started_at) VALUES ('jolpica', TIMESTAMP '2026-05-01 10:00')")
+    store.close()
+    if as_root:
+        done = subprocess.run(["mount", "-o", "remount,ro", str(folder)], capture_output=True, text=True, timeout=30)
+        if done.returncode:
+            _umount(folder)
+            pytest.skip(f"cannot remount a tmpfs read-only here: {done.stderr.strip()}")
+    else:
+        path.chmod(0o444)
+        folder.chmod(0o555)
+    yield path
+    if as_root:
+        _umount(folder)
+    else:
+        folder.chmod(0o755)
+        path.chmod(0o644)
+
+
+def test_a_read_only_store_is_served_for_reading_and_refuses_writes(read_only_db):
+    store = Store(read_only_db)
+    assert store.read_only and "not writable" in store.read_only_reason
+    assert store.table_counts()["results"] == 8
+    assert store.last_race_with_results().name == "Saudi Arabian Grand Prix"
+    with pytest.raises(StoreReadOnly) as err:
+        import_weather(store, MINI_WEATHER)
+    assert f"the store {read_only_db} is read-only" in str(err.value)
+    assert "refresh, retraining and every other write are off" in str(err.value)
+    # Opened read-only, it is no judge of which runs are still going.
+    assert store.scalar("SELECT count(*) FROM ingestion_runs WHERE ok IS NULL") == 1
+    store.close()
+
+
+def test_the_refresher_skips_a_read_only_store_with_a_plain_message(read_only_db, tmp_path):
+    store = Store(read_only_db)
+    settings = load_settings({"F1_DB": str(read_only_db), "F1_MODELS": str(tmp_path / "models")}, secrets_path=None)
+    called = []
+    refresher = Refresher(store, settings, refresh_fn=lambda *a, **kw: called.append("refresh") or [],
+                          after_refresh=lambda *a: called.append("upkeep"))
+    assert refresher.run_once() == []
+    status = refresher.status()
+    assert called == [] and not status.running and status.last_error is None
+    assert status.skipped.startswith("Refresh and retraining are off: the store") and "read-only" in status.skipped
+    assert status.data_as_of == "2024 R2 Saudi Arabian Grand Prix"
+    with pytest.raises(StoreReadOnly):
+        refresh(store, settings)
+    store.close()
+
+
+def test_the_cli_says_in_one_line_that_a_read_only_store_cannot_be_written(read_only_db):
+    done = cli("--db", str(read_only_db), "ingest", "--snapshot", str(MINI))
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: the store {read_only_db} is read-only")
+
+
+def test_a_store_held_by_another_process_still_says_so(tmp_path):
+    path = tmp_path / "f1.duckdb"
+    Store(path).close()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, duckdb; c = duckdb.connect(sys.argv[1]); "
+                               "print('open', flush=True); sys.stdin.read()", str(path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        with selectors.DefaultSelector() as sel:
+            sel.register(holder.stdout, selectors.EVENT_READ)
+            assert sel.select(timeout=max(0.0, deadline - time.monotonic()))
+        assert holder.stdout.readline().strip() == b"open"
+        with pytest.raises(StoreError, match="another process .* is holding it"):
+            Store(path)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+        holder.stdin.close()
+        holder.stdout.close()

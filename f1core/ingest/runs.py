@@ -126,7 +126,7 @@ def ingestion_run(store: Store, source: str) -> Iterator[RunResult]:
                 "INSERT INTO ingestion_runs (source, started_at) VALUES (?, ?) RETURNING run_id", [source, started],
             ).fetchone()[0]
     except StoreError as exc:
-        _remember(store, *pending, (None, source, started, _utcnow(), str(exc)))
+        _remember(store, *pending, *([] if store.read_only else [(None, source, started, _utcnow(), str(exc))]))
         raise
     except BaseException:
         _remember(store, *pending)
