@@ -13,7 +13,7 @@ import pandas as pd
 
 from f1core.ingest.csvfiles import lap_seconds
 from f1core.ingest.http import SourceError
-from f1core.ingest.validate import fail, json_date, json_float, json_int, json_list, json_obj, json_text, json_time
+from f1core.ingest.validate import check_plausible, fail, json_date, json_float, json_int, json_list, json_obj, json_text, json_time
 from f1core.schema import PRIMARY_KEYS
 from f1core.store import Store
 
@@ -236,6 +236,8 @@ class Batch:
     constructors: dict[str, dict] = field(default_factory=dict)
     seasons: dict[int, dict] = field(default_factory=dict)
     rows: dict[str, list[dict]] = field(default_factory=lambda: {t: [] for t in _RESULT_KINDS})
+    # Every row of every race the responses held, kept or not, for the plausibility checks.
+    seen: dict[str, list[dict]] = field(default_factory=lambda: {t: [] for t in _RESULT_KINDS})
     # (kind, ref, what the response must give to introduce a new one, where it was seen)
     refs: list[tuple[str, str, str, _Origin]] = field(default_factory=list)
 
@@ -251,16 +253,22 @@ class Batch:
                 self.races[key] = row
                 listed.add(key[1])
 
-    def add_rows(self, table: str, pages: list[Page], wanted: Callable[[tuple[int, int]], bool]) -> None:
+    def add_rows(self, table: str, pages: list[Page], wanted: Callable[[tuple[int, int]], bool],
+                 asked: tuple[int, int | None]) -> None:
         """Rows of `table` from the Races of `pages`, kept for the races `wanted` accepts. Every
-        race and row is checked, kept or not: a response broken anywhere is not trusted anywhere.
-        A race split across two pages arrives as two Race objects with the same (season, round);
-        their rows are appended in page order."""
+        race and row is checked, kept or not: a response broken anywhere is not trusted anywhere,
+        and one holding a race outside what was `asked` (a season, or a season and round) is
+        refused rather than quietly ignored. A race split across two pages arrives as two Race
+        objects with the same (season, round); their rows are appended in page order."""
         list_key, noun = _RESULT_KINDS[table]
         for page in pages:
             for i, race in enumerate(page.items):
                 key = _race_key(race, page.url, i)
                 race_where = f"race {key[0]} R{key[1]}"
+                if key[0] != asked[0] or asked[1] not in (None, key[1]):
+                    scope = f"{asked[0]} R{asked[1]}" if asked[1] is not None else f"the {asked[0]} season"
+                    raise fail(page.url, f"Races[{i}]", f"the response holds {race_where}, but {scope} was asked "
+                               "for; refusing it")
                 header, circuit_ref, circuit = _race_row(race, key, page.url)
                 parsed = []
                 for j, item in enumerate(json_list(race, list_key, page.url, race_where)):
@@ -275,6 +283,7 @@ class Batch:
                     row["constructor_ref"], constructor = _constructor(item, page.url, where)
                     row["_origin"] = _Origin(page.url, where)
                     parsed.append((row, driver, constructor))
+                    self.seen[table].append(row)
                 if not wanted(key):
                     continue
                 if key not in self.races and key not in self.known.races:
@@ -325,15 +334,12 @@ class Batch:
             "races": list(self.races.values()),
         }
         for table in _RESULT_KINDS:
+            seen = _dedupe(self.seen[table])
+            check_plausible(table, _frame(table, seen), [row["_origin"] for row in seen])
             out[table] = _dedupe(self.rows[table])
         for table, rows in out.items():
             _check_keys(table, rows)
-        frames = {table: _frame(table, rows) for table, rows in out.items() if rows}
-        if "qualifying" in frames:
-            q = frames["qualifying"]
-            for col in ("q1", "q2", "q3"):
-                q[f"{col}_s"] = lap_seconds(q[col]).to_numpy()
-        return frames
+        return {table: _frame(table, rows) for table, rows in out.items() if rows}
 
 
 def _dedupe(rows: list[dict]) -> list[dict]:
@@ -365,6 +371,9 @@ def _check_keys(table: str, rows: list[dict]) -> None:
 def _frame(table: str, rows: list[dict]) -> pd.DataFrame:
     columns = _COLUMNS[table]
     frame = pd.DataFrame.from_records([[row.get(c) for c in columns] for row in rows], columns=list(columns))
+    if table == "qualifying":
+        for col in ("q1", "q2", "q3"):
+            frame[f"{col}_s"] = lap_seconds(frame[col]).to_numpy()
     # Nullable integers stay integers (a float column would turn 5455026 ms into 5455026.0);
     # text, date and time columns stay Python objects with None, which DuckDB casts on insert.
     return frame.astype({c: d for c, d in columns.items() if d != "object"})

@@ -147,22 +147,22 @@ def _fetch_race_data(
     if force_season_level or season_level < per_race:
         say(f"{season}: fetching results season-wide ({len(race_keys)} races missing)")
         if race_keys:
-            batch.add_rows("results", client.results(season), lambda k: k in wanted_results)
+            batch.add_rows("results", client.results(season), lambda k: k in wanted_results, (season, None))
         if needs_quali:
-            batch.add_rows("qualifying", client.qualifying(season), lambda k: k in needs_quali)
+            batch.add_rows("qualifying", client.qualifying(season), lambda k: k in needs_quali, (season, None))
         if needs_sprint:
-            batch.add_rows("sprint_results", client.sprint(season), lambda k: k in needs_sprint)
+            batch.add_rows("sprint_results", client.sprint(season), lambda k: k in needs_sprint, (season, None))
         return
     for key in sorted(set(race_keys) | needs_quali | needs_sprint):
         say(f"{key[0]} R{key[1]}: fetching " + ", ".join(
             kind for kind, needed in (("results", key in wanted_results), ("qualifying", key in needs_quali),
                                       ("sprint", key in needs_sprint)) if needed))
         if key in wanted_results:
-            batch.add_rows("results", client.results(*key), lambda k, key=key: k == key)
+            batch.add_rows("results", client.results(*key), lambda k, key=key: k == key, key)
         if key in needs_quali:
-            batch.add_rows("qualifying", client.qualifying(*key), lambda k, key=key: k == key)
+            batch.add_rows("qualifying", client.qualifying(*key), lambda k, key=key: k == key, key)
         if key in needs_sprint:
-            batch.add_rows("sprint_results", client.sprint(*key), lambda k, key=key: k == key)
+            batch.add_rows("sprint_results", client.sprint(*key), lambda k, key=key: k == key, key)
 
 
 # Tables keyed by race, for deleting a round that has no results (so "results" itself is never

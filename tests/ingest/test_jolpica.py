@@ -350,6 +350,73 @@ def test_an_error_names_the_race_and_row(api, jolpica, store):
     assert "/2025/results.json?limit=100&offset=4: race 2025 R2 result P2 (norris): 'laps' is 'many'" in str(err.value)
 
 
+# --- results that cannot be true: refused with the URL, race and driver, nothing written ---------
+
+def _alter(kind: str, round_: int, list_key: str, mutate):
+    """Serve /2025/{kind}.json (season-level) with race `round_`'s rows changed by `mutate(rows)`."""
+    def install(api: FakeApi, jolpica: FakeJolpica) -> None:
+        def handler(seen: Seen) -> Reply:
+            reply = jolpica.handle(seen)
+            for race in reply.body["MRData"]["RaceTable"]["Races"]:
+                if race["round"] == str(round_):
+                    mutate(race[list_key])
+            return reply
+        api.route(f"/ergast/f1/2025/{kind}.json", handler)
+    return install
+
+
+def _q(index: int, session: str, lap: str):
+    return _alter("qualifying", 3, "QualifyingResults", lambda rows: rows[index].update({session: lap}))
+
+
+IMPLAUSIBLE = {
+    "two drivers with the same position": (
+        _alter("results", 2, "Results", lambda rows: rows[1].update(position="1")),
+        ["/2025/results.json", "race 2025 R2 result P1 (piastri) and race 2025 R2 result P1 (norris)",
+         "same classification order (1)"]),
+    "one driver twice in a race": (
+        _alter("results", 3, "Results", lambda rows: rows[4].update(Driver=rows[0]["Driver"])),
+        ["/2025/results.json", "race 2025 R3 result P1 (max_verstappen) and race 2025 R3 result P5 (max_verstappen)",
+         "same driver (max_verstappen)"]),
+    "a qualifying lap of 0.001 s": (
+        _q(1, "Q3", "0:00.001"),
+        ["/2025/qualifying.json", "race 2025 R3 qualifying P2 (norris)", "Q3 lap '0:00.001' (0.001 s) cannot be true"]),
+    "a qualifying lap of 0 s": (
+        _q(0, "Q1", "0:00.000"),
+        ["/2025/qualifying.json", "race 2025 R3 qualifying P1 (max_verstappen)", "Q1 lap '0:00.000' (0 s)"]),
+    "a qualifying lap of 16 hours": (
+        _q(5, "Q2", "960:00.000"),
+        ["/2025/qualifying.json", "race 2025 R3 qualifying P6 (antonelli)", "Q2 lap '960:00.000' (57600 s)",
+         "expected 40 to 300 s"]),
+    "points no race gives": (
+        _alter("results", 3, "Results", lambda rows: rows[0].update(points="250")),
+        ["/2025/results.json", "race 2025 R3 result P1 (max_verstappen)", "points 250 cannot be true"]),
+}
+
+
+@pytest.mark.parametrize("case", IMPLAUSIBLE, ids=list(IMPLAUSIBLE))
+def test_results_that_cannot_be_true_are_refused(api, jolpica, store, case):
+    install, fragments = IMPLAUSIBLE[case]
+    install(api, jolpica)
+    before = store_fingerprint(store)
+    with pytest.raises(SourceError) as err:
+        import_new_races(store, client_for(jolpica), BAHRAIN_QUALI_DAY)
+    for fragment in fragments:
+        assert fragment in str(err.value), str(err.value)
+    assert_failed_and_unchanged(store, before, fragments[0])
+
+
+def test_a_per_race_response_for_another_race_is_refused(api, jolpica, store):
+    def japan_instead(seen: Seen) -> Reply:
+        return jolpica.handle(Seen("/ergast/f1/2025/3/results.json", seen.params, seen.at))
+    api.route("/ergast/f1/2025/2/results.json", japan_instead)
+    before = store_fingerprint(store)
+    with pytest.raises(SourceError, match="the response holds race 2025 R3, but 2025 R2 was asked for") as err:
+        import_new_races(store, client_for(jolpica), dt.date(2025, 3, 24))  # only China is missing: per race
+    assert "/2025/2/results.json" in str(err.value)
+    assert_failed_and_unchanged(store, before, "/2025/2/results.json")
+
+
 def test_429_with_retry_after_is_waited_out_and_the_import_succeeds(api, jolpica, store):
     api.route("/ergast/f1/2025.json", Reply(429, "Too Many Requests", {"Retry-After": "1"}),
               lambda seen: jolpica.handle(seen))
