@@ -5,6 +5,7 @@ URL it came from, and `Batch.frames()` checks references and keys and returns wh
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -13,7 +14,9 @@ import pandas as pd
 
 from f1core.ingest.csvfiles import lap_seconds
 from f1core.ingest.http import SourceError
-from f1core.ingest.validate import check_plausible, fail, json_date, json_float, json_int, json_list, json_obj, json_text, json_time
+from f1core.ingest.validate import (
+    check_plausible, fail, json_date, json_float, json_int, json_list, json_obj, json_text, json_time,
+)
 from f1core.schema import PRIMARY_KEYS
 from f1core.store import Store
 
@@ -175,7 +178,7 @@ _COLUMNS: dict[str, dict[str, str]] = {
 }
 _COLUMNS["sprint_results"] = _COLUMNS["results"]
 
-_RESULT_KINDS = {  # store table -> (the Race's list key, what to call a row in messages)
+RESULT_KINDS = {  # store table -> (the Race's list key, what to call a row in messages)
     "results": ("Results", "result"),
     "sprint_results": ("SprintResults", "sprint result"),
     "qualifying": ("QualifyingResults", "qualifying"),
@@ -190,32 +193,40 @@ class Known:
     circuits: set[str]
     seasons: set[int]
     races: dict[tuple[int, int], str]  # (season, round) -> circuit_ref
-    with_results: set[tuple[int, int]]
-    with_qualifying: set[tuple[int, int]]
-    with_sprint: set[tuple[int, int]]
+    dates: dict[tuple[int, int], dt.date]  # (season, round) -> race date
+    counts: dict[str, dict[tuple[int, int], int]]  # results/qualifying/sprint_results -> rows per race
+
+    @property
+    def with_results(self) -> set[tuple[int, int]]:
+        return set(self.counts["results"])
+
+    @property
+    def with_qualifying(self) -> set[tuple[int, int]]:
+        return set(self.counts["qualifying"])
+
+    @property
+    def with_sprint(self) -> set[tuple[int, int]]:
+        return set(self.counts["sprint_results"])
 
     @classmethod
     def read(cls, store: Store) -> "Known":
-        def keys(table: str) -> set[tuple[int, int]]:
-            return {(int(s), int(r)) for s, r in _rows(store, f"SELECT DISTINCT season, round FROM {table}")}
+        def counts(table: str) -> dict[tuple[int, int], int]:
+            return {(int(s), int(r)): int(n) for s, r, n in
+                    _rows(store, f"SELECT season, round, count(*) FROM {table} GROUP BY season, round")}
+        races = _rows(store, "SELECT season, round, circuit_ref, date FROM races")
         return cls(
             drivers={r for (r,) in _rows(store, "SELECT driver_ref FROM drivers")},
             constructors={r for (r,) in _rows(store, "SELECT constructor_ref FROM constructors")},
             circuits={r for (r,) in _rows(store, "SELECT circuit_ref FROM circuits")},
             seasons={int(s) for (s,) in _rows(store, "SELECT season FROM seasons")},
-            races={(int(s), int(r)): c for s, r, c in _rows(store, "SELECT season, round, circuit_ref FROM races")},
-            with_results=keys("results"),
-            with_qualifying=keys("qualifying"),
-            with_sprint=keys("sprint_results"),
+            races={(int(s), int(r)): c for s, r, c, _ in races},
+            dates={(int(s), int(r)): d for s, r, _, d in races},
+            counts={t: counts(t) for t in RESULT_KINDS},
         )
 
 
 def _rows(store: Store, sql: str) -> list[tuple]:
-    cur = store.cursor()
-    try:
-        return cur.execute(sql).fetchall()
-    finally:
-        cur.close()
+    return store.rows(sql)
 
 
 @dataclass
@@ -235,9 +246,9 @@ class Batch:
     drivers: dict[str, dict] = field(default_factory=dict)
     constructors: dict[str, dict] = field(default_factory=dict)
     seasons: dict[int, dict] = field(default_factory=dict)
-    rows: dict[str, list[dict]] = field(default_factory=lambda: {t: [] for t in _RESULT_KINDS})
+    rows: dict[str, list[dict]] = field(default_factory=lambda: {t: [] for t in RESULT_KINDS})
     # Every row of every race the responses held, kept or not, for the plausibility checks.
-    seen: dict[str, list[dict]] = field(default_factory=lambda: {t: [] for t in _RESULT_KINDS})
+    seen: dict[str, list[dict]] = field(default_factory=lambda: {t: [] for t in RESULT_KINDS})
     # (kind, ref, what the response must give to introduce a new one, where it was seen)
     refs: list[tuple[str, str, str, _Origin]] = field(default_factory=list)
 
@@ -260,7 +271,7 @@ class Batch:
         and one holding a race outside what was `asked` (a season, or a season and round) is
         refused rather than quietly ignored. A race split across two pages arrives as two Race
         objects with the same (season, round); their rows are appended in page order."""
-        list_key, noun = _RESULT_KINDS[table]
+        list_key, noun = RESULT_KINDS[table]
         for page in pages:
             for i, race in enumerate(page.items):
                 key = _race_key(race, page.url, i)
@@ -333,7 +344,7 @@ class Batch:
             "constructors": [r for ref, r in self.constructors.items() if ref not in self.known.constructors],
             "races": list(self.races.values()),
         }
-        for table in _RESULT_KINDS:
+        for table in RESULT_KINDS:
             seen = _dedupe(self.seen[table])
             check_plausible(table, _frame(table, seen), [row["_origin"] for row in seen])
             out[table] = _dedupe(self.rows[table])

@@ -14,6 +14,7 @@ from typing import Callable
 
 from f1core.config import DEFAULT_JOLPICA_URL
 from f1core.ingest.ergast_json import Batch, Known, Page
+from f1core.ingest import recheck
 from f1core.ingest.http import DEFAULT_DEADLINE_S, DEFAULT_TIMEOUT, ApiClient, SourceError
 from f1core.ingest.runs import IngestError, RunResult, ingestion_run
 from f1core.ingest.validate import json_int, json_list, json_obj
@@ -145,7 +146,7 @@ def _fetch_race_data(
         + (1 if needs_sprint else 0) * _season_pages(max(1, races_run // 3))
     )
     if force_season_level or season_level < per_race:
-        say(f"{season}: fetching results season-wide ({len(race_keys)} races missing)")
+        say(f"{season}: fetching results season-wide ({len(race_keys)} races to fetch or check again)")
         if race_keys:
             batch.add_rows("results", client.results(season), lambda k: k in wanted_results, (season, None))
         if needs_quali:
@@ -199,14 +200,31 @@ def _needed(
 
 def _summary(run: RunResult, notes: list[str]) -> str:
     added = ", ".join(f"{t} +{n}" for t, n in run.rows_added.items() if n) or "no new rows"
-    return "; ".join([added, *notes])
+    corrected = [f"{t} {n} corrected" for t, n in run.rows_corrected.items() if n]
+    return "; ".join([added, *corrected, *notes])
 
 
-def import_new_races(store: Store, client: JolpicaClient, today: dt.date, progress: Progress = None) -> RunResult:
+def _incomplete(cur, seasons: list[int]) -> list[str]:
+    """Races of `seasons` with fewer results than qualifying entries: a short answer, or a driver
+    who did not start. Either way they are asked for again at every refresh."""
+    rows = cur.execute(
+        "SELECT season, round, r.n, q.n FROM "
+        "(SELECT season, round, count(*) AS n FROM results WHERE season >= ? GROUP BY ALL) r JOIN "
+        "(SELECT season, round, count(*) AS n FROM qualifying WHERE season >= ? GROUP BY ALL) q "
+        "USING (season, round) WHERE r.n < q.n ORDER BY season, round", [min(seasons), min(seasons)],
+    ).fetchall()
+    return [f"{s} R{r}: {nr} results but {nq} in qualifying; asked for again at every refresh"
+            for s, r, nr, nq in rows]
+
+
+def import_new_races(store: Store, client: JolpicaClient, today: dt.date, progress: Progress = None, *,
+                     recheck_last: int = recheck.RECHECK_LAST) -> RunResult:
     """Bring the store up to date with the API: the schedule of every season from the last one
     with results to today's, results (qualifying, sprint results) of every race run since, and
-    qualifying of a race whose qualifying is done but whose race is not. Rounds without results
-    that the schedule no longer lists are deleted; a round with results never is. One transaction."""
+    qualifying of a race whose qualifying is done but whose race is not. The last `recheck_last`
+    races with results, and races whose results look incomplete, are fetched again and corrected
+    where the API now says otherwise (see `recheck`). Rounds without results that the schedule no
+    longer lists are deleted; a round with results never is. One transaction."""
     say = progress or (lambda _m: None)
     with ingestion_run(store, "jolpica") as run:
         known = Known.read(store)
@@ -227,11 +245,17 @@ def import_new_races(store: Store, client: JolpicaClient, today: dt.date, progre
                 batch.seasons[s] = {"season": s, "url": None}
 
         to_delete, stale = _schedule_changes(known, batch, seasons, notes)
+        again = recheck.races_to_recheck(known, seasons, batch.races, stale, recheck_last)
 
-        for season in seasons:
+        # The races checked again may reach back into the season before (early in a new one).
+        for season in sorted(set(seasons) | {k[0] for keys in again.values() for k in keys}):
             listed = [batch.races[(season, r)] for r in sorted(batch.schedule_keys.get(season, ()))]
             missing, needs_quali, needs_sprint, n_run = _needed(listed, today, known, stale)
-            _fetch_race_data(client, batch, season, missing, needs_quali, needs_sprint, n_run, say)
+            n_run = n_run or sum(1 for k in known.with_results if k[0] == season)
+            of_season = {table: {k for k in keys if k[0] == season} for table, keys in again.items()}
+            _fetch_race_data(client, batch, season, sorted(set(missing) | of_season["results"]),
+                             needs_quali | of_season["qualifying"], needs_sprint | of_season["sprint_results"],
+                             n_run, say)
 
         frames = batch.frames()
         say("writing to the store")
@@ -240,8 +264,14 @@ def import_new_races(store: Store, client: JolpicaClient, today: dt.date, progre
                 tables = _RACE_TABLES if key in to_delete else _PRE_RACE_TABLES
                 for table in tables:
                     cur.execute(f"DELETE FROM {table} WHERE season = ? AND round = ?", list(key))
+            found = recheck.corrections(cur, frames, again, notes)
+            added, corrected = recheck.apply(cur, found)
             run.add(Store.upsert(cur, frames))
-        run.message = _summary(run, notes)
+            run.add(added)
+            run.corrected(corrected)
+            notes[:0] = [c.describe() for c in found]
+            notes += _incomplete(cur, seasons)
+            run.message = _summary(run, notes)
         say(f"done: {run.message} ({client.requests_made} requests)")
     return run
 
