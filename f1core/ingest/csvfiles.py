@@ -19,6 +19,10 @@ import pandas as pd
 from f1core.ingest.runs import IngestError
 
 NULL_TOKENS = {"\\N", ""}
+# The largest table the importers read (results.csv, 1950 to 2026) is 1.7 MB. A file many times
+# that is not an Ergast table; reading it would take gigabytes (a 500 MB zip member inflates to
+# about 2.8 GB once split into rows), so it is refused before it is read.
+MAX_CSV_BYTES = 64 * 1024 * 1024
 
 
 class CsvSource:
@@ -46,12 +50,30 @@ class CsvSource:
     def where(self, filename: str) -> str:
         return f"{self.path}!{self._members[filename]}" if self._zip else str(self.path / filename)
 
+    def size(self, filename: str) -> int:
+        """Bytes of the file once read (a zip member's uncompressed size, as its header says)."""
+        if self._zip:
+            return self._zip.getinfo(self._members[filename]).file_size
+        return (self.path / filename).stat().st_size
+
     def text(self, filename: str) -> str:
         try:
+            size = self.size(filename)
+            if size > MAX_CSV_BYTES:
+                raise IngestError(
+                    f"{self.where(filename)}: {size:,} bytes once unpacked, more than the {MAX_CSV_BYTES:,} an "
+                    "Ergast table can plausibly need; refusing to read it (a damaged or hostile archive?)"
+                )
+            # Read at most one byte past the limit, so a header that understates the size cannot
+            # make this read unbounded either.
             if self._zip:
-                raw = self._zip.read(self._members[filename])
+                with self._zip.open(self._members[filename]) as fh:
+                    raw = fh.read(MAX_CSV_BYTES + 1)
             else:
-                raw = (self.path / filename).read_bytes()
+                with (self.path / filename).open("rb") as fh:
+                    raw = fh.read(MAX_CSV_BYTES + 1)
+            if len(raw) > MAX_CSV_BYTES:
+                raise IngestError(f"{self.where(filename)}: larger than {MAX_CSV_BYTES:,} bytes; refusing to read it")
         except (OSError, zipfile.BadZipFile, KeyError) as exc:
             raise IngestError(f"{self.where(filename)}: cannot read ({exc})") from exc
         try:
@@ -170,6 +192,21 @@ def as_bool(table: CsvTable, column: str) -> pd.Series:
     parsed = raw.map(mapping)
     _bad(table, column, parsed, "true/false")
     return parsed.astype(object).where(parsed.notna(), None)
+
+
+def unique(table: CsvTable, columns: list[str], values: list[pd.Series] | None = None) -> None:
+    """Refuse two rows with the same value in `columns` (parsed `values` when given), naming the
+    lines of both: a repeated id would silently hand one row's data to another."""
+    frame = pd.DataFrame({c: v.to_numpy() for c, v in zip(columns, values)}) if values is not None \
+        else table.frame[columns].reset_index(drop=True)
+    dup = frame.duplicated(keep=False) & frame.notna().all(axis=1)
+    if dup.any():
+        first = int(np.flatnonzero(dup.to_numpy())[0])
+        same = (frame == frame.iloc[first]).all(axis=1).to_numpy()
+        second = int(np.flatnonzero(same)[1])
+        value = ", ".join(f"{c} {frame[c].iloc[first]}" for c in columns)
+        raise IngestError(f"{table.where} lines {int(table.lines[first])} and {int(table.lines[second])} both have "
+                          f"{value}; it must name one row")
 
 
 def require(table: CsvTable, column: str, values: pd.Series) -> None:

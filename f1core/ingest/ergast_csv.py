@@ -23,8 +23,10 @@ from f1core.ingest.csvfiles import (
     lap_seconds,
     read_csv_strict,
     require,
+    unique,
 )
 from f1core.ingest.runs import IngestError, RunResult, ingestion_run
+from f1core.schema import PRIMARY_KEYS
 from f1core.store import Store
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,16 @@ class _Ids:
 
     def __init__(self) -> None:
         self.maps: dict[str, dict[int, object]] = {}
+
+    def define(self, kind: str, table: CsvTable, id_column: str, keys: pd.Series, key_columns: list[str],
+               key_values: list[pd.Series] | None = None) -> None:
+        """The map for `kind`, from `table`'s ids to `keys`. Ids and natural keys must both be
+        unique: a repeated driverId would give one driver's results to another, a repeated
+        raceId move a race's results to a race that never was."""
+        ids = as_int(table, id_column, required=True)
+        unique(table, [id_column], [ids])
+        unique(table, key_columns, key_values)
+        self.maps[kind] = dict(zip(ids.astype(int), keys))
 
     def resolve(self, table: CsvTable, column: str, kind: str, source_file: str) -> pd.Series:
         ids = as_int(table, column, required=True)
@@ -79,19 +91,21 @@ def read_dump(path: str | Path, progress: Callable[[str], None] | None = None) -
     say = progress or (lambda _m: None)
     ids = _Ids()
     frames: dict[str, pd.DataFrame] = {}
+    loaded: dict[str, CsvTable] = {}  # table name (the file's, without .csv) -> what was read
 
     def load(name: str, required: list[str]) -> CsvTable | None:
         if not src.has(name):
             return None
         say(f"reading {name}")
-        return read_csv_strict(src, name, required)
+        loaded[name.removesuffix(".csv")] = read_csv_strict(src, name, required)
+        return loaded[name.removesuffix(".csv")]
 
     if (t := load("seasons.csv", ["year"])) is not None:
         frames["seasons"] = pd.DataFrame({"season": as_int(t, "year", required=True), "url": t.frame.get("url")})
 
     t = load("circuits.csv", ["circuitId", "circuitRef"])
     require(t, "circuitRef", t.frame["circuitRef"])
-    ids.maps["circuit"] = dict(zip(as_int(t, "circuitId", required=True).astype(int), t.frame["circuitRef"]))
+    ids.define("circuit", t, "circuitId", t.frame["circuitRef"], ["circuitRef"])
     frames["circuits"] = pd.DataFrame({
         "circuit_ref": t.frame["circuitRef"], "name": t.frame.get("name"), "location": t.frame.get("location"),
         "country": t.frame.get("country"), "lat": as_float(t, "lat"), "lng": as_float(t, "lng"),
@@ -100,7 +114,7 @@ def read_dump(path: str | Path, progress: Callable[[str], None] | None = None) -
 
     t = load("drivers.csv", ["driverId", "driverRef"])
     require(t, "driverRef", t.frame["driverRef"])
-    ids.maps["driver"] = dict(zip(as_int(t, "driverId", required=True).astype(int), t.frame["driverRef"]))
+    ids.define("driver", t, "driverId", t.frame["driverRef"], ["driverRef"])
     frames["drivers"] = pd.DataFrame({
         "driver_ref": t.frame["driverRef"], "number": as_int(t, "number"), "code": t.frame.get("code"),
         "forename": t.frame.get("forename"), "surname": t.frame.get("surname"), "dob": as_date(t, "dob"),
@@ -109,7 +123,7 @@ def read_dump(path: str | Path, progress: Callable[[str], None] | None = None) -
 
     t = load("constructors.csv", ["constructorId", "constructorRef"])
     require(t, "constructorRef", t.frame["constructorRef"])
-    ids.maps["constructor"] = dict(zip(as_int(t, "constructorId", required=True).astype(int), t.frame["constructorRef"]))
+    ids.define("constructor", t, "constructorId", t.frame["constructorRef"], ["constructorRef"])
     frames["constructors"] = pd.DataFrame({
         "constructor_ref": t.frame["constructorRef"], "name": t.frame.get("name"),
         "nationality": t.frame.get("nationality"), "url": t.frame.get("url"),
@@ -118,12 +132,14 @@ def read_dump(path: str | Path, progress: Callable[[str], None] | None = None) -
     ids.maps["status"] = {}
     if (t := load("status.csv", ["statusId", "status"])) is not None:
         status_ids = as_int(t, "statusId", required=True)
+        unique(t, ["statusId"], [status_ids])
         ids.maps["status"] = dict(zip(status_ids.astype(int), t.frame["status"]))
         frames["status"] = pd.DataFrame({"status_id": status_ids, "status": t.frame["status"]})
 
     t = load("races.csv", ["raceId", "year", "round", "circuitId", "name", "date"])
     season, rnd = as_int(t, "year", required=True), as_int(t, "round", required=True)
-    ids.maps["race"] = {int(r): (int(s), int(n)) for r, s, n in zip(as_int(t, "raceId", required=True), season, rnd)}
+    ids.define("race", t, "raceId", pd.Series(list(zip(season.astype(int), rnd.astype(int))), dtype=object),
+               ["year", "round"], [season, rnd])
     races = {
         "season": season, "round": rnd,
         "circuit_ref": ids.resolve(t, "circuitId", "circuit", "circuits.csv"),
@@ -195,19 +211,11 @@ def read_dump(path: str | Path, progress: Callable[[str], None] | None = None) -
         cols["points"], cols["status"] = as_float(t, "points"), t.frame.get("status")
         frames["constructor_results"] = pd.DataFrame(cols)
 
-    _check_unique(frames)
-    return frames
-
-
-def _check_unique(frames: dict[str, pd.DataFrame]) -> None:
-    from f1core.schema import PRIMARY_KEYS
-
     for table, frame in frames.items():
+        # Each frame holds its file's rows in order, so a duplicate key names the file's lines.
         keys = PRIMARY_KEYS[table]
-        dup = frame.duplicated(subset=keys, keep=False)
-        if dup.any():
-            first = frame.loc[dup, keys].iloc[0].to_dict()
-            raise IngestError(f"{table}: the dump has two rows for the same key {first}")
+        unique(loaded[table], keys, [frame[k] for k in keys])
+    return frames
 
 
 def import_dump(store: Store, path: str | Path, progress: Callable[[str], None] | None = None) -> RunResult:
@@ -216,6 +224,6 @@ def import_dump(store: Store, path: str | Path, progress: Callable[[str], None] 
         frames = read_dump(path, progress)
         if progress:
             progress("writing to the store")
-        with store.transaction() as cur:
+        with run.transaction() as cur:
             run.add(Store.upsert(cur, frames))
     return run

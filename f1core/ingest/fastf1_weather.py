@@ -342,9 +342,9 @@ def import_session_weather(
 
         added = 0
         if rows:
-            with store.transaction() as cur:
+            with run.transaction() as cur:
                 counts = Store.upsert(cur, {"weather_observed": _frame(rows)})
-            run.add(counts)
+                run.add(counts)
             added = counts.get("weather_observed", 0)
         run.message = _summary(fetched, added, skipped)
         log.info("FastF1 weather: %s", run.message)

@@ -1,13 +1,17 @@
 """HTTP for the JSON sources: retries with backoff, a rate limiter, and nothing that can hang.
 
-Every request has a connect and a read timeout, and the body is read against an overall deadline,
-because a read timeout alone does not stop a server that trickles one byte at a time. Failures of
-any kind (status, timeout, broken connection, truncated or non-JSON body) become `SourceError`
-naming the URL, so the ingestion log says which request broke.
+Every request has a connect and a read timeout and one deadline for all of it: connecting, the
+headers, the body and any retries. A read timeout alone does not stop a server that trickles a byte
+a second (each byte restarts it), in the headers as well as in the body, so a watchdog shuts the
+request's sockets down when the deadline passes. Failures of any kind (status, timeout, broken
+connection, truncated or non-JSON body) become `SourceError` naming the URL, so the ingestion log
+says which request broke.
 """
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
 import time
 from typing import Any, Mapping
@@ -15,13 +19,15 @@ from typing import Any, Mapping
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
 from f1core.ingest.runs import IngestError
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
-DEFAULT_DEADLINE_S = 90.0  # from sending the request to the last byte of the body, retries included
+DEFAULT_DEADLINE_S = 90.0  # from connecting to the last byte of the body, retries included
 DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF = 0.5  # urllib3 sleeps 0, 2*f, 4*f ... between retries, capped at backoff_max
 DEFAULT_BACKOFF_MAX = 10.0
@@ -60,9 +66,130 @@ class RateLimiter:
             time.sleep(delay)
 
 
+class _DeadlinePassed(Exception):
+    """Raised inside urllib3 when connecting or waiting to retry would pass the request's deadline.
+    Deliberately neither an OSError nor a urllib3 error, so urllib3 does not retry it."""
+
+
+class _Deadline:
+    """One request's deadline over every socket the request uses. When it passes, the sockets are
+    shut down, which ends a blocking read at once however slowly the server sends. Each socket is
+    watched through a duplicate of its descriptor that only this object closes, so a shutdown can
+    never reach a descriptor the process has since reused for something else."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._watched: list[socket.socket] = []
+        self._finished = False
+        self._timer = threading.Timer(max(0.0, seconds), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            if self.expired:
+                raise _DeadlinePassed("the deadline passed before the request was sent")
+            try:
+                self._watched.append(socket.socket(fileno=os.dup(sock.fileno())))
+            except OSError:
+                pass  # already closed: nothing left to hang on
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self.expired = True
+            for sock in self._watched:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def finish(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._finished = True
+            for sock in self._watched:
+                sock.close()
+            self._watched.clear()
+
+
+# The deadline of the request this thread is making: urllib3 makes the connections of a request on
+# the calling thread, so the connection classes below find it here.
+_current = threading.local()
+
+
+def _active_deadline() -> _Deadline | None:
+    return getattr(_current, "deadline", None)
+
+
+class _Watched:
+    """Connection mixin: new sockets and reused ones are put under the active request's deadline,
+    and connecting never waits longer than what is left of it."""
+
+    def _new_conn(self):  # type: ignore[no-untyped-def]
+        deadline = _active_deadline()
+        if deadline is not None:
+            left = deadline.remaining()
+            if left <= 0:
+                raise _DeadlinePassed("the deadline passed before connecting")
+            if not isinstance(self.timeout, (int, float)) or self.timeout > left:
+                self.timeout = left
+        sock = super()._new_conn()  # type: ignore[misc]
+        if deadline is not None:
+            deadline.watch(sock)
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        deadline = _active_deadline()
+        if deadline is not None and self.sock is not None:  # type: ignore[attr-defined]
+            deadline.watch(self.sock)  # type: ignore[attr-defined]
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _WatchedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS proxies bring connection classes of their own
+            manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+
 class _LimitedRetry(Retry):
-    """urllib3's Retry, with retried attempts also taking a rate-limiter slot: a retry after a
-    zero backoff would otherwise go out straight away, past the limiter."""
+    """urllib3's Retry, with retried attempts also taking a rate-limiter slot (a retry after a zero
+    backoff would otherwise go out straight away, past the limiter), and no wait that would end
+    after the request's deadline: the request fails then instead of sleeping into a sure timeout."""
 
     limiter: RateLimiter | None = None
 
@@ -72,6 +199,12 @@ class _LimitedRetry(Retry):
         return retry
 
     def sleep(self, response: Any = None) -> None:
+        deadline = _active_deadline()
+        if deadline is not None:
+            wait = self.get_retry_after(response) if self.respect_retry_after_header and response else None
+            wait = wait or self.get_backoff_time()
+            if wait >= deadline.remaining():
+                raise _DeadlinePassed(f"waiting {wait:g} s to retry would pass the deadline")
         super().sleep(response)
         if self.limiter is not None:
             self.limiter.wait()
@@ -103,7 +236,7 @@ def make_session(
     )
     retry.limiter = limiter
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
+    adapter = _WatchedAdapter(max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
@@ -117,11 +250,11 @@ def _describe(url: str, params: Mapping[str, Any] | None) -> str:
     return requests.Request("GET", url, params=params).prepare().url or url
 
 
-def _read_body(response: requests.Response, where: str, deadline: float) -> bytes:
+def _read_body(response: requests.Response, where: str, until: float) -> bytes:
     chunks: list[bytes] = []
     size = 0
     # read1 returns whatever has arrived instead of waiting for a full chunk, so the deadline is
-    # checked while a slow body trickles in rather than only after it is complete.
+    # also checked between the pieces of a body that trickles in.
     while True:
         chunk = response.raw.read1(64 * 1024, decode_content=True)
         if not chunk:
@@ -130,9 +263,16 @@ def _read_body(response: requests.Response, where: str, deadline: float) -> byte
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise SourceError(f"{where}: response larger than {MAX_BODY_BYTES} bytes")
-        if time.monotonic() > deadline:
-            raise SourceError(f"{where}: the response took too long to arrive (deadline passed mid-body)")
+        if time.monotonic() > until:
+            raise _DeadlinePassed("mid-body")
     return b"".join(chunks)
+
+
+def _too_slow(where: str, deadline: _Deadline, when: str) -> SourceError:
+    return SourceError(
+        f"{where}: timed out: no complete response within the {deadline.seconds:g} s deadline "
+        f"(connecting, headers and body together; it passed {when}); the server is too slow or stalled"
+    )
 
 
 def get_json(
@@ -145,39 +285,57 @@ def get_json(
     limiter: RateLimiter | None = None,
 ) -> Any:
     """GET `url` and return its JSON. Raises SourceError naming the URL when the server does not
-    answer 200 after the session's retries, answers too slowly, or sends a body that is cut short
-    or is not JSON. Without a session, a fresh retrying one is used for this call."""
+    answer 200 after the session's retries, does not finish answering within `deadline_s` (one
+    deadline for connecting, headers, body and retries), or sends a body that is cut short or is
+    not JSON. Without a session, a fresh retrying one is used for this call."""
     where = _describe(url, params)
     own_session = session is None
     session = session or make_session(limiter=limiter)
     if limiter is not None:
-        limiter.wait()
-    deadline = time.monotonic() + deadline_s
+        limiter.wait()  # queueing for a slot is not the server's time
+    deadline = _Deadline(deadline_s)
+    outer = _active_deadline()
+    _current.deadline = deadline
     try:
         try:
             response = session.get(url, params=params, timeout=timeout, stream=True)
+        except _DeadlinePassed as exc:
+            raise _too_slow(where, deadline, str(exc)) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            if deadline.expired:
+                raise _too_slow(where, deadline, "waiting for the response headers") from exc
             raise _failure(where, exc, "waiting for the response") from exc
         with response:
             if response.status_code != 200:
-                snippet = _snippet(response, deadline)
+                snippet = _snippet(response, deadline.at)
                 raise SourceError(
                     f"{where}: HTTP {response.status_code} {response.reason or ''}".rstrip()
                     + (" after retries" if response.status_code in RETRY_STATUSES else "")
                     + (f": {snippet}" if snippet else "")
                 )
             try:
-                body = _read_body(response, where, deadline)
+                body = _read_body(response, where, deadline.at)
+            except _DeadlinePassed:
+                raise _too_slow(where, deadline, "mid-body") from None
             except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                if deadline.expired:
+                    raise _too_slow(where, deadline, "mid-body") from exc
                 raise _failure(where, exc, "reading the response (cut short?)") from exc
     finally:
+        deadline.finish()
+        _current.deadline = outer
         if own_session:
             session.close()
-    if not body.strip():
-        raise SourceError(f"{where}: empty response body")
     try:
+        if not body.strip():
+            raise SourceError(f"{where}: empty response body")
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (SourceError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if deadline.expired:
+            # The watchdog's shutdown ends a body early the way a dropped connection does.
+            raise _too_slow(where, deadline, "mid-body") from exc
+        if isinstance(exc, SourceError):
+            raise
         tail = body[-60:].decode("utf-8", "replace")
         raise SourceError(
             f"{where}: the response is not valid JSON ({exc}); it ends with {tail!r} (truncated?)"
@@ -193,10 +351,11 @@ def _failure(where: str, exc: BaseException, doing: str) -> SourceError:
     return SourceError(f"{where}: failed {doing} ({text})")
 
 
-def _snippet(response: requests.Response, deadline: float) -> str:
+def _snippet(response: requests.Response, until: float) -> str:
     try:
-        body = _read_body(response, response.url, min(deadline, time.monotonic() + 2.0))
-    except (SourceError, requests.RequestException, urllib3.exceptions.HTTPError):
+        # An error page gets two seconds at most: it only decorates the message.
+        body = _read_body(response, response.url, min(until, time.monotonic() + 2.0))
+    except (_DeadlinePassed, SourceError, requests.RequestException, urllib3.exceptions.HTTPError):
         return ""
     return " ".join(body[:200].decode("utf-8", "replace").split())
 

@@ -185,9 +185,9 @@ def import_forecasts(
             frame = pd.DataFrame(rows)
             for col in ("air_temp", "precipitation_probability", "precipitation_mm", "humidity", "wind_speed"):
                 frame[col] = frame[col].astype("float64")
-            with store.transaction() as cur:
+            with run.transaction() as cur:
                 Store.upsert(cur, {"weather_forecast": frame})
-            run.add({"weather_forecast": len(frame)})
+                run.add({"weather_forecast": len(frame)})
         notes = [f"weather_forecast +{len(rows)}" if rows else "no races in the forecast window"]
         notes += [f"skipped {s}" for s in skipped]
         run.message = "; ".join(notes)

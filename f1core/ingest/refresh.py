@@ -1,7 +1,8 @@
 """Bootstrap and periodic refresh of the store, and the background thread that runs them.
 
 One refresh runs at a time per process; a trigger while one runs is refused, not queued. The
-thread never touches Streamlit: the UI polls `Refresher.status()`.
+thread never touches Streamlit: the UI polls `Refresher.status()`. A read-only store is not
+refreshed: the refresher says so in `RefreshStatus.skipped` and does nothing else.
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class RefreshStatus:
     rows_added: int = 0
     data_as_of: str | None = None
     steps: tuple[StepOutcome, ...] = field(default_factory=tuple)
+    skipped: str | None = None  # why the last run did nothing (a read-only store), in plain words
 
 
 class NothingToBootstrapFrom(RuntimeError):
@@ -83,7 +85,9 @@ def bootstrap(store: Store, settings: Settings, progress: Progress = silent) -> 
 
 def refresh(store: Store, settings: Settings, progress: Progress = silent,
             use_api: bool = True) -> list[StepOutcome]:
-    """Bring the store up to date: bootstrap when empty, then new races, session weather and forecasts."""
+    """Bring the store up to date: bootstrap when empty, then new races, session weather and forecasts.
+    Raises StoreReadOnly at once for a store that cannot be written."""
+    store.require_writable()
     outcomes: list[StepOutcome] = []
     if store.is_empty():
         outcomes += bootstrap(store, settings, progress)
@@ -142,7 +146,14 @@ class Refresher:
             return None
         try:
             now = dt.datetime.now(dt.timezone.utc)
-            self._update(running=True, started_at=now, current_step="starting", steps=())
+            if self.store.read_only:
+                last = self.store.last_race_with_results()
+                self._update(running=False, current_step="", started_at=now, last_finished_at=now, steps=(),
+                             rows_added=0, data_as_of=last.label if last else None,
+                             skipped=f"Refresh and retraining are off: the store {self.store.path} is read-only "
+                                     f"({self.store.read_only_reason}). The data in it is shown as it is.")
+                return []
+            self._update(running=True, started_at=now, current_step="starting", steps=(), skipped=None)
             outcomes = self._refresh_fn(self.store, self.settings,
                                         progress=self._step, use_api=use_api)
             if self._after_refresh:

@@ -89,6 +89,6 @@ def import_weather(store: Store, path: str | Path, progress: Callable[[str], Non
                 if (int(season), int(rnd)) not in known:
                     row = part.index[i]
                     raise table.fail(row, f"race {season} round {rnd} is not in the store (load the dump first)")
-        with store.transaction() as cur:
+        with run.transaction() as cur:
             run.add(Store.upsert(cur, {"weather_observed": frame}))
     return run

@@ -2,7 +2,8 @@
 that speaks the sources' JSON, so clients are tested over real sockets with no mocks.
 
 - `FakeApi`: routes paths to canned `Reply`s or handlers, records every request with its arrival
-  time, and can misbehave on purpose (status codes, Retry-After, delays, cut-short bodies).
+  time, and can misbehave on purpose (status codes, Retry-After, delays, cut-short bodies, a body
+  or the headers themselves trickling in).
 - `FakeJolpica`: an Ergast-compatible API over fixture files, paging with limit/offset the way
   Jolpica does (rows counted in the innermost list, so a race can straddle two pages).
 - Store helpers shared by the ingest tests: a small hand-built store and a content fingerprint.
@@ -37,6 +38,7 @@ class Reply:
     delay_s: float = 0.0  # wait before answering (to make the client time out)
     truncate_to: int | None = None  # announce the full length, send only this many bytes, hang up
     trickle_s: float = 0.0  # send the body 16 bytes at a time with this pause between pieces
+    trickle_headers_s: float = 0.0  # send the status line and headers one byte at a time, this pause apart
 
     def payload(self) -> bytes:
         if self.body is None:
@@ -53,6 +55,9 @@ class Seen:
     path: str
     params: dict[str, str]
     at: float  # time.monotonic() when the request arrived
+    header_bytes: int = 0  # how long the status line and headers of the answer were
+    sent: int = 0  # bytes of them (headers first, then the body) the client took before hanging up
+    answered: threading.Event = field(default_factory=threading.Event)  # set when the handler is done
 
 
 Handler = Callable[[Seen], Reply]
@@ -81,6 +86,9 @@ class FakeApi:
                     return
                 payload = reply.payload()
                 try:
+                    if reply.trickle_headers_s:
+                        self._trickle_headers(seen, reply, payload)
+                        return
                     self.send_response(reply.status)
                     headers = {"Content-Type": "application/json", **reply.headers}
                     for k, v in headers.items():
@@ -103,6 +111,26 @@ class FakeApi:
                         self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test); nothing to tell it
+                finally:
+                    seen.answered.set()
+
+            def _trickle_headers(self, seen: Seen, reply: Reply, payload: bytes) -> None:
+                head = (f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}\r\n"
+                        + "".join(f"{k}: {v}\r\n" for k, v in
+                                  {"Content-Type": "application/json", **reply.headers,
+                                   "Content-Length": str(len(payload))}.items())
+                        + "\r\n").encode()
+                seen.header_bytes = len(head)
+                self.close_connection = True
+                for i in range(len(head)):
+                    self.wfile.write(head[i: i + 1])
+                    self.wfile.flush()
+                    seen.sent += 1
+                    if api._closing.wait(reply.trickle_headers_s):
+                        return
+                self.wfile.write(payload)
+                self.wfile.flush()
+                seen.sent += len(payload)
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass

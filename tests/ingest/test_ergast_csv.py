@@ -1,12 +1,14 @@
 import csv
 import datetime as dt
 import shutil
+import tracemalloc
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from f1core.ingest.csvfiles import MAX_CSV_BYTES
 from f1core.ingest.ergast_csv import import_dump
 from f1core.ingest.runs import IngestError
 from f1core.ingest.weather_csv import import_weather
@@ -123,6 +125,68 @@ def test_non_numeric_value_is_named(store, mini_copy):
     path = mini_copy / "qualifying.csv"
     path.write_text(path.read_text().replace("10002,1121,844,6,16,2", "10002,1121,844,6,16,P2"))
     _assert_rejected(store, mini_copy, "qualifying.csv", "line 3", "'P2' is not a number")
+
+
+DUPLICATE_IDS = {
+    # A second driver under Verstappen's id: his results would go to whichever row came last.
+    "driverId": ("drivers.csv", '830,"hamilton",44,"HAM","Lewis","Hamilton","1985-01-07","British",\\N\n',
+                 "drivers.csv lines 2 and 7 both have driverId 830"),
+    # A race of 2026 under Saudi Arabia 2024's id: its results would move to a race never run.
+    "raceId": ("races.csv", "1122,2026,6,3,Miami Grand Prix,2026-05-03,20:00:00,\\N" + ",\\N" * 10 + "\n",
+               "races.csv lines 3 and 5 both have raceId 1122"),
+    "circuitId": ("circuits.csv", "3,miami,Miami International Autodrome,Miami,USA,25.9,-80.2,0,\\N\n",
+                  "circuits.csv lines 2 and 5 both have circuitId 3"),
+    "constructorId": ("constructors.csv", "9,mclaren,McLaren,British,\\N\n",
+                      "constructors.csv lines 2 and 4 both have constructorId 9"),
+    "statusId": ("status.csv", '1,"Disqualified"\n', "status.csv lines 2 and 5 both have statusId 1"),
+    "driverRef": ("drivers.csv", '999,"perez",11,"PER","Sergio","Perez","1990-01-26","Mexican",\\N\n',
+                  "drivers.csv lines 3 and 7 both have driverRef perez"),
+    "season and round": ("races.csv", "1199,2024,2,3,Bahrain again,2024-03-10,15:00:00,\\N" + ",\\N" * 10 + "\n",
+                         "races.csv lines 3 and 5 both have year 2024, round 2"),
+}
+
+
+@pytest.mark.parametrize("case", DUPLICATE_IDS, ids=list(DUPLICATE_IDS))
+def test_a_repeated_id_is_refused_naming_both_lines(store, mini_copy, case):
+    filename, row, message = DUPLICATE_IDS[case]
+    with (mini_copy / filename).open("a", newline="") as fh:
+        fh.write(row)
+    _assert_rejected(store, mini_copy, message)
+
+
+def test_a_repeated_result_key_names_both_lines(store, mini_copy):
+    path = mini_copy / "results.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines) + lines[1].replace("26001,", "26099,", 1))
+    _assert_rejected(store, mini_copy, "results.csv lines 2 and 10 both have season 2024, round 1, "
+                                       "driver_ref max_verstappen, position_order 1")
+
+
+def test_a_zip_member_too_large_for_a_table_is_refused_before_it_is_read(store, tmp_path):
+    archive = tmp_path / "dump.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in MINI.glob("*.csv"):
+            if f.name != "results.csv":
+                zf.write(f, f.name)
+        with zf.open("results.csv", "w") as fh:  # a few hundred KB on disk, more than the limit unpacked
+            left = MAX_CSV_BYTES + 1
+            while left:
+                left -= fh.write(b"\0" * min(left, 1 << 20))
+    assert archive.stat().st_size < 1_000_000
+    import_dump(store, MINI)
+    before = snapshot_of(store)
+    tracemalloc.start()
+    try:
+        with pytest.raises(IngestError) as err:
+            import_dump(store, archive)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert f"{archive}!results.csv: {MAX_CSV_BYTES + 1:,} bytes once unpacked" in str(err.value)
+    assert "refusing to read it" in str(err.value)
+    assert peak < MAX_CSV_BYTES / 4, peak  # refused from the header: never inflated into memory
+    assert snapshot_of(store) == before
+    assert "bytes once unpacked" in failed_runs(store)[-1][1]
 
 
 def test_not_a_dump(store, tmp_path):

@@ -91,6 +91,27 @@ def test_a_body_trickling_in_hits_the_overall_deadline(api):
     assert time.monotonic() - started < 1.5
 
 
+@pytest.mark.timeout(30)
+def test_headers_trickling_a_byte_a_second_hit_the_one_deadline(api):
+    # Every byte comes well within the read timeout, so only a deadline over the whole request
+    # (connecting, headers, body) can stop this; the body's own deadline never starts.
+    api.route("/slow-headers.json", Reply(200, {"ok": True}, trickle_headers_s=1.0))
+    with pytest.raises(SourceError, match="timed out: no complete response within the 2 s deadline") as err:
+        client(retries=2, timeout=(1.0, 5.0), deadline_s=2.0).get_json(f"{api.base_url}/slow-headers.json")
+    assert f"{api.base_url}/slow-headers.json" in str(err.value)
+    seen = api.seen[0]
+    assert seen.answered.wait(10)
+    assert seen.sent < seen.header_bytes, (seen.sent, seen.header_bytes)  # hung up inside the headers
+    assert len(api.seen) == 1  # and no retry: the deadline covers retries as well
+
+
+def test_a_retry_that_would_wait_past_the_deadline_fails_at_once(api):
+    api.route("/limited.json", Reply(429, "slow down", {"Retry-After": "5"}), Reply(200, {"ok": 1}))
+    with pytest.raises(SourceError, match="waiting 5 s to retry would pass the deadline"):
+        client(retries=2, deadline_s=1.0).get_json(f"{api.base_url}/limited.json")
+    assert len(api.seen) == 1
+
+
 def test_malformed_json_is_reported_with_the_url(api):
     api.route("/bad.json", Reply(200, '{"MRData": {"total": "3",'))
     with pytest.raises(SourceError, match="not valid JSON") as err:

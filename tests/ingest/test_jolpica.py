@@ -75,8 +75,9 @@ def test_import_with_small_pages_stores_every_row_of_split_races(api, jolpica, s
     jolpica.max_limit = 4
     run = import_new_races(store, client_for(jolpica), AFTER_R3)
     counts = store.read("SELECT round, count(*) AS n FROM results GROUP BY round ORDER BY round")
-    assert counts.to_dict("list") == {"round": [1, 2, 3], "n": [5, 6, 6]}
-    assert run.rows_added["results"] == 12
+    # Round 1 (the store's last race) is checked again and gains the row the store lacked.
+    assert counts.to_dict("list") == {"round": [1, 2, 3], "n": [6, 6, 6]}
+    assert run.rows_added["results"] == 12 + 1
 
 
 def test_a_page_with_fewer_rows_than_promised_is_rejected(api, jolpica, store):
@@ -113,8 +114,9 @@ def test_import_maps_ergast_fields_to_store_columns(api, jolpica, store):
     q = store.read("SELECT * FROM qualifying WHERE season=2025 AND round=3 AND driver_ref='max_verstappen'").iloc[0]
     assert (q["position"], q["q1"], q["q3"]) == (1, "1:27.943", "1:26.983")
     assert q["q1_s"] == pytest.approx(87.943) and q["q3_s"] == pytest.approx(86.983)
-    eliminated = store.read("SELECT q2, q2_s FROM qualifying WHERE round=1").dropna()
-    assert len(eliminated) == 0  # round 1 is the store's own rows: not fetched again
+    # Round 1, the store's last race, was checked again: the API's fuller rows replaced the store's.
+    norris = store.read("SELECT q1, q2, q2_s FROM qualifying WHERE round=1 AND driver_ref='norris'").iloc[0]
+    assert (norris["q1"], norris["q2"]) == ("1:15.912", "1:15.415") and norris["q2_s"] == pytest.approx(75.415)
 
     sprint = store.read("SELECT driver_ref, position, points FROM sprint_results ORDER BY position_order")
     assert sprint["driver_ref"].tolist()[:2] == ["piastri", "max_verstappen"] and sprint["points"].iloc[0] == 7.0
@@ -138,11 +140,14 @@ def test_importing_twice_changes_nothing(api, jolpica, store):
     assert second.total_added == 0
     assert store_fingerprint(store) == after_first
     runs = store.read("SELECT ok, rows_added FROM ingestion_runs ORDER BY run_id")
-    assert runs["ok"].tolist() == [True, True] and runs["rows_added"].tolist() == [first.total_added, 0]
+    # The log counts the rows a run landed: new ones and round 1's corrected ones.
+    assert runs["ok"].tolist() == [True, True]
+    assert runs["rows_added"].tolist() == [first.total_added + first.total_corrected, 0]
 
 
 def test_one_request_per_race_when_only_one_race_is_missing(api, jolpica, store):
-    import_new_races(store, client_for(jolpica), dt.date(2025, 3, 24))  # the day after China
+    # Without the re-checks of stored races (their requests tip this tiny season to season-level).
+    import_new_races(store, client_for(jolpica), dt.date(2025, 3, 24), recheck_last=0)  # the day after China
     assert api_paths(api) == ["/2025.json", "/2025/2/results.json", "/2025/2/qualifying.json", "/2025/2/sprint.json"]
     assert store.scalar("SELECT count(*) FROM results WHERE round=2") == 6
     assert store.scalar("SELECT count(*) FROM results WHERE round=3") == 0
@@ -152,7 +157,7 @@ def test_season_level_requests_when_several_races_are_missing(api, jolpica, stor
     import_new_races(store, client_for(jolpica), BAHRAIN_QUALI_DAY)
     paths = set(api_paths(api))
     assert paths == {"/2025.json", "/2025/results.json", "/2025/qualifying.json", "/2025/sprint.json"}
-    assert store.scalar("SELECT count(*) FROM results") == 5 + 6 + 6
+    assert store.scalar("SELECT count(*) FROM results") == 6 + 6 + 6  # round 1 completed by its re-check
 
 
 def test_qualifying_is_fetched_for_a_race_not_yet_run(api, jolpica, store):
@@ -160,8 +165,10 @@ def test_qualifying_is_fetched_for_a_race_not_yet_run(api, jolpica, store):
     assert store.scalar("SELECT count(*) FROM qualifying WHERE round=4") == 0
     api.seen.clear()
     run = import_new_races(store, client_for(jolpica), BAHRAIN_QUALI_DAY)
-    assert api_paths(api) == ["/2025.json", "/2025/4/qualifying.json"]
-    assert run.rows_added == {"races": 0, "qualifying": 6}
+    # Bahrain's qualifying, and rounds 1-3 checked again (cheapest season-level here); they have
+    # not changed, so only Bahrain's qualifying lands.
+    assert api_paths(api) == ["/2025.json", "/2025/results.json", "/2025/qualifying.json", "/2025/sprint.json"]
+    assert run.rows_added == {"races": 0, "qualifying": 6} and run.rows_corrected == {}
     grid = store.read("SELECT driver_ref FROM qualifying WHERE round=4 ORDER BY position")["driver_ref"].tolist()
     assert grid[:2] == ["piastri", "russell"]
     assert store.scalar("SELECT count(*) FROM results WHERE round=4") == 0
@@ -192,6 +199,102 @@ def test_bootstrap_fills_an_empty_store_with_season_level_requests(api, jolpica,
     store.close()
 
 
+# --- races checked again: short answers completed, corrections applied and logged ----------------
+
+CHINA_DONE = dt.date(2025, 3, 24)
+
+
+def _lying_total(jolpica: FakeJolpica, round_: int, keep: int):
+    """The honest answer with race `round_` cut to its first `keep` results and MRData.total
+    lowered to match, so the page looks complete."""
+    def handler(seen: Seen) -> Reply:
+        reply = jolpica.handle(seen)
+        mr = reply.body["MRData"]
+        for race in mr["RaceTable"]["Races"]:
+            if race["round"] == str(round_):
+                cut = len(race["Results"]) - keep
+                del race["Results"][keep:]
+                mr["total"] = str(int(mr["total"]) - cut)
+        return reply
+    return handler
+
+
+def test_a_short_page_with_a_lying_total_is_completed_at_the_next_refresh(api, jolpica, store):
+    for path in ("/ergast/f1/2025/results.json", "/ergast/f1/2025/2/results.json"):
+        api.route(path, _lying_total(jolpica, 2, keep=3))
+    first = import_new_races(store, client_for(jolpica), CHINA_DONE)
+    assert store.scalar("SELECT count(*) FROM results WHERE round=2") == 3
+    assert "2025 R2: 3 results but 6 in qualifying; asked for again at every refresh" in first.message
+    version = store.data_version()
+
+    for path in ("/ergast/f1/2025/results.json", "/ergast/f1/2025/2/results.json"):
+        api.route(path, jolpica.handle)  # the server tells the truth again
+    second = import_new_races(store, client_for(jolpica), CHINA_DONE)
+    assert store.scalar("SELECT count(*) FROM results WHERE round=2") == 6
+    assert second.rows_added["results"] == 3
+    assert "corrected 2025 R2 results: +max_verstappen; +antonelli; +leclerc" in second.message
+    assert "2025 R2:" not in second.message.replace("corrected 2025 R2", "")  # complete now: no warning
+    assert store.data_version() > version
+    assert import_new_races(store, client_for(jolpica), CHINA_DONE).total_added == 0
+
+
+def _swap_winner(jolpica: FakeJolpica, round_: int) -> None:
+    """A stewards' decision after the race: the first two swap places, and their points."""
+    rows = jolpica.race("results", 2025, round_)["Results"]
+    first, second = rows[0], rows[1]
+    for key in ("position", "positionText", "points"):
+        first[key], second[key] = second[key], first[key]
+    rows[0], rows[1] = second, first
+
+
+def test_a_stewards_correction_after_the_first_import_is_applied_and_logged(api, jolpica, store):
+    import_new_races(store, client_for(jolpica), AFTER_R3)
+    version = store.data_version()
+    _swap_winner(jolpica, 3)
+
+    run = import_new_races(store, client_for(jolpica), AFTER_R3)
+
+    podium = store.read("SELECT driver_ref, position, points FROM results WHERE round=3 AND position<=2 ORDER BY position")
+    assert podium.values.tolist() == [["norris", 1, 25.0], ["max_verstappen", 2, 18.0]]
+    assert run.total_added == 0 and run.rows_corrected == {"results": 2}
+    assert ("corrected 2025 R3 results: norris position_order 2→1, points 18→25; "
+            "max_verstappen position_order 1→2, points 25→18") in run.message
+    logged = last_run(store)
+    assert logged["ok"] and logged["rows_added"] == 2 and "corrected 2025 R3 results" in logged["message"]
+    assert store.data_version() > version  # the caches and the models see the new winner
+    again = import_new_races(store, client_for(jolpica), AFTER_R3)
+    assert again.total_added == 0 and again.rows_corrected == {}
+
+
+def test_a_correction_lands_with_the_rest_of_its_run_or_not_at_all(api, jolpica, store):
+    import_new_races(store, client_for(jolpica), AFTER_R3)
+    _swap_winner(jolpica, 3)
+    before = store_fingerprint(store)
+    bahrain = jolpica.race("qualifying", 2025, 4)["QualifyingResults"]
+    bahrain[0]["Driver"] = {"driverId": "nobody"}  # the same run's other answer is unusable
+    with pytest.raises(SourceError, match="unknown driver 'nobody'"):
+        import_new_races(store, client_for(jolpica), BAHRAIN_QUALI_DAY)
+    assert store_fingerprint(store) == before
+    assert store.scalar("SELECT driver_ref FROM results WHERE round=3 AND position=1") == "max_verstappen"
+
+
+def test_an_answer_with_fewer_rows_than_the_store_does_not_shrink_a_race(api, jolpica, store):
+    import_new_races(store, client_for(jolpica), AFTER_R3)
+    del jolpica.race("results", 2025, 3)["Results"][4:]  # honest paging, but two rows short
+    before = store_fingerprint(store)
+    run = import_new_races(store, client_for(jolpica), AFTER_R3)
+    assert store_fingerprint(store) == before
+    assert "2025 R3 results: the API lists 4, the store has 6; the store's kept" in run.message
+
+
+def test_only_the_last_races_are_checked_again(api, jolpica, store):
+    import_new_races(store, client_for(jolpica), AFTER_R3)
+    api.seen.clear()
+    import_new_races(store, client_for(jolpica), dt.date(2025, 4, 8), recheck_last=1)
+    # Japan, the last race, is asked for again; Australia and China, complete, are not.
+    assert api_paths(api) == ["/2025.json", "/2025/3/results.json", "/2025/3/qualifying.json"]
+
+
 # --- schedule changes ----------------------------------------------------------------------------
 
 def test_rounds_dropped_from_the_schedule_are_deleted_unless_they_were_run(api, jolpica, store):
@@ -203,7 +306,7 @@ def test_rounds_dropped_from_the_schedule_are_deleted_unless_they_were_run(api, 
     run = import_new_races(store, client_for(jolpica), AFTER_R3)
     assert store.race(2025, 5) is None
     assert store.scalar("SELECT count(*) FROM weather_forecast") == 0
-    assert store.race(2025, 1) is not None and store.scalar("SELECT count(*) FROM results WHERE round=1") == 5
+    assert store.race(2025, 1) is not None and store.scalar("SELECT count(*) FROM results WHERE round=1") == 6
     assert store.race(2025, 6) is not None
     assert "deleted 2025 R5" in run.message and "R1" not in run.message.split("deleted")[-1]
 
@@ -331,6 +434,15 @@ def test_a_bad_response_changes_nothing_and_is_logged(api, jolpica, store, case)
     assert_failed_and_unchanged(store, before, url_part)
 
 
+@pytest.mark.timeout(30)
+def test_a_server_trickling_its_headers_fails_the_import_within_the_deadline(api, jolpica, store):
+    api.route("/ergast/f1/2025.json", Reply(200, {}, trickle_headers_s=1.0))
+    before = store_fingerprint(store)
+    with pytest.raises(SourceError, match="timed out: no complete response within the 2 s deadline"):
+        import_new_races(store, client_for(jolpica, timeout=(1.0, 5.0), deadline_s=2.0), AFTER_R3)
+    assert_failed_and_unchanged(store, before, "/2025.json")
+
+
 def test_an_error_names_the_race_and_row(api, jolpica, store):
     # The page at offset 4 holds Australia's last two rows and China's first two.
     _break_results(_set("laps", "many", index=1))(api, jolpica)
@@ -339,11 +451,79 @@ def test_an_error_names_the_race_and_row(api, jolpica, store):
     assert "/2025/results.json?limit=100&offset=4: race 2025 R2 result P2 (norris): 'laps' is 'many'" in str(err.value)
 
 
+# --- results that cannot be true: refused with the URL, race and driver, nothing written ---------
+
+def _alter(kind: str, round_: int, list_key: str, mutate):
+    """Serve /2025/{kind}.json (season-level) with race `round_`'s rows changed by `mutate(rows)`."""
+    def install(api: FakeApi, jolpica: FakeJolpica) -> None:
+        def handler(seen: Seen) -> Reply:
+            reply = jolpica.handle(seen)
+            for race in reply.body["MRData"]["RaceTable"]["Races"]:
+                if race["round"] == str(round_):
+                    mutate(race[list_key])
+            return reply
+        api.route(f"/ergast/f1/2025/{kind}.json", handler)
+    return install
+
+
+def _q(index: int, session: str, lap: str):
+    return _alter("qualifying", 3, "QualifyingResults", lambda rows: rows[index].update({session: lap}))
+
+
+IMPLAUSIBLE = {
+    "two drivers with the same position": (
+        _alter("results", 2, "Results", lambda rows: rows[1].update(position="1")),
+        ["/2025/results.json", "race 2025 R2 result P1 (piastri) and race 2025 R2 result P1 (norris)",
+         "same classification order (1)"]),
+    "one driver twice in a race": (
+        _alter("results", 3, "Results", lambda rows: rows[4].update(Driver=rows[0]["Driver"])),
+        ["/2025/results.json", "race 2025 R3 result P1 (max_verstappen) and race 2025 R3 result P5 (max_verstappen)",
+         "same driver (max_verstappen)"]),
+    "a qualifying lap of 0.001 s": (
+        _q(1, "Q3", "0:00.001"),
+        ["/2025/qualifying.json", "race 2025 R3 qualifying P2 (norris)", "Q3 lap '0:00.001' (0.001 s) cannot be true"]),
+    "a qualifying lap of 0 s": (
+        _q(0, "Q1", "0:00.000"),
+        ["/2025/qualifying.json", "race 2025 R3 qualifying P1 (max_verstappen)", "Q1 lap '0:00.000' (0 s)"]),
+    "a qualifying lap of 16 hours": (
+        _q(5, "Q2", "960:00.000"),
+        ["/2025/qualifying.json", "race 2025 R3 qualifying P6 (antonelli)", "Q2 lap '960:00.000' (57600 s)",
+         "expected 40 to 300 s"]),
+    "points no race gives": (
+        _alter("results", 3, "Results", lambda rows: rows[0].update(points="250")),
+        ["/2025/results.json", "race 2025 R3 result P1 (max_verstappen)", "points 250 cannot be true"]),
+}
+
+
+@pytest.mark.parametrize("case", IMPLAUSIBLE, ids=list(IMPLAUSIBLE))
+def test_results_that_cannot_be_true_are_refused(api, jolpica, store, case):
+    install, fragments = IMPLAUSIBLE[case]
+    install(api, jolpica)
+    before = store_fingerprint(store)
+    with pytest.raises(SourceError) as err:
+        import_new_races(store, client_for(jolpica), BAHRAIN_QUALI_DAY)
+    for fragment in fragments:
+        assert fragment in str(err.value), str(err.value)
+    assert_failed_and_unchanged(store, before, fragments[0])
+
+
+def test_a_per_race_response_for_another_race_is_refused(api, jolpica, store):
+    def japan_instead(seen: Seen) -> Reply:
+        return jolpica.handle(Seen("/ergast/f1/2025/3/results.json", seen.params, seen.at))
+    api.route("/ergast/f1/2025/2/results.json", japan_instead)
+    before = store_fingerprint(store)
+    with pytest.raises(SourceError, match="the response holds race 2025 R3, but 2025 R2 was asked for") as err:
+        # Only China is missing, and no re-checks: one request per race.
+        import_new_races(store, client_for(jolpica), dt.date(2025, 3, 24), recheck_last=0)
+    assert "/2025/2/results.json" in str(err.value)
+    assert_failed_and_unchanged(store, before, "/2025/2/results.json")
+
+
 def test_429_with_retry_after_is_waited_out_and_the_import_succeeds(api, jolpica, store):
     api.route("/ergast/f1/2025.json", Reply(429, "Too Many Requests", {"Retry-After": "1"}),
               lambda seen: jolpica.handle(seen))
     run = import_new_races(store, client_for(jolpica), AFTER_R3)
-    assert run.rows_added["results"] == 12
+    assert run.rows_added["results"] == 12 + 1  # with round 1's missing row, found by its re-check
     schedule_hits = [s.at for s in api.seen if s.path.endswith("/2025.json")]
     assert len(schedule_hits) == 2 and schedule_hits[1] - schedule_hits[0] >= 0.95
 
@@ -352,7 +532,7 @@ def test_500s_are_retried_and_the_import_succeeds(api, jolpica, store):
     api.route("/ergast/f1/2025/results.json", Reply(502, "Bad Gateway"), Reply(500, ""),
               lambda seen: jolpica.handle(seen))
     run = import_new_races(store, client_for(jolpica), AFTER_R3)
-    assert run.rows_added["results"] == 12
+    assert run.rows_added["results"] == 12 + 1  # with round 1's missing row, found by its re-check
 
 
 # --- the real snapshot ---------------------------------------------------------------------------
@@ -376,8 +556,11 @@ def test_canada_2026_lands_on_the_real_snapshot_and_nothing_else_changes(api, sn
 
     run = import_new_races(store, client_for(fake), dt.date(2026, 5, 26))
 
-    assert api_paths(api) == ["/2026.json", "/2026/5/results.json", "/2026/5/qualifying.json", "/2026/5/sprint.json"]
+    # Season-level: cheaper than Canada plus the re-checks of rounds 1-4 one by one. This server
+    # knows only Canada, so the stored rounds are kept (and the log says the API listed none).
+    assert api_paths(api) == ["/2026.json", "/2026/results.json", "/2026/qualifying.json", "/2026/sprint.json"]
     assert run.rows_added == {"races": 0, "results": 22, "sprint_results": 22, "qualifying": 22}
+    assert run.rows_corrected == {} and "2026 R4 results: the API lists none now; the store's 22 kept" in run.message
     after = store_fingerprint(store)
     changed = {t for t in before if before[t] != after[t]}
     assert changed == {"results", "qualifying", "sprint_results"}
