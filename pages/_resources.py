@@ -132,6 +132,17 @@ def race_prediction(season: int, round_: int, scenario: Any = None) -> Any:
                        int(round_), scenario_items)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _sprint(db_path: str, data_version: int, model_version: str, season: int, round_: int) -> Any:
+    return get_engine().predict_sprint(season, round_)
+
+
+def sprint_prediction(season: int, round_: int) -> Any:
+    """`Engine.predict_sprint` of a sprint weekend, cached per data version and champion."""
+    store = get_store()
+    return _sprint(str(store.path), store.data_version(), champion_version() or "", int(season), int(round_))
+
+
 @st.cache_data(show_spinner=False, ttl=3600, max_entries=8)
 def _freeze(db_path: str, champion: str) -> int:
     return get_engine().lifecycle.freeze_predictions()

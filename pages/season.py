@@ -257,11 +257,17 @@ else:  # the calendar
     rows = []
     for r in cal.itertuples(index=False):
         when = f"{pd.Timestamp(r.date):%a %-d %b}"
+        sprint_winner = getattr(r, "sprint_winner", None)
+        sprint_fav = getattr(r, "sprint_favourite", None)
         if r.state == "result":
             what = f"🏆 {r.winner}" + (f" · favourite {r.favourite} {pct(r.p_win)} {'✓' if r.called else '✗'}"
                                        if isinstance(r.favourite, str) else " · no prediction")
+            if isinstance(sprint_winner, str):
+                what += f" · sprint won by {sprint_winner}"
         elif r.state == "coming":
             what = f"{r.favourite} {pct(r.p_win)} to win · podium {r.podium}" if isinstance(r.favourite, str) else ""
+            if isinstance(sprint_fav, str):
+                what += f" · sprint: {sprint_fav} {pct(r.sprint_p_win)}"
         else:
             what = "result not in the store yet"
         rows.append({"round": r.round, "date": when, "race": r.name.replace(" Grand Prix", " GP"),

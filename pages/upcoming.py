@@ -10,7 +10,7 @@ from f1core.views import racecards
 from f1core.views.insights import short_race_name
 from f1core.views.terms import MODE_NOTE
 from pages._charts import outcome_stack, position_bands, probability_bars, qualifying_chart
-from pages._resources import cached_query, freeze_shown_predictions, race_prediction
+from pages._resources import cached_query, freeze_shown_predictions, get_engine, race_prediction, sprint_prediction
 from pages._style import pct, show_chart
 from pages._widgets import friendly_error, require_data, require_model, show_table
 
@@ -145,6 +145,9 @@ def show_race(race) -> None:
                "time is the gap applied to the circuit's recent pole laps."
                + (" Crosses: the real qualifying." if table["actual_quali_gap_pct"].notna().any() else ""))
 
+    if race_has_sprint(race):
+        show_sprint(race, slug)
+
     st.subheader("Race (stage 2)", divider="gray")
     fav = prediction.favourite
     st.markdown(f"Favourite: **{fav['driver_name']}** ({fav['team_name']}) at {pct(fav['p_win'])} to win "
@@ -173,6 +176,39 @@ def show_race(race) -> None:
                 fig, caption = draw()
                 show_chart(fig, key=f"upcoming_{slug}_{name.split()[0].lower()}_chart")
                 st.caption(caption)
+
+
+def race_has_sprint(race) -> bool:
+    return get_engine().records.sprint_start(race) is not None
+
+
+def show_sprint(race, slug: str) -> None:
+    st.subheader("Sprint", divider="gray")
+    try:
+        sprint = sprint_prediction(race.season, race.round)
+    except Exception as exc:
+        friendly_error(exc, f"predict the sprint of the {race.name}")
+        return
+    t = sprint.table
+    fav = sprint.favourite
+    st.markdown(f"Favourite: **{fav['driver_name']}** ({fav['team_name']}) at {pct(fav['p_win'])} to win the sprint.")
+    rows = t.assign(driver=t["driver_name"], win_pct=t["p_win"] * 100, podium_pct=t["p_podium"] * 100,
+                    points_pct=t["p_points"] * 100, dnf_pct=t["p_dnf"] * 100)
+    show_table(rows, f"upcoming_{slug}_sprint.csv", columns=["code", "driver", "win_pct", "podium_pct", "points_pct",
+                                                             "dnf_pct", "grid"],
+               column_config={
+                   "win_pct": st.column_config.ProgressColumn("win", format="%.1f%%", min_value=0.0, max_value=100.0),
+                   "podium_pct": st.column_config.ProgressColumn("podium", format="%.1f%%", min_value=0.0,
+                                                                 max_value=100.0),
+                   "points_pct": st.column_config.ProgressColumn("points", format="%.1f%%", min_value=0.0,
+                                                                 max_value=100.0, help="A top-8 finish"),
+                   "dnf_pct": st.column_config.ProgressColumn("DNF", format="%.1f%%", min_value=0.0, max_value=100.0,
+                                                              color="gray"),
+                   "grid": st.column_config.NumberColumn("grid", format="%d")},
+               height=300)
+    st.caption("The sprint is predicted like the race by the pre-qualifying race model: its grid is the qualifying "
+               "model's until the sprint grid is published, retirements are as rare as in past sprints, and points "
+               "go to the top eight. It is frozen before the sprint and scored in the track record.")
 
 
 # -- the page -----------------------------------------------------------------------------------

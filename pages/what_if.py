@@ -177,7 +177,7 @@ def win_chart(movers: pd.DataFrame, top: int = 10) -> go.Figure:
 # -- the page -------------------------------------------------------------------------------------
 
 try:
-    upcoming, recent = engine.upcoming_races(3), engine.recent_races(5)
+    upcoming, recent = engine.upcoming_races(40), engine.recent_races(5)  # every race still to come
 except Exception as exc:
     friendly_error(exc, "list the races")
     st.stop()
@@ -254,7 +254,7 @@ if notices:
 # race picker
 state[P + "race_select"] = race_key
 st.selectbox("Race", list(races), key=P + "race_select", format_func=race_label, on_change=on_race_change,
-             help="The next races, and recent races whose result is known (to replay them differently).")
+             help="Every race still to come this season, and recent races whose result is known (to replay them differently).")
 if baseline.mode == PRE:
     st.caption(MODE_NOTE[baseline.mode] + " Moving a driver moves him on that predicted grid.")
 elif baseline.has_results:

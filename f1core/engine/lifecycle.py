@@ -237,6 +237,8 @@ class Lifecycle:
         except Exception as exc:  # drift is advisory; a failure must not block the other triggers
             log.warning("drift check failed: %s", exc)
         record = self.records.track_record()
+        if not record.empty:
+            record = record[record["session"] == "race"]
         expected = bundle.metrics.get("recent", {}).get("winner_logloss")
         if len(record) >= 6 and expected:
             live = float(record.head(6)["winner_logloss"].mean())
@@ -335,9 +337,12 @@ class Lifecycle:
         for race in self.engine.store.next_races(now.date(), n_races):
             if race.start_utc <= now:
                 continue
-            pred = self.engine.predict_race(race.season, race.round)
-            last = self.records.last_logged(race.season, race.round, pred.mode, pred.model_version)
-            if last is not None and naive_now - last < dt.timedelta(hours=min_hours):
-                continue
-            written += self.records.log_prediction(pred, naive_now)
+            sprint_start = self.records.sprint_start(race)
+            sprint = sprint_start is not None and sprint_start > naive_now
+            for predict in [self.engine.predict_race] + ([self.engine.predict_sprint] if sprint else []):
+                pred = predict(race.season, race.round)
+                last = self.records.last_logged(race.season, race.round, pred.mode, pred.model_version)
+                if last is not None and naive_now - last < dt.timedelta(hours=min_hours):
+                    continue
+                written += self.records.log_prediction(pred, naive_now)
         return written

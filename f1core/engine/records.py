@@ -120,37 +120,59 @@ class Records:
             _insert(cur, "prediction_log", frame)
         return len(frame)
 
-    def frozen_prediction(self, race: RaceRef) -> pd.DataFrame:
-        """The last prediction frozen before the race started (empty when there is none)."""
-        start = race.start_utc.replace(tzinfo=None)
+    def sprint_start(self, race: RaceRef) -> dt.datetime | None:
+        """When the weekend's sprint starts (naive UTC; noon when the time is not announced), or
+        None for a weekend without a sprint."""
+        row = self.store.read("SELECT sprint_date, sprint_time FROM races WHERE season = ? AND round = ?",
+                              [race.season, race.round])
+        if row.empty or pd.isna(row.iloc[0]["sprint_date"]):
+            return None
+        at = row.iloc[0]["sprint_time"]
+        return dt.datetime.combine(pd.Timestamp(row.iloc[0]["sprint_date"]).date(),
+                                   at if at is not None and not pd.isna(at) else dt.time(12, 0))
+
+    def frozen_prediction(self, race: RaceRef, session: str = "race") -> pd.DataFrame:
+        """The last prediction frozen before the race (or, with session 'sprint', the sprint)
+        started; empty when there is none."""
+        if session == "sprint":
+            start, modes = self.sprint_start(race), "mode = 'sprint'"
+            if start is None:
+                return pd.DataFrame()
+        else:
+            start, modes = race.start_utc.replace(tzinfo=None), "mode <> 'sprint'"
         return self.store.read(
-            """
+            f"""
             WITH last AS (SELECT max(logged_at) AS at FROM prediction_log
-                          WHERE season = ? AND round = ? AND logged_at < ?)
+                          WHERE season = ? AND round = ? AND logged_at < ? AND {modes})
             SELECT p.* FROM prediction_log p, last
-            WHERE p.season = ? AND p.round = ? AND p.logged_at = last.at
+            WHERE p.season = ? AND p.round = ? AND p.logged_at = last.at AND {modes}
             """, [race.season, race.round, start, race.season, race.round])
 
     def track_record(self) -> pd.DataFrame:
-        """Every race with results that had a frozen prediction, scored: the public track record."""
+        """Every race and sprint with results that had a frozen prediction, scored: the public
+        track record (one row per session; `session` is 'race' or 'sprint')."""
         logged = self.store.read(
             """
-            SELECT DISTINCT p.season, p.round FROM prediction_log p
+            SELECT DISTINCT p.season, p.round, p.mode = 'sprint' AS sprint FROM prediction_log p
             WHERE EXISTS (SELECT 1 FROM results r WHERE r.season = p.season AND r.round = p.round)
+               OR EXISTS (SELECT 1 FROM sprint_results s WHERE s.season = p.season AND s.round = p.round)
             """)
         rows = []
-        for season, rnd in logged.itertuples(index=False):
+        for season, rnd, sprint in logged.itertuples(index=False):
+            session = "sprint" if sprint else "race"
             race = self.store.race(int(season), int(rnd))
-            frozen = self.frozen_prediction(race)
-            if frozen.empty:
-                continue
-            actual = self.store.read("SELECT driver_ref, position_order FROM results WHERE season = ? AND round = ?",
+            frozen = self.frozen_prediction(race, session)
+            table = "sprint_results" if sprint else "results"
+            actual = self.store.read(f"SELECT driver_ref, position_order FROM {table} WHERE season = ? AND round = ?",
                                      [int(season), int(rnd)])
+            if frozen.empty or actual.empty:
+                continue
             rows.append({"season": int(season), "round": int(rnd), "race": race.name, "date": race.date,
-                         "mode": frozen["mode"].iloc[0], "model_version": frozen["model_version"].iloc[0],
-                         "logged_at": frozen["logged_at"].iloc[0], **score_race(frozen, actual)})
+                         "session": session, "mode": frozen["mode"].iloc[0],
+                         "model_version": frozen["model_version"].iloc[0], "logged_at": frozen["logged_at"].iloc[0],
+                         **score_race(frozen, actual)})
         out = pd.DataFrame(rows)
-        return out.sort_values("date", ascending=False).reset_index(drop=True) if not out.empty else out
+        return out.sort_values(["date", "session"], ascending=False).reset_index(drop=True) if not out.empty else out
 
     # -- the championship through the season -------------------------------------------------------
     def add_season_odds(self, outlook, source: str, computed_at: dt.datetime | None = None) -> int:

@@ -93,17 +93,18 @@ def points_system(store: Store, season: int, through: int = 99) -> PointsSystem:
 
 def standings_after(store: Store, season: int, after_round: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Drivers' and constructors' points and wins after `after_round` (races and sprints), from
-    the results themselves so any round can be replayed: driver_ref / constructor_ref, points, wins."""
+    the results themselves so any round can be replayed: driver_ref / constructor_ref, points, wins.
+    Sorted, because the simulation's random draws follow the order of the entrants."""
     drivers = store.read(
         """
         WITH scored AS (
-            SELECT driver_ref, constructor_ref, points, position_order = 1 AS won FROM results
+            SELECT driver_ref, constructor_ref, round, points, position_order = 1 AS won FROM results
             WHERE season = ? AND round <= ?
             UNION ALL
-            SELECT driver_ref, constructor_ref, points, false FROM sprint_results WHERE season = ? AND round <= ?)
-        SELECT driver_ref, arg_max(constructor_ref, 1) AS constructor_ref, sum(coalesce(points, 0)) AS points,
+            SELECT driver_ref, constructor_ref, round, points, false FROM sprint_results WHERE season = ? AND round <= ?)
+        SELECT driver_ref, arg_max(constructor_ref, round) AS constructor_ref, sum(coalesce(points, 0)) AS points,
                count(*) FILTER (WHERE won) AS wins
-        FROM scored GROUP BY driver_ref
+        FROM scored GROUP BY driver_ref ORDER BY driver_ref
         """, [season, after_round, season, after_round])
     teams = store.read(
         """
@@ -112,7 +113,7 @@ def standings_after(store: Store, season: int, after_round: int) -> tuple[pd.Dat
             UNION ALL
             SELECT constructor_ref, points, false FROM sprint_results WHERE season = ? AND round <= ?)
         SELECT constructor_ref, sum(coalesce(points, 0)) AS points, count(*) FILTER (WHERE won) AS wins
-        FROM scored GROUP BY constructor_ref
+        FROM scored GROUP BY constructor_ref ORDER BY constructor_ref
         """, [season, after_round, season, after_round])
     return drivers, teams
 

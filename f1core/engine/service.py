@@ -175,7 +175,7 @@ class Engine:
         return bundle
 
     # -- predictions --------------------------------------------------------------------------------
-    def _prediction_name(self, season: int, round_: int) -> tuple[str, str] | None:
+    def _prediction_name(self, season: int, round_: int, session: str = "race") -> tuple[str, str] | None:
         """The disk-cache name of the champion's prediction of a race as it is (no what-if), and
         the champion it is for: keyed by the data, the champion's artifact and the prediction code."""
         version = self.registry.champion_version()
@@ -186,7 +186,8 @@ class Engine:
         except OSError:
             return None
         key = hashlib.sha256(f"{self.data_key()}|{version}|{stamp}|{PREDICTION_CODE}".encode()).hexdigest()[:16]
-        return f"prediction-{season}-{round_}-{key}.pkl", version
+        prefix = "prediction" if session == "race" else f"prediction-{session}"
+        return f"{prefix}-{season}-{round_}-{key}.pkl", version
 
     def predict_race(self, season: int, round_: int, scenario: Scenario | None = None) -> RacePrediction:
         scenario = scenario or Scenario()
@@ -203,6 +204,30 @@ class Engine:
         prediction = predict_rows(bundle, race, rows, ref_pole, scenario, drivers, teams)
         if stored is not None and prediction.model_version == stored[1]:  # not promoted meanwhile
             self.disk.write(stored[0], prediction, replaces=(f"prediction-{season}-{round_}-*.pkl",))
+        return prediction
+
+    def predict_sprint(self, season: int, round_: int) -> RacePrediction:
+        """The sprint of a sprint weekend (`f1core.engine.sprint`); a PredictionError for a
+        weekend without one."""
+        from f1core.engine.season import sprint_dnf_ratio
+        from f1core.engine.sprint import predict_sprint_rows
+
+        race = self.race(season, round_)
+        if self.records.sprint_start(race) is None:
+            raise PredictionError(f"{race.label} has no sprint")
+        stored = self._prediction_name(season, round_, "sprint")
+        if stored is not None and (cached := self.disk.read(stored[0])) is not None:
+            return cached
+        rows = race_rows(self.frame(), season, round_)
+        if rows.empty:
+            raise PredictionError(f"{race.label}: no entry list (no qualifying and no known line-ups)")
+        grid = self.store.read("SELECT driver_ref, grid FROM sprint_results WHERE season = ? AND round = ?",
+                               [season, round_])
+        drivers, teams = self._cache.names
+        prediction = predict_sprint_rows(self.served_model(), race, rows, grid,
+                                         sprint_dnf_ratio(self.store, season, round_ - 1), drivers, teams)
+        if stored is not None and prediction.model_version == stored[1]:
+            self.disk.write(stored[0], prediction, replaces=(f"prediction-sprint-{season}-{round_}-*.pkl",))
         return prediction
 
     def explain(self, season: int, round_: int, driver_ref: str, scenario: Scenario | None = None) -> pd.DataFrame:

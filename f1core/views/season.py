@@ -77,6 +77,11 @@ def calendar(engine: Engine, outlook: SeasonOutlook) -> pd.DataFrame:
                        p_win=call.favourite_p_win if call else None,
                        called=call.called if call else None,
                        source={LOG: "frozen before the race", BACKTEST: "walk-forward backtest"}.get(source.kind))
+            if race.sprint:
+                won = store.read("SELECT driver_ref FROM sprint_results WHERE season = ? AND round = ? "
+                                 "AND position_order = 1", [season, int(race.round)])
+                if not won.empty:
+                    row["sprint_winner"] = labels["code"].get(won.iloc[0, 0], won.iloc[0, 0])
         else:
             here = chances[chances["round"] == race.round]
             if here.empty:
@@ -89,6 +94,10 @@ def calendar(engine: Engine, outlook: SeasonOutlook) -> pd.DataFrame:
                 row.update(state="coming", favourite=code(fav["driver_ref"]), p_win=float(fav["p_win"]),
                            favourite_team=fav["constructor_ref"],
                            podium=", ".join(f"{code(d)} {p:.0%}" for d, p in zip(top["driver_ref"], top["p_podium"])))
+                if race.sprint and int(race.round) == int(chances["round"].min()) and outlook.model_version == (
+                        engine.registry.champion_version()):
+                    sprint = engine.predict_sprint(season, int(race.round)).favourite
+                    row.update(sprint_favourite=sprint["code"], sprint_p_win=float(sprint["p_win"]))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -24,9 +24,14 @@ def test_frozen_predictions_become_the_track_record(engine_paths, tmp_path, erga
     assert written >= 22
     assert engine.lifecycle.freeze_predictions(now + dt.timedelta(hours=1)) == 0  # not twice within hours
     assert engine.records.track_record().empty
+    frozen = store.read("SELECT DISTINCT round, mode FROM prediction_log ORDER BY round, mode")
+    assert ("sprint" in set(frozen[frozen["round"] == 4]["mode"]))  # Miami is a sprint weekend
     import_dump(store, ergast_dir)  # the results arrive
     record = engine.records.track_record()
-    assert list(record["round"]) == [4] and record.iloc[0]["mode"] == PRE
+    assert list(record["round"]) == [4, 4] and set(record["session"]) == {"race", "sprint"}
+    race = record[record["session"] == "race"].iloc[0]
+    assert race["mode"] == PRE and record[record["session"] == "sprint"].iloc[0]["mode"] == "sprint"
+    record = record[record["session"] == "race"]
     assert 0 <= record.iloc[0]["winner_logloss"] < 10 and record.iloc[0]["winner_top1"] in (0.0, 1.0)
 
 

@@ -128,3 +128,18 @@ def test_drift_series_and_summary(trained_engine):
     assert (series["psi"] >= 0).all() and (series["kl"] >= -1e-9).all()
     summary = trained_engine.drift_summary()
     assert isinstance(summary["suggest_retrain"], bool) and summary["message"]
+
+
+def test_a_sprint_is_predicted_like_a_race_with_its_own_points_and_fewer_retirements(trained_engine):
+    sprint = trained_engine.predict_sprint(2026, 5)  # Canada: a sprint weekend
+    race = trained_engine.predict_race(2026, 5)
+    t = sprint.table
+    assert sprint.mode == "sprint" and t["p_win"].sum() == pytest.approx(1) and t["p_podium"].sum() == pytest.approx(3)
+    assert t["p_points"].sum() == pytest.approx(8)  # eight scoring places in a sprint
+    assert t["p_dnf"].mean() < race.table["p_dnf"].mean() / 2
+    with pytest.raises(PredictionError, match="has no sprint"):
+        trained_engine.predict_sprint(2026, 6)  # Monaco
+    past = trained_engine.predict_sprint(2026, 4)  # Miami's sprint ran: its real grid is used
+    grid = trained_engine.store.read("SELECT driver_ref, grid FROM sprint_results WHERE season = 2026 AND round = 4")
+    merged = past.table.merge(grid, on="driver_ref", suffixes=("", "_real"))
+    assert (merged.loc[merged["grid_real"] > 0, "grid"] == merged.loc[merged["grid_real"] > 0, "grid_real"]).all()

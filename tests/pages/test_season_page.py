@@ -50,6 +50,8 @@ def test_the_calendar_lists_every_race(with_model):
     assert cal.loc[cal["round"] == 4, "outlook"].item().startswith("🏆 ANT")
     assert "to win · podium" in cal.loc[cal["round"] == 5, "outlook"].item()
     assert cal.loc[cal["round"] == 5, "sprint"].item() == "sprint"
+    assert " · sprint: " in cal.loc[cal["round"] == 5, "outlook"].item()
+    assert "sprint won by NOR" in cal.loc[cal["round"] == 4, "outlook"].item()
 
 
 def test_through_the_season_offers_a_replay(with_model):

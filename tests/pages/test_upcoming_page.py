@@ -13,11 +13,11 @@ def race_tables(at):
     """(qualifying table, race table) of the race on show."""
     frames = [d.value for d in at.dataframe]
     quali = next(f for f in frames if "pred_quali_gap_pct" in f.columns)
-    race = next(f for f in frames if "win_pct" in f.columns)
+    race = [f for f in frames if "win_pct" in f.columns][-1]  # a sprint weekend shows the sprint first
     return quali, race
 
 
-def check_race(at, name: str) -> None:
+def check_race(at, name: str, sprint: bool = False) -> None:
     assert not at.exception
     assert not at.error
     assert f"#### {name}" in texts(at.markdown)
@@ -30,14 +30,18 @@ def check_race(at, name: str) -> None:
     assert race["podium_pct"].sum() == pytest.approx(300, abs=1.5)
     assert race["expected_position"].is_monotonic_increasing
     assert (race["position_p10"] <= race["position_p90"]).all()
-    assert len(at.get("download_button")) == 2
+    assert len(at.get("download_button")) == 3 if sprint else 2
+    if sprint:
+        sprint_table = [d.value for d in at.dataframe if "win_pct" in d.value.columns][0]
+        assert sprint_table["points_pct"].sum() == pytest.approx(800, abs=1)  # eight scoring places
+        assert "to win the sprint" in texts(at.markdown)
     assert len(at.get("plotly_chart")) == 2  # the qualifying chart and the chosen race chart
 
 
 def test_three_race_tabs_with_tables_and_downloads(with_model):
     at = run_page("upcoming.py", timeout=180)
     assert [t.label for t in at.tabs if t.label.startswith("R")] == RACE_TABS
-    check_race(at, "Canadian Grand Prix")
+    check_race(at, "Canadian Grand Prix", sprint=True)
     markdown = texts(at.markdown)
     assert "Before qualifying: the grid is the qualifying model's prediction." in markdown
     assert "no forecast yet (Open-Meteo forecasts start 16 days before)" in markdown
@@ -65,9 +69,9 @@ def test_the_predictions_shown_are_frozen(with_model):
     at = run_page("upcoming.py", timeout=180)
     assert not at.exception
     logged = get_store().read(
-        "SELECT season, round, mode, count(*) AS n FROM prediction_log GROUP BY ALL ORDER BY round")
-    assert list(logged["round"]) == [5, 6, 7]
-    assert set(logged["mode"]) == {"pre-qualifying"}
+        "SELECT season, round, mode, count(*) AS n FROM prediction_log GROUP BY ALL ORDER BY round, mode")
+    assert list(zip(logged["round"], logged["mode"])) == [(5, "pre-qualifying"), (5, "sprint"), (6, "pre-qualifying"),
+                                                          (7, "pre-qualifying")]  # Canada is a sprint weekend
 
 
 def test_without_a_model_the_page_offers_to_train_one(app_env, snapshot_db, monkeypatch):

@@ -24,7 +24,9 @@ def test_opens_on_the_next_race_and_rain_moves_the_chances(with_model):
     at = run_page(PAGE, timeout=120)
     assert not at.exception and not at.error
     assert at.selectbox(key="whatif_race_select").value == (2026, 5)  # the Canadian GP
-    assert len(at.selectbox(key="whatif_race_select").options) == 8  # 3 upcoming + 5 recent
+    options = at.selectbox(key="whatif_race_select").options
+    assert len(options) == 18 + 5  # every race still to come (rounds 5 to 22) and the last five with results
+    assert options[17] == "2026 R22 Abu Dhabi Grand Prix · upcoming"
     assert "This is the race as it is" in texts(at.info)
     before = movers(at)
     assert len(before) == 22
