@@ -7,11 +7,14 @@ refresh fails fast, and F1_TODAY pins the calendar so "next race" and freshness 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -63,20 +66,24 @@ def e2e_store(tmp_path_factory) -> Path:
     engine = Engine(store, root / "models", FAST, today=dt.date.fromisoformat(TODAY))
     engine.lifecycle.retrain()
     engine.lifecycle.run_backtest(2026)
-    store.close()  # the server process must be the only one holding the file
+    store.close()  # never opened by a server: each one runs on a copy (see running_app)
     return path
 
 
-@pytest.fixture(scope="session")
-def app_server(e2e_store: Path, tmp_path_factory) -> str:
-    """Start the app on a free port; yields its base URL. The server log is printed if it fails."""
-    workdir = tmp_path_factory.mktemp("e2e-server")
+@contextmanager
+def running_app(store: Path, workdir: Path) -> Iterator[str]:
+    """Run `streamlit run app.py` on a free port over a private copy of `store` (the file and its
+    models folder) and yield its base URL once `/_stcore/health` answers; fail with the server's
+    log (`workdir/streamlit.log`) if it does not within STARTUP_TIMEOUT_S. Each server gets its own
+    copy because a DuckDB file can be open in one process only."""
+    store_dir = workdir / "store"
+    shutil.copytree(store.parent, store_dir)
     port, closed_port = _free_port(), _free_port()
     env = {
         **os.environ,
-        "F1_DB": str(e2e_store),
+        "F1_DB": str(store_dir / store.name),
         "F1_TODAY": TODAY,
-        "F1_MODELS": str(e2e_store.parent / "models"),
+        "F1_MODELS": str(store_dir / "models"),
         "F1_REFRESH_HOURS": "24",
         "FASTF1_CACHE": str(workdir / "fastf1-cache"),
         "JOLPICA_URL": f"http://127.0.0.1:{closed_port}/ergast/f1",
@@ -108,6 +115,21 @@ def app_server(e2e_store: Path, tmp_path_factory) -> str:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture(scope="session")
+def app_server(e2e_store: Path, tmp_path_factory) -> Iterator[str]:
+    """The server most tests share, for the whole session; yields its base URL."""
+    with running_app(e2e_store, tmp_path_factory.mktemp("e2e-server")) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def fresh_app_server(e2e_store: Path, tmp_path_factory) -> Iterator[str]:
+    """A server process of the test's own, which no browser has talked to yet: the first request
+    a Streamlit process serves is the one its legacy `pages/` mode applies to."""
+    with running_app(e2e_store, tmp_path_factory.mktemp("e2e-fresh-server")) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="session")
