@@ -1,5 +1,8 @@
 """Browser tests in the style of Streamlit's own e2e_playwright: one real `streamlit run app.py`
-per test session over a store built from the real snapshot, driven by headless Chromium.
+per test session (and one more for the test of a fresh server's first request) over a store
+built from the real snapshot, driven by headless Chromium.
+Assertions are Playwright `expect()` calls, which retry until they hold or their timeout
+(EXPECT_TIMEOUT_MS) runs out, because Streamlit and Plotly keep drawing after an action returns.
 
 The server runs offline on purpose: the API URLs point at a closed local port so the background
 refresh fails fast, and F1_TODAY pins the calendar so "next race" and freshness are stable.
@@ -16,9 +19,10 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, TypeVar
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
 
 from tests.conftest import ERGAST_DIR, REPO, WEATHER_DIR
 
@@ -26,8 +30,11 @@ CHROMIUM = Path(os.environ.get("F1_E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STARTUP_TIMEOUT_S = 60
-T = TypeVar("T")
+EXPECT_TIMEOUT_MS = 30_000  # the deadline of every expect() in these tests
+APP_RUN_TIMEOUT_MS = 60_000  # a script run (the first run of a page fills the caches)
 TODAY = "2026-05-10"
+
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 def _free_port() -> int:
@@ -145,12 +152,46 @@ def browser():
         chromium.close()
 
 
+# Counts the script runs the page has seen finish. Streamlit 1.67 shows the script state in
+# `data-test-script-state` on the app root; a run has finished when it turns "notRunning" from a
+# running state. The root reads "initial" or "notRunning" before the first run has even started,
+# and after a widget change it stays "notRunning" until the server starts the rerun (debounced
+# widgets send theirs later still), so the state alone cannot say whether *the* run is over.
+RUN_WATCH_JS = """
+(() => {
+  const runs = window.__e2eRuns = {finished: 0, waited: 0, log: []};
+  new MutationObserver(records => {
+    for (const record of records) {
+      if (record.target.getAttribute('data-testid') !== 'stApp') continue;
+      const state = record.target.getAttribute('data-test-script-state');
+      runs.log.push(`${Math.round(performance.now())} ms ${record.oldValue} -> ${state}`);
+      if (state === 'notRunning' && record.oldValue !== 'notRunning' && record.oldValue !== 'initial')
+        runs.finished += 1;
+    }
+  }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                        attributeFilter: ['data-test-script-state']});
+})();
+"""
+
+# True once a run has finished since the last wait_for_app_run and the page is idle.
+APP_RUN_DONE_JS = """
+() => {
+  const runs = window.__e2eRuns;
+  return runs.finished > runs.waited
+    && document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector('[data-testid="stStatusWidget"]');
+}
+"""
+
+
 @pytest.fixture
 def page(browser, request):
-    """A fresh browser tab at laptop size; on failure a screenshot lands in test-results/."""
+    """A fresh browser tab at laptop size; on failure a screenshot lands in test-results/. Every
+    tab of its context counts the script runs it sees (see wait_for_app_run)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.add_init_script(RUN_WATCH_JS)
     tab = context.new_page()
-    tab.set_default_timeout(30_000)
+    tab.set_default_timeout(EXPECT_TIMEOUT_MS)
     yield tab
     if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
         out = REPO / "test-results"
@@ -168,22 +209,27 @@ def pytest_runtest_makereport(item, call):
 
 # -- helpers the tests share ---------------------------------------------------------------------
 
-def wait_for_app_run(page, timeout_ms: int = 60_000) -> None:
-    """Wait until Streamlit has finished running the script: the app root reports the script
-    state "notRunning" (Streamlit 1.67 sets `data-test-script-state` on `stApp`) and the
-    running-man status widget is gone. Checked twice, because a rerun can follow a first run."""
-    for _ in range(2):
-        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
-        page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
-        page.wait_for_timeout(300)
+def wait_for_app_run(page, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
+    """Wait until the script run the last action started has finished: a run has finished since
+    the previous call (or since the page loaded), the app root reads "notRunning" and the
+    running-man status widget is gone. Call it once after each action that reruns the script;
+    after an action that does not, it times out. A run that ends in `st.rerun()` counts as
+    finished and the rerun starts a moment later, so where one can follow, first wait for
+    something only the last run draws (as open_page does)."""
+    try:
+        page.wait_for_function(APP_RUN_DONE_JS, timeout=timeout_ms)
+    except PlaywrightError as exc:
+        log = page.evaluate("() => window.__e2eRuns.log.join('\\n')")
+        raise AssertionError(f"no script run finished within {timeout_ms} ms; script states seen:\n{log}") from exc
+    page.evaluate("() => { window.__e2eRuns.waited = window.__e2eRuns.finished; }")
 
 
 def open_page(page, base_url: str, path: str = "") -> None:
     """Open the app at `path` ("" is the default page, "data" the Data page) and wait for the run."""
     page.goto(f"{base_url}/{path.lstrip('/')}")
-    # Before the websocket is up the app root already reads "notRunning"; every page's title
-    # only exists once the first run has started drawing.
-    page.locator('[data-testid="stMain"] h1').first.wait_for(state="attached")
+    # The first request of a server process runs twice (see pages/__init__.py): the first run
+    # draws nothing and reruns. Every page's title exists only once the run that stays has begun.
+    expect(page.locator('[data-testid="stMain"] h1').first).to_be_attached(timeout=APP_RUN_TIMEOUT_MS)
     wait_for_app_run(page)
 
 
@@ -191,18 +237,6 @@ def go_to(page, title: str) -> None:
     """Follow a sidebar link; works whichever page is the default (its URL is then "/")."""
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
     wait_for_app_run(page)
-
-
-def poll(page, read: Callable[[], T], done: Callable[[T], bool], timeout_s: float = 15) -> T:
-    """Read the page every 200 ms until `done(value)` or the timeout, and return the last value
-    (the caller asserts on it). Plotly and some elements are drawn after Streamlit reports the run
-    finished, so what a test reads right after a run may still be the old drawing."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = read()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        page.wait_for_timeout(200)
 
 
 def assert_no_error(page) -> None:
