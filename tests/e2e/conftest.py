@@ -239,6 +239,14 @@ def go_to(page, title: str) -> None:
     wait_for_app_run(page)
 
 
+def legacy_page_names() -> list[str]:
+    """The sidebar entries of Streamlit's legacy listing of the `pages/` folder, which the router
+    replaces: the main script and every file of the folder (helper modules too) by its file name,
+    without leading underscores and with spaces for the others, as Streamlit shows them."""
+    files = ["app"] + [path.stem for path in sorted((REPO / "pages").glob("*.py")) if path.name != "__init__.py"]
+    return [stem.lstrip("_").replace("_", " ") for stem in files]
+
+
 def assert_no_error(page) -> None:
     """Fail when the page shows an exception or an error alert."""
     exceptions = page.locator('[data-testid="stException"]')

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import assert_no_error, open_page
+from tests.e2e.conftest import assert_no_error, legacy_page_names, open_page
 
 pytestmark = pytest.mark.e2e
 
@@ -26,9 +26,11 @@ def test_data_page_shows_sources_log_and_store(app_server, page):
 def test_deep_link_gets_the_app_shell(app_server, page):
     """A link straight to a page gets the router's navigation, not Streamlit's listing of the
     pages/ folder (which would show the helper modules as pages). The shared server has served
-    other tests first, so this is not the first request it sees."""
+    other tests first; test_app.py checks the first request of a fresh server."""
     open_page(page, app_server, "data")
     nav = page.locator('[data-testid="stSidebarNav"]')
     expect(nav.get_by_role("link", name="Drivers & teams")).to_be_visible()
     expect(nav.get_by_role("link", name="Data")).to_be_visible()
     expect(nav.get_by_role("link", name="ui")).to_have_count(0)
+    for name in legacy_page_names():  # "app", "resources", "past races"...
+        expect(nav.get_by_role("link", name=name, exact=True)).to_have_count(0)
