@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from tests.conftest import ERGAST_DIR, REPO, WEATHER_DIR
 
@@ -152,46 +154,76 @@ def browser():
         chromium.close()
 
 
-# Counts the script runs the page has seen finish. Streamlit 1.67 shows the script state in
-# `data-test-script-state` on the app root; a run has finished when it turns "notRunning" from a
-# running state. The root reads "initial" or "notRunning" before the first run has even started,
-# and after a widget change it stays "notRunning" until the server starts the rerun (debounced
-# widgets send theirs later still), so the state alone cannot say whether *the* run is over.
-RUN_WATCH_JS = """
-(() => {
-  const runs = window.__e2eRuns = {finished: 0, waited: 0, log: []};
-  new MutationObserver(records => {
-    for (const record of records) {
-      if (record.target.getAttribute('data-testid') !== 'stApp') continue;
-      const state = record.target.getAttribute('data-test-script-state');
-      runs.log.push(`${Math.round(performance.now())} ms ${record.oldValue} -> ${state}`);
-      if (state === 'notRunning' && record.oldValue !== 'notRunning' && record.oldValue !== 'initial')
-        runs.finished += 1;
-    }
-  }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
-                        attributeFilter: ['data-test-script-state']});
-})();
-"""
+class RunWatch:
+    """The script runs one tab has seen finish, read from Streamlit's own websocket messages: a
+    run has finished when the server sends `script_finished` with FINISHED_SUCCESSFULLY (or
+    WITH_COMPILE_ERROR). A run that ends in `st.rerun()` sends FINISHED_EARLY_FOR_RERUN and a
+    fragment run FINISHED_FRAGMENT_RUN_SUCCESSFULLY; neither counts, so a rerun that follows a
+    run is waited for too.
 
-# True once a run has finished since the last wait_for_app_run and the page is idle.
-APP_RUN_DONE_JS = """
-() => {
-  const runs = window.__e2eRuns;
-  return runs.finished > runs.waited
-    && document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state') === 'notRunning'
-    && !document.querySelector('[data-testid="stStatusWidget"]');
-}
+    The page's `data-test-script-state` cannot tell this: it reads "notRunning" before the run an
+    action starts, and when a run's messages arrive in one burst, React applies "running" and
+    "notRunning" in a single render, so the attribute never changes at all."""
+
+    FULL_RUN = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR}
+
+    def __init__(self, page) -> None:
+        self.finished = 0
+        self.waited = 0  # finished runs a wait_for_app_run has already returned for
+        self.socket = None
+        self.log: list[str] = []
+        self._start = time.monotonic()
+        page.on("websocket", self._on_socket)
+
+    def _on_socket(self, socket) -> None:
+        self.socket = socket
+        self._note("websocket opened")
+        socket.on("framereceived", self._on_frame)
+
+    def _on_frame(self, payload: str | bytes) -> None:
+        if isinstance(payload, str):
+            return
+        msg = ForwardMsg.FromString(payload)
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self._note("run started")
+        elif kind == "script_finished":
+            self._note(ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished))
+            if msg.script_finished in self.FULL_RUN:
+                self.finished += 1
+
+    def _note(self, what: str) -> None:
+        self.log.append(f"{time.monotonic() - self._start:7.2f} s  {what}")
+
+
+_RUN_WATCHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def watch_runs(page) -> RunWatch:
+    """The RunWatch of `page`, started on first call (before the page connects, or it misses runs)."""
+    if page not in _RUN_WATCHES:
+        _RUN_WATCHES[page] = RunWatch(page)
+    return _RUN_WATCHES[page]
+
+
+# Once the last run's messages have arrived: the page idle, checked on every animation frame and
+# not before two frames have passed (React renders a burst of messages in a task of its own, ahead
+# of the next frame, and until then the page may still read "notRunning" from before the run).
+PAGE_SETTLED_JS = """
+() => (window.__e2eFramesSeen = (window.__e2eFramesSeen ?? 0) + 1) > 2
+      && document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state') === 'notRunning'
+      && !document.querySelector('[data-testid="stStatusWidget"]')
 """
 
 
 @pytest.fixture
 def page(browser, request):
-    """A fresh browser tab at laptop size; on failure a screenshot lands in test-results/. Every
-    tab of its context counts the script runs it sees (see wait_for_app_run)."""
+    """A fresh browser tab at laptop size, watching its script runs (see wait_for_app_run); on
+    failure a screenshot lands in test-results/."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.add_init_script(RUN_WATCH_JS)
     tab = context.new_page()
     tab.set_default_timeout(EXPECT_TIMEOUT_MS)
+    watch_runs(tab)
     yield tab
     if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
         out = REPO / "test-results"
@@ -210,26 +242,33 @@ def pytest_runtest_makereport(item, call):
 # -- helpers the tests share ---------------------------------------------------------------------
 
 def wait_for_app_run(page, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
-    """Wait until the script run the last action started has finished: a run has finished since
-    the previous call (or since the page loaded), the app root reads "notRunning" and the
-    running-man status widget is gone. Call it once after each action that reruns the script;
-    after an action that does not, it times out. A run that ends in `st.rerun()` counts as
-    finished and the rerun starts a moment later, so where one can follow, first wait for
-    something only the last run draws (as open_page does)."""
-    try:
-        page.wait_for_function(APP_RUN_DONE_JS, timeout=timeout_ms)
-    except PlaywrightError as exc:
-        log = page.evaluate("() => window.__e2eRuns.log.join('\\n')")
-        raise AssertionError(f"no script run finished within {timeout_ms} ms; script states seen:\n{log}") from exc
-    page.evaluate("() => { window.__e2eRuns.waited = window.__e2eRuns.finished; }")
+    """Wait until the script run the last action started has finished and the page shows it: the
+    server has finished a run since the previous call (or since the page was opened; see RunWatch)
+    and the app root reads "notRunning" with the running-man status widget gone. Call it once
+    after each action that reruns the script; after an action that does not, it times out."""
+    watch = _RUN_WATCHES[page]
+    deadline = time.monotonic() + timeout_ms / 1000
+    while watch.finished <= watch.waited:  # each pass waits for the next websocket event
+        left_ms = (deadline - time.monotonic()) * 1000
+        if left_ms <= 0:
+            raise AssertionError(f"no script run finished within {timeout_ms} ms; the tab saw:\n"
+                                 + "\n".join(watch.log))
+        try:
+            if watch.socket is None or watch.socket.is_closed():
+                page.wait_for_event("websocket", timeout=left_ms)
+            else:
+                watch.socket.wait_for_event("framereceived", timeout=left_ms)
+        except PlaywrightError:
+            pass  # the deadline or a closed socket: the loop decides
+    page.evaluate("() => { window.__e2eFramesSeen = 0; }")
+    page.wait_for_function(PAGE_SETTLED_JS, polling="raf", timeout=max(1.0, (deadline - time.monotonic()) * 1000))
+    watch.waited = watch.finished
 
 
 def open_page(page, base_url: str, path: str = "") -> None:
     """Open the app at `path` ("" is the default page, "data" the Data page) and wait for the run."""
+    watch_runs(page)  # a tab the test opened itself
     page.goto(f"{base_url}/{path.lstrip('/')}")
-    # The first request of a server process runs twice (see pages/__init__.py): the first run
-    # draws nothing and reruns. Every page's title exists only once the run that stays has begun.
-    expect(page.locator('[data-testid="stMain"] h1').first).to_be_attached(timeout=APP_RUN_TIMEOUT_MS)
     wait_for_app_run(page)
 
 
