@@ -1,5 +1,8 @@
 """Browser tests in the style of Streamlit's own e2e_playwright: one real `streamlit run app.py`
-per test session over a store built from the real snapshot, driven by headless Chromium.
+per test session (and one more for the test of a fresh server's first request) over a store
+built from the real snapshot, driven by headless Chromium.
+Assertions are Playwright `expect()` calls, which retry until they hold or their timeout
+(EXPECT_TIMEOUT_MS) runs out, because Streamlit and Plotly keep drawing after an action returns.
 
 The server runs offline on purpose: the API URLs point at a closed local port so the background
 refresh fails fast, and F1_TODAY pins the calendar so "next race" and freshness are stable.
@@ -7,15 +10,21 @@ refresh fails fast, and F1_TODAY pins the calendar so "next race" and freshness 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, TypeVar
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from tests.conftest import ERGAST_DIR, REPO, WEATHER_DIR
 
@@ -23,8 +32,11 @@ CHROMIUM = Path(os.environ.get("F1_E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STARTUP_TIMEOUT_S = 60
-T = TypeVar("T")
+EXPECT_TIMEOUT_MS = 30_000  # the deadline of every expect() in these tests
+APP_RUN_TIMEOUT_MS = 60_000  # a script run (the first run of a page fills the caches)
 TODAY = "2026-05-10"
+
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 def _free_port() -> int:
@@ -63,20 +75,24 @@ def e2e_store(tmp_path_factory) -> Path:
     engine = Engine(store, root / "models", FAST, today=dt.date.fromisoformat(TODAY))
     engine.lifecycle.retrain()
     engine.lifecycle.run_backtest(2026)
-    store.close()  # the server process must be the only one holding the file
+    store.close()  # never opened by a server: each one runs on a copy (see running_app)
     return path
 
 
-@pytest.fixture(scope="session")
-def app_server(e2e_store: Path, tmp_path_factory) -> str:
-    """Start the app on a free port; yields its base URL. The server log is printed if it fails."""
-    workdir = tmp_path_factory.mktemp("e2e-server")
+@contextmanager
+def running_app(store: Path, workdir: Path) -> Iterator[str]:
+    """Run `streamlit run app.py` on a free port over a private copy of `store` (the file and its
+    models folder) and yield its base URL once `/_stcore/health` answers; fail with the server's
+    log (`workdir/streamlit.log`) if it does not within STARTUP_TIMEOUT_S. Each server gets its own
+    copy because a DuckDB file can be open in one process only."""
+    store_dir = workdir / "store"
+    shutil.copytree(store.parent, store_dir)
     port, closed_port = _free_port(), _free_port()
     env = {
         **os.environ,
-        "F1_DB": str(e2e_store),
+        "F1_DB": str(store_dir / store.name),
         "F1_TODAY": TODAY,
-        "F1_MODELS": str(e2e_store.parent / "models"),
+        "F1_MODELS": str(store_dir / "models"),
         "F1_REFRESH_HOURS": "24",
         "FASTF1_CACHE": str(workdir / "fastf1-cache"),
         "JOLPICA_URL": f"http://127.0.0.1:{closed_port}/ergast/f1",
@@ -111,6 +127,21 @@ def app_server(e2e_store: Path, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def app_server(e2e_store: Path, tmp_path_factory) -> Iterator[str]:
+    """The server most tests share, for the whole session; yields its base URL."""
+    with running_app(e2e_store, tmp_path_factory.mktemp("e2e-server")) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def fresh_app_server(e2e_store: Path, tmp_path_factory) -> Iterator[str]:
+    """A server process of the test's own, which no browser has talked to yet: the first request
+    a Streamlit process serves is the one its legacy `pages/` mode applies to."""
+    with running_app(e2e_store, tmp_path_factory.mktemp("e2e-fresh-server")) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.is_file():
         pytest.fail(f"browser tests need Chromium at {CHROMIUM}: apt-get install chromium "
@@ -123,12 +154,76 @@ def browser():
         chromium.close()
 
 
+class RunWatch:
+    """The script runs one tab has seen finish, read from Streamlit's own websocket messages: a
+    run has finished when the server sends `script_finished` with FINISHED_SUCCESSFULLY (or
+    WITH_COMPILE_ERROR). A run that ends in `st.rerun()` sends FINISHED_EARLY_FOR_RERUN and a
+    fragment run FINISHED_FRAGMENT_RUN_SUCCESSFULLY; neither counts, so a rerun that follows a
+    run is waited for too.
+
+    The page's `data-test-script-state` cannot tell this: it reads "notRunning" before the run an
+    action starts, and when a run's messages arrive in one burst, React applies "running" and
+    "notRunning" in a single render, so the attribute never changes at all."""
+
+    FULL_RUN = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR}
+
+    def __init__(self, page) -> None:
+        self.finished = 0
+        self.waited = 0  # finished runs a wait_for_app_run has already returned for
+        self.socket = None
+        self.log: list[str] = []
+        self._start = time.monotonic()
+        page.on("websocket", self._on_socket)
+
+    def _on_socket(self, socket) -> None:
+        self.socket = socket
+        self._note("websocket opened")
+        socket.on("framereceived", self._on_frame)
+
+    def _on_frame(self, payload: str | bytes) -> None:
+        if isinstance(payload, str):
+            return
+        msg = ForwardMsg.FromString(payload)
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self._note("run started")
+        elif kind == "script_finished":
+            self._note(ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished))
+            if msg.script_finished in self.FULL_RUN:
+                self.finished += 1
+
+    def _note(self, what: str) -> None:
+        self.log.append(f"{time.monotonic() - self._start:7.2f} s  {what}")
+
+
+_RUN_WATCHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def watch_runs(page) -> RunWatch:
+    """The RunWatch of `page`, started on first call (before the page connects, or it misses runs)."""
+    if page not in _RUN_WATCHES:
+        _RUN_WATCHES[page] = RunWatch(page)
+    return _RUN_WATCHES[page]
+
+
+# Once the last run's messages have arrived: the page idle, checked on every animation frame and
+# not before two frames have passed (React renders a burst of messages in a task of its own, ahead
+# of the next frame, and until then the page may still read "notRunning" from before the run).
+PAGE_SETTLED_JS = """
+() => (window.__e2eFramesSeen = (window.__e2eFramesSeen ?? 0) + 1) > 2
+      && document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state') === 'notRunning'
+      && !document.querySelector('[data-testid="stStatusWidget"]')
+"""
+
+
 @pytest.fixture
 def page(browser, request):
-    """A fresh browser tab at laptop size; on failure a screenshot lands in test-results/."""
+    """A fresh browser tab at laptop size, watching its script runs (see wait_for_app_run); on
+    failure a screenshot lands in test-results/."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     tab = context.new_page()
-    tab.set_default_timeout(30_000)
+    tab.set_default_timeout(EXPECT_TIMEOUT_MS)
+    watch_runs(tab)
     yield tab
     if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
         out = REPO / "test-results"
@@ -146,22 +241,34 @@ def pytest_runtest_makereport(item, call):
 
 # -- helpers the tests share ---------------------------------------------------------------------
 
-def wait_for_app_run(page, timeout_ms: int = 60_000) -> None:
-    """Wait until Streamlit has finished running the script: the app root reports the script
-    state "notRunning" (Streamlit 1.67 sets `data-test-script-state` on `stApp`) and the
-    running-man status widget is gone. Checked twice, because a rerun can follow a first run."""
-    for _ in range(2):
-        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
-        page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
-        page.wait_for_timeout(300)
+def wait_for_app_run(page, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
+    """Wait until the script run the last action started has finished and the page shows it: the
+    server has finished a run since the previous call (or since the page was opened; see RunWatch)
+    and the app root reads "notRunning" with the running-man status widget gone. Call it once
+    after each action that reruns the script; after an action that does not, it times out."""
+    watch = _RUN_WATCHES[page]
+    deadline = time.monotonic() + timeout_ms / 1000
+    while watch.finished <= watch.waited:  # each pass waits for the next websocket event
+        left_ms = (deadline - time.monotonic()) * 1000
+        if left_ms <= 0:
+            raise AssertionError(f"no script run finished within {timeout_ms} ms; the tab saw:\n"
+                                 + "\n".join(watch.log))
+        try:
+            if watch.socket is None or watch.socket.is_closed():
+                page.wait_for_event("websocket", timeout=left_ms)
+            else:
+                watch.socket.wait_for_event("framereceived", timeout=left_ms)
+        except PlaywrightError:
+            pass  # the deadline or a closed socket: the loop decides
+    page.evaluate("() => { window.__e2eFramesSeen = 0; }")
+    page.wait_for_function(PAGE_SETTLED_JS, polling="raf", timeout=max(1.0, (deadline - time.monotonic()) * 1000))
+    watch.waited = watch.finished
 
 
 def open_page(page, base_url: str, path: str = "") -> None:
     """Open the app at `path` ("" is the default page, "data" the Data page) and wait for the run."""
+    watch_runs(page)  # a tab the test opened itself
     page.goto(f"{base_url}/{path.lstrip('/')}")
-    # Before the websocket is up the app root already reads "notRunning"; every page's title
-    # only exists once the first run has started drawing.
-    page.locator('[data-testid="stMain"] h1').first.wait_for(state="attached")
     wait_for_app_run(page)
 
 
@@ -171,16 +278,12 @@ def go_to(page, title: str) -> None:
     wait_for_app_run(page)
 
 
-def poll(page, read: Callable[[], T], done: Callable[[T], bool], timeout_s: float = 15) -> T:
-    """Read the page every 200 ms until `done(value)` or the timeout, and return the last value
-    (the caller asserts on it). Plotly and some elements are drawn after Streamlit reports the run
-    finished, so what a test reads right after a run may still be the old drawing."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = read()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        page.wait_for_timeout(200)
+def legacy_page_names() -> list[str]:
+    """The sidebar entries of Streamlit's legacy listing of the `pages/` folder, which the router
+    replaces: the main script and every file of the folder (helper modules too) by its file name,
+    without leading underscores and with spaces for the others, as Streamlit shows them."""
+    files = ["app"] + [path.stem for path in sorted((REPO / "pages").glob("*.py")) if path.name != "__init__.py"]
+    return [stem.lstrip("_").replace("_", " ") for stem in files]
 
 
 def assert_no_error(page) -> None:
