@@ -21,8 +21,9 @@ def test_upcoming_shows_three_races_and_switches_between_them(app_server, page):
     expect(race_tabs).to_have_text(["R5 Canadian GP · 24 May", "R6 Monaco GP · 7 Jun", "R7 Barcelona GP · 14 Jun"])
     expect(page.get_by_role("heading", name="Canadian Grand Prix")).to_be_visible()
     tables = page.locator('[data-testid="stDataFrame"]:visible')
-    expect(tables).to_have_count(2)
-    expect(page.get_by_role("button", name="Download CSV")).to_have_count(2)
+    expect(tables).to_have_count(3)  # qualifying, the sprint (Canada is a sprint weekend) and the race
+    expect(page.get_by_role("button", name="Download CSV")).to_have_count(3)
+    expect(page.get_by_role("heading", name="Sprint")).to_be_visible()
 
     race_tabs.nth(1).click()
     wait_for_app_run(page)
