@@ -14,6 +14,7 @@ from pages._widgets import friendly_error, require_data, require_model, show_tab
 
 MODERATE, MAJOR = drift_mod.MODERATE, drift_mod.MAJOR
 LEVEL_COLOR = {"major": "#E10600", "moderate": "#FFB800", "small": "#9AA0A6"}
+CALENDAR_COLOR = {"major": "rgba(225,6,0,0.35)", "moderate": "rgba(255,184,0,0.35)", "small": "rgba(154,160,166,0.35)"}
 TRIGGER_ICON = {"no-model": ":material/block:", "new-results": ":material/sports_score:",
                 "drift": ":material/trending_down:", "accuracy": ":material/target:", "age": ":material/schedule:"}
 LOG_TICKS = [0.001, 0.01, 0.03, 0.1, 0.25, 1, 3, 10, 30]
@@ -65,7 +66,13 @@ if not end.empty:
     race = engine.race(int(end["season"].iloc[0]), int(end["round"].iloc[0]))
     end_label = f"the 12 races up to {race.label}"
 message = summary["message"]
-if summary["suggest_retrain"]:
+same_data = engine.lifecycle.retrained_on_current_data()
+if summary["suggest_retrain"] and same_data:
+    st.info(f"**The inputs have moved**, over {end_label}: {message.removeprefix('drift suggests retraining: ')}. "
+            f"A model has already been trained on the data as it is ({same_data}), so retraining again would give "
+            "the same model: the shift is in the racing itself, and the next results will tell the models more.",
+            icon=":material/trending_down:")
+elif summary["suggest_retrain"]:
     st.warning(f"**Retraining is suggested.** Over {end_label}, the inputs have moved away from the model's "
                f"training data: {message.removeprefix('drift suggests retraining: ')}.",
                icon=":material/trending_down:")
@@ -102,6 +109,7 @@ important = set(summary.get("important", []))
 latest["level"] = latest["psi"].map(level)
 latest["important"] = latest["feature"].isin(important)
 latest["description"] = latest["feature"].map(lambda f: FEATURE_BY_NAME[f].description if f in FEATURE_BY_NAME else "")
+latest["label"] = latest["feature"].map(lambda f: FEATURE_BY_NAME[f].label if f in FEATURE_BY_NAME else f)
 latest["follows calendar"] = latest["calendar"]
 
 st.subheader(f"What moved most ({window_end}, last 12 races)")
@@ -109,9 +117,11 @@ st.subheader(f"What moved most ({window_end}, last 12 races)")
 
 def latest_chart(frame: pd.DataFrame, top: int = 15) -> go.Figure:
     t = frame.head(top).iloc[::-1]
-    labels = [f"★ {f}" if imp else f for f, imp in zip(t["feature"], t["important"])]
+    labels = [f"{'★ ' if imp else ''}{label}{' (calendar)' if cal else ''}"
+              for label, imp, cal in zip(t["label"], t["important"], t["calendar"])]
     fig = go.Figure(go.Bar(
-        x=t["psi"], y=labels, orientation="h", marker_color=[LEVEL_COLOR[lv] for lv in t["level"]],
+        x=t["psi"], y=labels, orientation="h",
+        marker_color=[(CALENDAR_COLOR if cal else LEVEL_COLOR)[lv] for lv, cal in zip(t["level"], t["calendar"])],
         text=[f"{p:.2f}" for p in t["psi"]], textposition="outside", cliponaxis=False,
         customdata=np.c_[t["description"], t["kl"], t["level"]],
         hovertemplate="<b>%{y}</b>: %{customdata[0]}<br>PSI %{x:.3f} (%{customdata[2]}) · KL %{customdata[1]:.3f}"
@@ -130,11 +140,13 @@ def latest_chart(frame: pd.DataFrame, top: int = 15) -> go.Figure:
 
 show_chart(latest_chart(latest), key="drift_latest_chart")
 st.caption("The 15 features that moved most, by PSI; red is a major shift (PSI ≥ 0.25), amber a moderate one "
-           "(0.1 to 0.25). ★ marks the model's 8 most important features: drift there matters most.")
+           "(0.1 to 0.25). Faded bars marked (calendar) follow the calendar or the weather rather than the sport, "
+           "so they are not counted towards the suggestion above. ★ marks the model's 8 most important features: "
+           "drift there matters most.")
 show_table(latest, f"drift_latest_{window_end.replace(' ', '_')}.csv",
-           columns=["feature", "description", "psi", "kl", "level", "important", "follows calendar"],
-           column_config={"feature": st.column_config.TextColumn(width="medium"),
-                          "description": st.column_config.TextColumn(width="large"),
+           columns=["label", "psi", "level", "follows calendar", "important", "kl", "feature"],
+           column_config={"label": st.column_config.TextColumn("feature", width="large", pinned=True),
+                          "feature": st.column_config.TextColumn("name in the code"),
                           "psi": st.column_config.NumberColumn("PSI", format="%.3f"),
                           "kl": st.column_config.NumberColumn("KL", format="%.3f"),
                           "important": st.column_config.CheckboxColumn("among the 8 most important"),
@@ -148,7 +160,8 @@ measure = controls[0].segmented_control("Measure", ["psi", "kl"], default="psi",
                                         format_func=str.upper, key="drift_measure")
 features = sorted(series["feature"].unique(), key=lambda f: -float(latest.set_index("feature")["psi"].get(f, 0)))
 default = [f for f in features if f in important][:5] or features[:5]
-chosen = controls[1].multiselect("Features", features, default=default, key="drift_features",
+label_of = {f: FEATURE_BY_NAME[f].label if f in FEATURE_BY_NAME else f for f in features}
+chosen = controls[1].multiselect("Features", features, default=default, key="drift_features", format_func=label_of.get,
                                  help="Most moved first (in the latest window). At first: the model's most "
                                       "important features that moved most.")
 with_upcoming = st.toggle("Include races not run yet", value=False, key="drift_upcoming",
@@ -165,11 +178,11 @@ def series_chart(data: pd.DataFrame, measure: str) -> go.Figure:
         race_labels = [f"{s} R{r}" + (" (not run yet)" if u else "") for s, r, u in
                        zip(d["season"], d["round"], d["upcoming"])]
         fig.add_trace(go.Scatter(
-            x=d["date"], y=d[measure].clip(lower=0.001), name=feature, mode="lines+markers",
+            x=d["date"], y=d[measure].clip(lower=0.001), name=label_of.get(feature, feature), mode="lines+markers",
             line=dict(color=palette[i % len(palette)], width=2), marker=dict(size=4),
             customdata=np.c_[race_labels, [FEATURE_BY_NAME[feature].description if feature in FEATURE_BY_NAME
                                            else ""] * len(d)],
-            hovertemplate=(f"<b>{feature}</b> · 12 races to %{{customdata[0]}}<br>{measure.upper()} %{{y:.3f}}"
+            hovertemplate=(f"<b>{label_of.get(feature, feature)}</b> · 12 races to %{{customdata[0]}}<br>{measure.upper()} %{{y:.3f}}"
                            "<br>%{customdata[1]}<extra></extra>"),
         ))
     for y, name in ((MODERATE, f"moderate ({MODERATE})"), (MAJOR, f"major ({MAJOR})")):

@@ -85,14 +85,18 @@ def summarise(series: pd.DataFrame, bundle: ModelBundle) -> dict:
     moderate = counted[(counted["psi"] >= MODERATE) & (counted["psi"] < MAJOR)]
     major_important = major[major["feature"].isin(important)]
     suggest = len(major_important) > 0 or len(major) + len(moderate) >= 5
+    label = lambda names: ", ".join(FEATURE_BY_NAME[f].label.lower() for f in names)  # noqa: E731
+    calendar_major = int((latest["calendar"] & (latest["psi"] >= MAJOR)).sum())
+    not_counted = (f"; {calendar_major} more above {MAJOR} follow the calendar (weather, circuits, how far through "
+                   "the season) and are not counted") if calendar_major else ""
     if suggest:
-        names = ", ".join((major_important if len(major_important) else major)["feature"].head(4)) or \
-            ", ".join(moderate["feature"].head(4))
+        names = label((major_important if len(major_important) else major)["feature"].head(4)) or \
+            label(moderate["feature"].head(4))
         message = (f"drift suggests retraining: {len(major)} feature(s) above PSI {MAJOR}, "
-                   f"{len(moderate)} between {MODERATE} and {MAJOR} (most: {names})")
+                   f"{len(moderate)} between {MODERATE} and {MAJOR} (most: {names}){not_counted}")
     else:
         message = (f"no retraining needed for drift: {len(major)} feature(s) above PSI {MAJOR}, "
-                   f"{len(moderate)} between {MODERATE} and {MAJOR}, none of them among the most important "
-                   "(weather, circuit and season-stage features, which follow the calendar, are not counted)")
+                   f"{len(moderate)} between {MODERATE} and {MAJOR}, none of them among the most important"
+                   f"{not_counted}")
     return {"suggest_retrain": suggest, "message": message, "latest": latest,
             "window_end": f"{int(end['season'])} R{int(end['round'])}", "important": sorted(important)}

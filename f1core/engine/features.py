@@ -46,6 +46,14 @@ class Feature:
     # distribution over a dozen races says which circuits were visited, not that the sport changed.
     drift_signal: bool = True
 
+    @property
+    def label(self) -> str:
+        """A short plain name for charts and banners: the description up to its first bracket,
+        colon or comma ("Driver's recent race pace")."""
+        cut = min((i for i in (self.description.find(" ("), self.description.find(":"),
+                               self.description.find(", ")) if i > 0), default=len(self.description))
+        return self.description[:cut]
+
 
 FEATURES: list[Feature] = [
     # grid and qualifying pace for the race model (real after qualifying, stage 1's prediction before)

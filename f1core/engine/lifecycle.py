@@ -219,12 +219,23 @@ class Lifecycle:
             return self.registry.rollback(to_version)
 
     # -- reasons to retrain and the upkeep ----------------------------------------------------------
+    def retrained_on_current_data(self) -> str | None:
+        """The newest version trained on exactly the data in the store now, if any: retraining
+        again would give the same model (training is deterministic), whatever the drift says."""
+        version = self.engine.data_version()
+        same = [v for v, meta in self.registry.index().get("versions", {}).items()
+                if meta.get("training_window", {}).get("data_version") == version]
+        return max(same) if same else None
+
     def retrain_triggers(self) -> list[tuple[str, str]]:
         """Why the champion may be due for a retrain, as (kind, plain words): 'no-model',
-        'new-results', 'drift', 'accuracy' (live track record worse than expected), 'age'."""
+        'new-results', 'drift', 'accuracy' (live track record worse than expected), 'age'. Once a
+        model has been trained on the data as it is, only new data can be a reason."""
         bundle = self.engine.champion()
         if bundle is None:
             return [("no-model", "there is no model yet")]
+        if self.retrained_on_current_data():
+            return []
         triggers = []
         done = self.engine.store.races_with_results(since_season=bundle.config.stage2_from)
         new = len(done) - bundle.training_window.get("races", 0)

@@ -59,3 +59,16 @@ def test_a_store_starting_late_still_trains_with_the_default_setup(engine_paths,
     assert engine.lifecycle.retrain().promoted
     pred = engine.predict_race(2026, 5)
     assert pred.mode == PRE and pred.table["p_win"].sum() == pytest.approx(1)
+
+
+def test_no_reason_to_retrain_once_a_model_has_seen_the_data_as_it_is(engine_paths, tmp_path, ergast_dir):
+    db, _ = engine_paths
+    store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
+    forget_outcomes(store, "season = 2026 AND round = 4")
+    engine = Engine(store, tmp_path / "models", FAST, today=TODAY)
+    engine.lifecycle.retrain()
+    assert engine.lifecycle.retrained_on_current_data() == "v0001"
+    assert engine.lifecycle.retrain_triggers() == []  # drift or age alone cannot change a model of these data
+    import_dump(store, ergast_dir)  # Miami's results arrive
+    assert engine.lifecycle.retrained_on_current_data() is None
+    assert [k for k, _ in engine.lifecycle.retrain_triggers()][0] == "new-results"

@@ -9,12 +9,21 @@ def test_renders_the_suggestion_and_the_latest_window(with_model):
     at = run_page("drift.py", timeout=180)
     assert not at.exception
     assert not at.error
-    verdict = texts(at.warning) + texts(at.success)
-    assert "Retraining is suggested" in verdict or "No retraining needed for drift" in verdict
+    verdict = texts(at.warning) + texts(at.success) + texts(at.info)
+    assert any(w in verdict for w in ("Retraining is suggested", "No retraining needed", "The inputs have moved"))
     assert "2026 R4 Miami Grand Prix" in verdict  # the latest window ends at the last race with results
+    # the model was trained on the data as it is: retraining again would change nothing, and no reason is listed
+    assert "already been trained on the data as it is" in verdict or "No retraining needed" in verdict
+    assert "No reason to retrain right now" in texts(at.markdown)
     assert [h.value for h in at.subheader] == ["What moved most (2026 R4, last 12 races)", "Over time"]
     latest, series = (d.value for d in at.dataframe)
-    assert {"feature", "description", "psi", "kl", "level", "important"} <= set(latest.columns)
+    assert {"feature", "label", "description", "psi", "kl", "level", "important"} <= set(latest.columns)
+    # the banner counts what the chart shows in full colour: shifts the calendar does not explain
+    counted = int(((latest["psi"] >= 0.25) & ~latest["calendar"]).sum())
+    assert f"{counted} feature(s) above PSI 0.25" in verdict
+    calendar = int(((latest["psi"] >= 0.25) & latest["calendar"]).sum())
+    assert not calendar or f"{calendar} more above 0.25 follow the calendar" in verdict
+    assert not any("_" in label for label in latest["label"])  # plain words, not code names
     assert latest["psi"].is_monotonic_decreasing
     assert latest["description"].str.len().gt(0).all()
     assert {"season", "round", "date", "upcoming", "feature", "psi", "kl"} <= set(series.columns)
