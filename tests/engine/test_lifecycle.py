@@ -8,6 +8,7 @@ from f1core.engine.lifecycle import RetrainInProgress
 from f1core.engine.registry import RegistryError
 from f1core.engine.service import Engine
 from f1core.engine.training import PRE
+from f1core.ingest.ergast_csv import import_dump
 from f1core.store import Store
 from tests.conftest import forget_outcomes
 from tests.engine.conftest import FAST, TODAY
