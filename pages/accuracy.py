@@ -121,7 +121,9 @@ mode_races = per_race[per_race["mode"] == mode]
 
 # -- headline ---------------------------------------------------------------------------------------
 
-def metric_card(column, metric: str, values: dict[str, dict], baseline: str) -> None:
+def metric_card(column, metric: str, values: dict[str, dict], baseline: str, verdict: str | None) -> None:
+    """The model's figure with its difference to the baseline, coloured only when the race-by-race
+    comparison says the difference is more than luck (`verdict`, from `reports.paired_differences`)."""
     info = METRICS[metric]
     model = values.get("model", {})
     base = values.get(baseline, {})
@@ -131,19 +133,25 @@ def metric_card(column, metric: str, values: dict[str, dict], baseline: str) -> 
     if base.get(metric) is not None and value is not None:
         diff = value - base[metric]
         delta = (f"{diff * 100:+.0f} pts" if info.kind == "share" else f"{diff:+.3f}")
+    decided = verdict in ("model better", "baseline better")
     column.metric(
         info.label, info.format(value), delta=delta,
-        delta_color="normal" if info.higher_is_better else "inverse",
-        delta_description=f"vs {baseline} {info.format(base.get(metric))}" if delta else None,
-        help=f"{info.meaning.capitalize()}. 90% interval: {info.format(lo)} to {info.format(hi)}.",
+        delta_color=("normal" if info.higher_is_better else "inverse") if decided else "off",
+        delta_description=(f"vs {baseline} {info.format(base.get(metric))}"
+                           + ("" if decided else f" · {verdict or 'too close to call'}")) if delta else None,
+        help=f"{info.meaning.capitalize()}. 90% interval: {info.with_interval(value, lo, hi)}. The difference is "
+             "coloured only when the race-by-race comparison puts it beyond luck.",
         border=True)
 
 
 entry = summary["modes"][mode]
 values = {"model": entry["model"], **entry.get("baselines", {})}
+diffs = reports.paired_differences(per_race, mode)
+verdicts = dict(zip(diffs.loc[diffs["baseline"] == main_baseline, "metric"],
+                    diffs.loc[diffs["baseline"] == main_baseline, "verdict"]))
 cards = st.columns(len(HEADLINE_METRICS))
 for col, metric in zip(cards, HEADLINE_METRICS):
-    metric_card(col, metric, values, main_baseline)
+    metric_card(col, metric, values, main_baseline, verdicts.get(metric))
 
 margin = reports.top1_margin(summary, mode)
 n_races = int(entry["model"].get("races", 0))
@@ -161,13 +169,23 @@ if n_races:
 
 st.subheader("Every metric, with its 90% interval")
 table = reports.headline_table(summary, per_race, mode)
+table["metric"] = [f"{m} {'↑' if b == 'higher' else '↓'}" for m, b in zip(table["metric"], table["better"])]
 verdict_cols = [c for c in table.columns if c.startswith("vs ")]
+main_label = PREDICTOR_LABEL[main_baseline]
+# four columns, so the table reads whole on a phone: the model, the baseline it must beat, the verdict
 show_table(table, f"accuracy_{mode}_run{run_id}.csv", height="content",
-           columns=["metric", "better", *[c for c in table.columns if c in PREDICTOR_LABEL.values()], *verdict_cols],
-           column_config={"metric": st.column_config.TextColumn(width=175),
-                          "better": st.column_config.TextColumn("better if", width=70),
-                          **{c: st.column_config.TextColumn(f"model {c}", width=135) for c in verdict_cols}})
-st.caption("Each cell: the mean over the backtest's races and its 90% bootstrap interval over races. "
+           columns=["metric", "Model", main_label, f"vs {main_baseline}"],
+           column_config={"metric": st.column_config.TextColumn(width="medium", pinned=True,
+                                                                help="↑ higher is better, ↓ lower is better"),
+                          **{c: st.column_config.TextColumn(f"model {c}", width="small") for c in verdict_cols}})
+others = [p for p in PREDICTOR_LABEL.values() if p in table.columns and p not in ("Model", main_label)]
+if others:
+    with st.expander("Beside the other baseline" + ("s" if len(others) > 1 else "")):
+        show_table(table, f"accuracy_{mode}_run{run_id}_other_baselines.csv", height="content",
+                   columns=["metric", *others, *[c for c in verdict_cols if c != f"vs {main_baseline}"]],
+                   column_config={c: st.column_config.TextColumn(f"model {c}") for c in verdict_cols})
+st.caption("Each cell: the mean over the backtest's races and its 90% bootstrap interval over races (↑: higher "
+           "is better). "
            "**model vs …**: the model's and the baseline's scores compared race by race on the same races; "
            "*too close to call* when the 90% interval of the difference includes zero (the CSV has the "
            "differences and their intervals).")
@@ -204,7 +222,7 @@ def draw_by_season() -> None:
                "over the season's races; a season of about 23 races is a small sample.")
     chosen = seasons[seasons["metric"] == metric]
     info = METRICS[metric]
-    compact = chosen.assign(cell=[f"{info.format(v)} ({info.format(lo)}–{info.format(hi)})"
+    compact = chosen.assign(cell=[info.with_interval(v, lo, hi)
                                   for v, lo, hi in zip(chosen["value"], chosen["lo"], chosen["hi"])])
     compact = compact.pivot_table(index="season", columns="predictor", values="cell", aggfunc="first")
     compact = compact[ordered_predictors(compact.columns)]
@@ -289,7 +307,7 @@ def draw_qualifying() -> None:
                        help=f"{info.meaning.capitalize()}. 90% interval: {info.format(value['lo'])} to "
                             f"{info.format(value['hi'])}, over {int(value['races'])} sessions.",
                        border=True)
-        cells = s1.assign(cell=[f"{METRICS[m].format(v)} ({METRICS[m].format(lo)}–{METRICS[m].format(hi)})"
+        cells = s1.assign(cell=[METRICS[m].with_interval(v, lo, hi)
                                 for m, v, lo, hi in zip(s1["metric"], s1["value"], s1["lo"], s1["hi"])])
         wide = cells.pivot_table(index=["season", "predictor"], columns="metric", values="cell",
                                  aggfunc="first")
@@ -325,7 +343,7 @@ def draw_track_record() -> None:
         st.markdown(f"**{len(scored)} race{'s' if len(scored) != 1 else ''} predicted live** and scored after "
                     "the race, with the backtest's baselines on the same races and mode.")
         rs = reports.record_summary(record)
-        rs = rs.assign(cell=[f"{METRICS[m].format(v)} ({METRICS[m].format(lo)}–{METRICS[m].format(hi)})"
+        rs = rs.assign(cell=[METRICS[m].with_interval(v, lo, hi)
                              for m, v, lo, hi in zip(rs["metric"], rs["value"], rs["lo"], rs["hi"])])
         wide = rs.pivot_table(index="metric", columns="predictor", values="cell", aggfunc="first")
         wide = wide.reindex([m for m in RACE_METRICS if m in wide.index])
@@ -373,7 +391,7 @@ def draw_championship() -> None:
     group = st.segmented_control("Seasons", groups, default=groups[0], required=True, key="accuracy_champ_group")
     g = summary[summary["group"] == group]
     n = int(g["checkpoints"].iloc[0])
-    cells = g.assign(cell=[f"{METRICS[m].format(v)} ({METRICS[m].format(lo)}–{METRICS[m].format(hi)})"
+    cells = g.assign(cell=[METRICS[m].with_interval(v, lo, hi)
                            for m, v, lo, hi in zip(g["metric"], g["value"], g["lo"], g["hi"])])
     wide = cells.pivot_table(index="metric", columns="predictor", values="cell", aggfunc="first")
     wide = wide.reindex(index=[m for m in CHECKPOINT_METRICS if m in wide.index],

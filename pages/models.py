@@ -124,7 +124,7 @@ def draw_champion() -> None:
             info = METRICS[metric]
             lo, hi = (recent.get(f"{metric}_ci") or [np.nan, np.nan])[:2]
             rows.append({"metric": info.label, "better": "higher" if info.higher_is_better else "lower",
-                         "model": f"{info.format(recent.get(metric))} ({info.format(lo)}–{info.format(hi)})",
+                         "model": info.with_interval(recent.get(metric), lo, hi),
                          "grid baseline": info.format(base.get("grid", {}).get(metric)),
                          "form baseline": info.format(base.get("form", {}).get(metric))})
         show_table(pd.DataFrame(rows), f"recent_accuracy_{bundle.version}.csv", height="content")

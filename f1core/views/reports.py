@@ -91,8 +91,7 @@ def headline_table(summary: dict, per_race: pd.DataFrame, mode: str) -> pd.DataF
         info = METRICS[metric]
         row = {"metric": info.label, "better": "higher" if info.higher_is_better else "lower"}
         for r in g.itertuples():
-            row[PREDICTOR_LABEL.get(r.predictor, r.predictor)] = (
-                f"{info.format(r.value)} ({info.format(r.lo)}–{info.format(r.hi)})")
+            row[PREDICTOR_LABEL.get(r.predictor, r.predictor)] = info.with_interval(r.value, r.lo, r.hi)
         for d in diffs[diffs["metric"] == metric].itertuples():
             row[f"vs {d.baseline}"] = d.verdict
         for d in diffs[diffs["metric"] == metric].itertuples():

@@ -32,6 +32,15 @@ class MetricInfo:
             return f"{value:.2f} s"
         return f"{value:.3f}"
 
+    def with_interval(self, value: float | None, lo: float | None, hi: float | None) -> str:
+        """'64% (55%–71%)'; an interval with no width (one race, or every race alike) is no
+        certainty but too small a sample, and says so."""
+        if value is None or pd.isna(value):
+            return "—"
+        if lo is None or hi is None or pd.isna(lo) or pd.isna(hi) or abs(hi - lo) < 1e-12:
+            return f"{self.format(value)} (sample too small for an interval)"
+        return f"{self.format(value)} ({self.format(lo)}–{self.format(hi)})"
+
     def format_difference(self, value: float) -> str:
         """A difference of this metric, with its unit ('+8 pts', '−0.120')."""
         if pd.isna(value):

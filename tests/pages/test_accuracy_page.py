@@ -24,24 +24,30 @@ def test_headline_metrics_stand_beside_the_baselines(with_model):
     cards = {m.label: m for m in at.metric}
     assert {"Winner picked", "Winner in top 3 picks", "Winner log loss", "Finishing-order Spearman"} <= set(cards)
     assert all("vs grid" in (m.proto.delta_description or "") for m in list(cards.values())[:4])
+    # four races decide nothing: no card is coloured as if the model were better or worse
+    undecided = [m for m in list(cards.values())[:4] if "too close to call" in (m.proto.delta_description or "")
+                 or "identical" in (m.proto.delta_description or "")]
+    assert undecided and all(m.proto.color == 2 for m in undecided)  # MetricColor GRAY
     headline = frames(at)[0]
     assert {"Model", "Grid baseline", "Form baseline", "vs grid", "vs form"} <= set(headline.columns)
-    assert "Winner log loss" in set(headline["metric"])
+    assert "Winner log loss ↓" in set(headline["metric"])
+    assert frames(at)[1].equals(headline)  # the other baseline, in an expander
     assert "4 races of 2026" in texts(at.caption)
     assert "walk-forward" in texts(at.markdown).lower()  # the plain-words note
     assert [t.label for t in at.tabs] == ["By season", "Over time", "Calibration", "Qualifying", "Championship",
                                          "Live track record"]
-    by_season = frames(at)[1]
+    by_season = frames(at)[2]
     assert list(by_season.columns) == ["season", "races", "Model", "Grid baseline", "Form baseline"]
     assert list(by_season["season"]) == [2026] and list(by_season["races"]) == [4]
     # a 4-race backtest is too short for rolling windows
     assert "rolling figures need at least 6" in texts(open_tab(at, "Over time").info)
-    calibration = frames(open_tab(at, "Calibration"))[1]
+    calibration = next(f for f in frames(open_tab(at, "Calibration")) if "predicted" in f.columns)
     assert {"predictor", "predicted", "observed", "count"} <= set(calibration.columns)
     assert not at.exception and not at.error
     at = open_tab(at, "Qualifying")
     assert {"Grid Spearman", "Pole picked", "Lap-time error"} <= {m.label for m in at.metric}
-    assert set(frames(at)[1]["predictor"]) == {"Model", "Last-race baseline"}
+    assert set(next(f for f in frames(at) if "races" in f.columns and "predictor" in f.columns)["predictor"]) == {
+        "Model", "Last-race baseline"}
     # nothing has been frozen and scored yet
     assert "No live track record yet" in texts(open_tab(at, "Live track record").info)
     assert not at.exception and not at.error

@@ -82,7 +82,12 @@ def test_headline_table_is_one_row_per_metric_with_verdicts(backtest):
     for column in ("Model", "Grid baseline", "Form baseline", "vs grid", "vs form", "model − grid", "model − form"):
         assert column in table.columns
     assert table["vs grid"].isin(["model better", "baseline better", "too close to call", "identical"]).all()
-    assert table.loc[0, "Model"].endswith("%)")  # '75% (25%–100%)'
+    model = latest["summary"]["modes"][POST]["model"]
+    lo, hi = model["winner_top1_ci"]
+    if lo == hi:  # four races, every one called or every one missed: no width is no certainty
+        assert table.loc[0, "Model"].endswith("(sample too small for an interval)")
+    else:
+        assert table.loc[0, "Model"].endswith("%)")  # '75% (25%–100%)'
     pre = reports.headline_table(latest["summary"], per_race, PRE)
     assert "Grid baseline" not in pre.columns and "vs form" in pre.columns
 
@@ -224,3 +229,10 @@ def test_metric_formatting_and_top1_margin(backtest):
     ci = latest["summary"]["modes"][POST]["model"]["winner_top1_ci"]
     assert margin == pytest.approx((ci[1] - ci[0]) / 2 * 100)
     assert reports.top1_margin(latest["summary"], "no such mode") is None
+
+
+def test_an_interval_with_no_width_says_the_sample_is_too_small():
+    top1 = METRICS["winner_top1"]
+    assert top1.with_interval(1.0, 1.0, 1.0) == "100% (sample too small for an interval)"
+    assert top1.with_interval(0.62, 0.53, 0.70) == "62% (53%–70%)"
+    assert METRICS["winner_logloss"].with_interval(float("nan"), 0, 1) == "—"
