@@ -22,17 +22,20 @@ def probability_bars(table: pd.DataFrame, column: str = "p_win", title: str | No
     if top:
         t = t.head(top)
     t = t.iloc[::-1]  # plotly draws the first row at the bottom
+    # with a baseline, a thin grey bar under each driver's bar: a tick across the bar would strike
+    # through the percentage printed at its end
+    model_bar = dict(width=0.5, offset=-0.35) if baseline is not None else {}
     fig = go.Figure(go.Bar(
         x=t[column], y=t["code"], orientation="h", marker_color=_colors(t),
         text=[pct(p) for p in t[column]], textposition="outside", cliponaxis=False,
         customdata=t[["driver_name", "team_name"]].to_numpy(),
-        hovertemplate="%{customdata[0]} (%{customdata[1]}): %{x:.1%}<extra></extra>", name="model",
+        hovertemplate="%{customdata[0]} (%{customdata[1]}): %{x:.1%}<extra></extra>", name="model", **model_bar,
     ))
     if baseline is not None:
         b = baseline.loc[t.index]
-        fig.add_trace(go.Scatter(x=b, y=t["code"], mode="markers", name="baseline",
-                                 marker=dict(symbol="line-ns-open", size=16, color="#9AA0A6", line=dict(width=2)),
-                                 hovertemplate="baseline: %{x:.1%}<extra></extra>"))
+        fig.add_trace(go.Bar(x=b, y=t["code"], orientation="h", name="baseline", width=0.18, offset=0.17,
+                             marker_color="#9AA0A6", hovertemplate="baseline: %{x:.1%}<extra></extra>"))
+        fig.update_layout(barmode="overlay")
     fig.data[0].showlegend = False  # bars are team-coloured; a legend swatch would show one team's colour
     fig.update_xaxes(tickformat=".0%", rangemode="tozero", range=[0, min(1.0, max(0.05, t[column].max() * 1.25))])
     fig.update_yaxes(type="category")
@@ -88,7 +91,7 @@ def qualifying_chart(table: pd.DataFrame, title: str | None = None) -> go.Figure
         error_x=dict(type="data", symmetric=False, array=t["pred_quali_gap_hi"] - t["pred_quali_gap_pct"],
                      arrayminus=t["pred_quali_gap_pct"] - t["pred_quali_gap_lo"], color="#9AA0A6", thickness=1.5),
         customdata=t[["driver_name", "pred_quali_time_s"]].to_numpy(),
-        hovertemplate="%{customdata[0]}: +%{x:.2f}% (lap %{customdata[1]:.3f} s)<extra></extra>"))
+        hovertemplate="%{customdata[0]}: +%{x:.2f}% (lap %{customdata[1]:.1f} s)<extra></extra>"))
     if t["actual_quali_gap_pct"].notna().any():
         fig.add_trace(go.Scatter(x=t["actual_quali_gap_pct"], y=t["code"], mode="markers", name="actual",
                                  marker=dict(symbol="x", size=10, color="#FFFFFF", line=dict(width=1, color="#000")),

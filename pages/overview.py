@@ -225,7 +225,7 @@ else:
             st.markdown("**Chance of a podium**")
             show_chart(probability_bars(table, "p_podium", top=5, baseline=table["baseline_p_podium"], height=290),
                        key="overview_podium_chart")
-        st.caption(f"Bars: the model. Grey ticks: {BASELINE_WORDS[table['baseline'].iloc[0]]}, the yardstick "
+        st.caption(f"Coloured bars: the model. Thin grey bars: {BASELINE_WORDS[table['baseline'].iloc[0]]}, the yardstick "
                    "the model has to beat. Chances come from simulating the race thousands of times.")
         page_link("upcoming.py", "Every driver, qualifying and the next three races", ":material/arrow_forward:")
 

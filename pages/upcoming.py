@@ -20,11 +20,15 @@ BASELINE_WORDS = {
 }
 
 
-def lap(seconds: float) -> str:
+def lap(seconds: float, digits: int = 1) -> str:
+    """A lap time to tenths: the predictions are off by most of a second (median error about
+    0.8 s in the backtest), so thousandths would claim a precision they do not have."""
     if pd.isna(seconds):
         return "—"
-    minutes, rest = divmod(float(seconds), 60)
-    return f"{int(minutes)}:{rest:06.3f}" if minutes else f"{rest:.3f}"
+    seconds = round(float(seconds), digits)
+    minutes, rest = divmod(seconds, 60)
+    width = 3 + digits if digits else 2
+    return f"{int(minutes)}:{rest:0{width}.{digits}f}" if minutes else f"{rest:.{digits}f}"
 
 
 WEATHER_HELP = ("The forecast is Open-Meteo's for the circuit at the start time; the model reads the chance of "
@@ -49,22 +53,25 @@ def qualifying_table(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict
     t = t.assign(
         driver=t["driver_name"], team=t["team_name"],
         predicted_lap=t["pred_quali_time_s"].map(lap),
-        lap_interval=[f"{lap(lo)} – {lap(hi)}"
+        lap_interval=[f"{lap(lo)}–{lap(hi)}"
                       for lo, hi in zip(t["pred_quali_time_lo_s"], t["pred_quali_time_hi_s"])],
     )
     # the numbers right after the name, the team last: a phone shows the left of the table first
-    columns = ["pred_grid", "driver", "predicted_lap", "lap_interval", "pred_quali_gap_pct"]
+    # four narrow columns read whole on a phone; names, teams and gaps are in the CSV
+    columns = ["pred_grid", "code", "predicted_lap", "lap_interval"]
     if t["actual_quali_position"].notna().any():
-        columns += ["actual_quali_position", "actual_quali_gap_pct"]
-    columns.append("team")
+        columns += ["actual_quali_position"]
     config = {
         "pred_grid": st.column_config.NumberColumn("pred.", format="P%d", width=50,
                                                    help="Predicted grid slot (qualifying position)."),
+        "code": st.column_config.TextColumn("", width=45, pinned=True),
         "driver": st.column_config.TextColumn(width=145),
         "team": st.column_config.TextColumn(width=105),
-        "predicted_lap": st.column_config.TextColumn("lap", width=70, help="Predicted best qualifying lap (min:s)."),
+        "predicted_lap": st.column_config.TextColumn(
+            "lap", width=65, help="Predicted best qualifying lap (min:s), to the tenth: the model is typically "
+                                  "off by most of a second."),
         "lap_interval": st.column_config.TextColumn(
-            "P10–P90", width=125, help="80% of the time the lap should fall in this range."),
+            "P10–P90", width=115, help="80% of the time the lap should fall in this range."),
         "pred_quali_gap_pct": st.column_config.NumberColumn(
             "gap", format="+%.2f%%", width=65, help="Predicted gap to pole, in percent of the pole lap."),
         "actual_quali_position": st.column_config.NumberColumn("actual", format="P%d", width=55,
@@ -97,19 +104,18 @@ def race_table(table: pd.DataFrame, before: bool) -> tuple[pd.DataFrame, list[st
         "grid": st.column_config.NumberColumn("pred. grid" if before else "grid", format="P%d", width=70,
                                               help="The qualifying model's predicted grid." if before else
                                               "The real grid."),
-        **{f"{label.lower()}_pct": st.column_config.ProgressColumn(
-            label, format="%.1f%%", min_value=0.0, max_value=100.0, width=80,
-            color="gray" if label == "DNF" else None) for label in PROBABILITIES.values()},
+        **{f"{label.lower()}_pct": st.column_config.NumberColumn(label, format="%.0f%%", width=52)
+           for label in PROBABILITIES.values()},
         "expected_position": st.column_config.NumberColumn("exp. pos.", format="%.1f", width=65,
                                                            help="Expected finishing position."),
         "position_range": st.column_config.TextColumn(
             "P10–P90", width=80, help="80% of the simulated races end with the driver in this range."),
-        "baseline_win_pct": st.column_config.NumberColumn("baseline win", format="%.1f%%", width=80,
+        "baseline_win_pct": st.column_config.NumberColumn("base", format="%.0f%%", width=48,
                                                           help="The baseline's chance to win, for comparison."),
     }
-    # the chances right after the name, the team last: a phone shows the left of the table first
-    columns = ["code", "driver", "win_pct", "podium_pct", "points_pct", "dnf_pct", "expected_position",
-               "position_range", "grid", "baseline_win_pct", "team"]
+    # six narrow columns read whole on a phone: the chances, with the baseline beside the win;
+    # names, teams, grid and the finishing range are in the CSV and the charts below
+    columns = ["code", "win_pct", "baseline_win_pct", "podium_pct", "points_pct", "dnf_pct"]
     export = t[["code", "driver", "team", "grid", "win_pct", "podium_pct", "points_pct", "dnf_pct",
                 "expected_position", "position_p10", "position_p90", "position_range", "baseline",
                 "baseline_win_pct", "driver_ref", "constructor_ref"]]
@@ -161,9 +167,9 @@ def show_race(race) -> None:
     baseline_words = BASELINE_WORDS[table["baseline"].iloc[0]]
     charts = {
         "Win chances": lambda: (probability_bars(table, "p_win", top=10, baseline=table["baseline_p_win"]),
-                                f"The ten likeliest winners. Grey ticks: the {baseline_words}."),
+                                f"The ten likeliest winners. Thin grey bars: the {baseline_words}."),
         "Podium chances": lambda: (probability_bars(table, "p_podium", top=10, baseline=table["baseline_p_podium"]),
-                                   f"The ten likeliest podium finishers. Grey ticks: the {baseline_words}."),
+                                   f"The ten likeliest podium finishers. Thin grey bars: the {baseline_words}."),
         "Finishing range": lambda: (position_bands(table), "Dot: expected finishing position; bar: where 80% of "
                                                            "the simulated races end (P10–P90)."),
         "All outcomes": lambda: (outcome_stack(table), "Win, podium, points and retirement chances per driver, "
@@ -194,17 +200,14 @@ def show_sprint(race, slug: str) -> None:
     st.markdown(f"Favourite: **{fav['driver_name']}** ({fav['team_name']}) at {pct(fav['p_win'])} to win the sprint.")
     rows = t.assign(driver=t["driver_name"], win_pct=t["p_win"] * 100, podium_pct=t["p_podium"] * 100,
                     points_pct=t["p_points"] * 100, dnf_pct=t["p_dnf"] * 100)
-    show_table(rows, f"upcoming_{slug}_sprint.csv", columns=["code", "driver", "win_pct", "podium_pct", "points_pct",
-                                                             "dnf_pct", "grid"],
+    show_table(rows, f"upcoming_{slug}_sprint.csv", columns=["code", "win_pct", "podium_pct", "points_pct", "dnf_pct"],
                column_config={
-                   "win_pct": st.column_config.ProgressColumn("win", format="%.1f%%", min_value=0.0, max_value=100.0),
-                   "podium_pct": st.column_config.ProgressColumn("podium", format="%.1f%%", min_value=0.0,
-                                                                 max_value=100.0),
-                   "points_pct": st.column_config.ProgressColumn("points", format="%.1f%%", min_value=0.0,
-                                                                 max_value=100.0, help="A top-8 finish"),
-                   "dnf_pct": st.column_config.ProgressColumn("DNF", format="%.1f%%", min_value=0.0, max_value=100.0,
-                                                              color="gray"),
-                   "grid": st.column_config.NumberColumn("grid", format="%d")},
+                   "code": st.column_config.TextColumn("", width=45, pinned=True),
+                   "win_pct": st.column_config.NumberColumn("win", format="%.0f%%", width=52),
+                   "podium_pct": st.column_config.NumberColumn("podium", format="%.0f%%", width=60),
+                   "points_pct": st.column_config.NumberColumn("points", format="%.0f%%", width=60,
+                                                               help="A top-8 finish"),
+                   "dnf_pct": st.column_config.NumberColumn("DNF", format="%.0f%%", width=52)},
                height=300)
     st.caption("The sprint is predicted like the race by the pre-qualifying race model: its grid is the qualifying "
                "model's until the sprint grid is published, retirements are as rare as in past sprints, and points "

@@ -26,6 +26,9 @@ def check_race(at, name: str, sprint: bool = False) -> None:
     assert sorted(quali["pred_grid"]) == list(range(1, len(quali) + 1))
     assert (quali["pred_quali_time_lo_s"] <= quali["pred_quali_time_s"]).all()
     assert (quali["pred_quali_time_s"] <= quali["pred_quali_time_hi_s"]).all()
+    # to the tenth, as far as a typical error of most of a second allows, with the interval beside
+    assert quali["predicted_lap"].str.fullmatch(r"\d:\d\d\.\d").all()
+    assert quali["lap_interval"].str.fullmatch(r"\d:\d\d\.\d–\d:\d\d\.\d").all()
     assert race["win_pct"].sum() == pytest.approx(100, abs=0.5)
     assert race["podium_pct"].sum() == pytest.approx(300, abs=1.5)
     assert race["expected_position"].is_monotonic_increasing
