@@ -18,7 +18,7 @@ from f1core.engine.predict import PredictionError
 from f1core.engine.scenario import Scenario, ScenarioError, grid_from_slots, shortest_grid_order
 from f1core.engine.training import PRE
 from f1core.views.terms import MODE_NOTE
-from f1core.views.what_if import movers_table, typical_conditions
+from f1core.views.what_if import movers_table, surprising_gains, typical_conditions
 from pages._charts import position_bands
 from pages._resources import cached_frame_query, race_prediction
 from pages._style import pct, show_chart, style_figure, team_color
@@ -296,6 +296,20 @@ with weather_col:
                    f"The sliders start at what is typical for the {race.name} (medians of past races at this "
                    "circuit); moving one sets that value.")
 
+movers = movers_table(baseline.table, what.table)
+with weather_col:
+    st.markdown("**Chance to win**")
+    top = movers.sort_values("win_now", ascending=False).head(4)
+    cards = st.container(horizontal=True, wrap=True, gap="small")  # two in a row in this column
+    for _, row in top.iterrows():
+        cards.metric(f"{row['code']} to win", pct(row["win_now"] / 100, 1), border=True, width=150,
+                     delta=None if scenario.is_baseline else f"{row['win_change']:+.1f} pts",
+                     delta_arrow="off" if abs(row["win_change"]) < 0.05 else "auto",
+                     help=f"{row['driver']} ({row['team']}): {pct(row['win_before'] / 100, 1)} in the race as it is.")
+    st.button("Reset", key=P + "reset", icon=":material/restart_alt:", on_click=clear_scenario,
+              disabled=scenario.is_baseline and not state.get(P + "grid_error"),
+              help="Back to the race as it is: its own weather and grid.")
+
 # the grid as the what-if has it
 grid_now = what.table.sort_values("grid")
 state[P + "grid_now"] = dict(zip(grid_now["driver_ref"], grid_now["grid"].astype(int)))
@@ -335,24 +349,13 @@ with grid_col:
         else:
             st.caption("Change the slot numbers to set a whole grid; it applies as soon as every slot is used once.")
 
-# reset and link
+# reset, and the link (kept in the URL as the scenario changes)
 params_now = link_params(race_key, scenario)
 if params_now != {k: v for k, v in st.query_params.to_dict().items() if k in LINK_KEYS} \
         or set(st.query_params.to_dict()) - set(LINK_KEYS):
     st.query_params.from_dict(params_now)
 state[P + "written"] = params_now
-reset_col, link_col = st.columns([1, 4], vertical_alignment="bottom")
-reset_col.button("Reset", key=P + "reset", icon=":material/restart_alt:", on_click=clear_scenario,
-                 disabled=scenario.is_baseline and not state.get(P + "grid_error"),
-                 help="Back to the race as it is: its own weather and grid.")
-with link_col:
-    base_url = st.context.url or "/what_if"
-    st.caption("Link to this scenario (copy it with the button at its right):")
-    st.code(f"{base_url}?{urlencode(params_now, safe=':,')}", language=None, wrap_lines=True)
 
-# results
-st.divider()
-movers = movers_table(baseline.table, what.table)
 if scenario.is_baseline:
     st.info("This is the race as it is. Move a weather slider or a driver to see how the chances change.",
             icon=":material/tune:")
@@ -365,14 +368,13 @@ else:
                "a new grid order" if scenario.grid_order else None]
     st.markdown(f"**What-if for {race.label}:** " + ", ".join(c for c in changed if c)
                 + ", against the race as it is.")
-top = movers.sort_values("win_now", ascending=False).head(4)
-cards = st.container(horizontal=True, gap="small")  # four in a row on a laptop, two on a phone
-for _, row in top.iterrows():
-    cards.metric(f"{row['code']} to win", pct(row["win_now"] / 100, 1), border=True, width="stretch",
-               delta=None if scenario.is_baseline else f"{row['win_change']:+.1f} pts",
-               delta_arrow="off" if abs(row["win_change"]) < 0.05 else "auto",
-               help=f"{row['driver']} ({row['team']}): {pct(row['win_before'] / 100, 1)} in the race as it is.")
 
+gained = surprising_gains(movers, scenario)
+if gained:
+    st.caption(":material/info: " + gained)
+
+# results: the cards stand under the weather sliders (beside the grid controls on a laptop, just
+# above them on a phone); the detail follows
 chart_col, table_col = st.columns([2, 3], gap="medium")
 with chart_col:
     st.markdown("**Chance to win: what-if vs the race as it is**")
@@ -380,9 +382,7 @@ with chart_col:
 with table_col:
     st.markdown("**Biggest movers**")
     show_table(movers, f"what_if_{race.season}_r{race.round}.csv", height=460,
-               columns=["code", "grid_now", "win_now", "win_change", "podium_now", "podium_change", "points_now",
-                        "points_change", "expected_now", "win_before", "podium_before", "points_before", "grid_before",
-                        "driver", "team"],
+               columns=["code", "grid_now", "win_now", "win_change", "podium_now", "podium_change"],
                column_config={
                    "code": st.column_config.TextColumn("driver", width="small"),
                    "grid_now": st.column_config.NumberColumn("grid", format="P%d", width="small"),
@@ -406,3 +406,7 @@ show_chart(position_bands(what.table), key=P + "bands")
 st.caption("Dot: expected finishing position; bar: the likely range (8 races in 10 end inside it). "
            f"Model {what.model_version}. These are the model's chances, not certainties: weather and grid "
            "effects are learned from past races, where heavy rain was rare.")
+
+base_url = st.context.url or "/what_if"
+st.caption("Link to this scenario (copy it with the button at its right):")
+st.code(f"{base_url}?{urlencode(params_now, safe=':,')}", language=None, wrap_lines=True)

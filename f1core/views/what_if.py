@@ -45,3 +45,20 @@ def movers_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     out["biggest_change"] = out[["win_change", "podium_change", "points_change"]].abs().max(axis=1)
     out = out.reset_index().sort_values(["biggest_change", "win_now"], ascending=False)
     return out.reset_index(drop=True)
+
+
+def surprising_gains(movers: pd.DataFrame, scenario, threshold_pts: float = 0.5) -> str | None:
+    """Plain words for drivers who start further back under the what-if, were not moved
+    themselves, and still gain win chance: each driver's chance depends on everyone's strength,
+    so when the rivals put ahead of him are weaker than the ones who dropped behind, he gains
+    although he lost places. (A driver's own better slot never lowers his chances.)"""
+    moved = {d for d, _ in scenario.grid_slots} | set(scenario.grid_order or ())
+    gained = movers[(movers["grid_now"] > movers["grid_before"]) & (movers["win_change"] > threshold_pts)
+                    & ~movers["driver_ref"].isin(moved)]
+    if gained.empty:
+        return None
+    who = ", ".join(f"{r.code} (P{r.grid_before:.0f} → P{r.grid_now:.0f}, {r.win_change:+.1f} pts)"
+                    for r in gained.itertuples())
+    return (f"{who}: further back on the grid yet more likely to win. The chances are shared out among the "
+            "field, so when the drivers moved up are less of a threat than the ones they pushed back, a driver "
+            "can gain although he lost places. Moving a driver himself up never lowers his own chances.")

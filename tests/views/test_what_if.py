@@ -27,3 +27,17 @@ def test_typical_conditions(engine):
     assert 0 <= new["rain"] < 0.2 and 10 < new["air_temp"] < 35
     empty = typical_conditions(None, frame.assign(rain=np.nan, air_temp=np.nan, track_temp=np.nan), "villeneuve")
     assert empty == FALLBACK_CONDITIONS
+
+
+def test_a_driver_pushed_back_who_gains_is_explained():
+    import pandas as pd
+
+    from f1core.engine.scenario import Scenario
+    from f1core.views.what_if import surprising_gains
+
+    movers = pd.DataFrame({"driver_ref": ["a", "b", "c"], "code": ["AAA", "BBB", "CCC"],
+                           "grid_before": [1, 2, 3], "grid_now": [2, 4, 1], "win_change": [-10.0, 1.2, 8.0]})
+    words = surprising_gains(movers, Scenario(grid_slots=(("c", 1),)))
+    assert words.startswith("BBB (P2 → P4, +1.2 pts): further back on the grid yet more likely to win")
+    assert "AAA" not in words and "CCC" not in words  # AAA lost chance; CCC was moved himself
+    assert surprising_gains(movers.assign(win_change=[-1.0, -1.0, 2.0]), Scenario()) is None
