@@ -8,6 +8,7 @@ import hmac
 import re
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
@@ -173,30 +174,74 @@ def refresh_status_panel() -> None:
     panel()
 
 
+OFFLINE_START = """To start without internet, load an offline dump of the F1 history (Ergast-format CSVs, the
+Kaggle "Formula 1 Race Data" set, and optionally the weather CSVs):
+
+```bash
+F1_SNAPSHOT=path/to/ergast F1_WEATHER=path/to/weather ./scripts/run.sh
+```
+
+or, with the app stopped, `python -m f1core ingest --snapshot path/to/ergast --weather path/to/weather`."""
+
+
 def empty_store_notice() -> None:
-    """Explain that the store holds no races yet and how to fill it, with the refresher's progress
-    (the page redraws by itself when a bootstrap finishes)."""
-    settings = get_settings()
-    where = (f"the snapshot `{settings.snapshot}`" if settings.snapshot
-             else f"the Jolpica API ({settings.jolpica_url})")
-    st.info(
-        f"**No race data yet.** The app fills its store ({settings.db_path}) by itself from {where}; "
-        "that takes a few seconds from a snapshot and a few minutes from the API.\n\n"
-        "If it cannot, fill it in one of these ways:\n"
-        "- set `F1_SNAPSHOT` to a folder or zip of Ergast-format CSVs (and `F1_WEATHER` to the weather "
-        "CSVs), then restart the app;\n"
-        "- or stop the app and run `python -m f1core ingest --snapshot PATH [--weather PATH]`, then start it again;\n"
-        "- or make sure this server can reach the Jolpica API and press **Refresh now** on the Data page.",
-        icon=":material/database:",
-    )
-    refresh_status_panel()
+    """Say in plain words why there is no race data yet and what to do: the store is being filled
+    (with the step it is at), or the source could not be reached (no internet), or it failed;
+    how to start from an offline dump; a button to try again now. Redraws by itself while a
+    refresh runs."""
+    refresher = get_refresher()
+
+    def filling() -> bool:
+        return refresher.running or (refresher.started and refresher.status().last_finished_at is None)
+
+    @st.fragment(run_every=2 if filling() else None)
+    def notice() -> None:
+        status = refresher.status()
+        if not get_store().is_empty():
+            st.rerun(scope="app")
+        if filling():
+            source = ("the offline dump set in F1_SNAPSHOT" if get_settings().snapshot else "the Jolpica F1 API")
+            st.info(f"**Filling the data store** from {source}: a few seconds from a dump, a few minutes from the "
+                    "API. This page updates by itself.", icon=":material/hourglass_top:")
+            if status.current_step:
+                st.caption(f"Now: {escape_markdown(status.current_step, 120)}")
+            return
+        failed = [o for o in status.steps if not o.ok]
+        if any(o.unreachable for o in failed):
+            st.warning("**No internet access to the F1 data service.** This server could not reach "
+                       f"{failed[0].source}, so there is no race data yet.", icon=":material/cloud_off:")
+        elif failed:
+            st.warning(f"**There is no race data yet**: reading {failed[0].source} failed "
+                       f"({escape_markdown(failed[0].message, 160)}).", icon=":material/error:")
+        elif status.last_finished_at is not None:
+            st.info("**There is no race data yet**: the last refresh found nothing to load.",
+                    icon=":material/database:")
+        else:
+            st.info("**There is no race data yet.** The app fills its store from the Jolpica F1 API when it "
+                    "starts (or from an offline dump set in F1_SNAPSHOT).", icon=":material/database:")
+        st.markdown(OFFLINE_START)
+        if require_admin("try the API again", key="empty_store_retry") and st.button(
+                "Try again now", key="empty_store_retry_button", icon=":material/refresh:"):
+            refresher.trigger()
+            st.rerun()
+
+    notice()
 
 
-def require_data() -> Store:
-    """The store, or the empty-store notice and the end of the page when it holds no races."""
+def require_data(full: bool = False) -> Store:
+    """The store, or (when it holds no races) a notice and the end of the page: in full on the
+    Overview and the Data page (`full`), one line pointing there on the others."""
     store = get_store()
     if store.is_empty():
-        empty_store_notice()
+        if full:
+            empty_store_notice()
+        else:
+            st.info("**No race data yet.** The Overview says why, and how to load it.", icon=":material/database:")
+            if (Path(__file__).resolve().parent / "overview.py").is_file():
+                try:
+                    st.page_link("pages/overview.py", label="Go to the Overview", icon=":material/arrow_forward:")
+                except Exception:  # a page run on its own (tests) has no router to link through
+                    pass
         st.stop()
     return store
 
@@ -282,14 +327,18 @@ def require_model() -> Any:
     engine = get_engine()
     if engine.registry.champion_version():
         return engine
-    if engine.lifecycle.retraining:
-        st.info("**Training the first model** from the data in the store (under a minute). "
-                "This page updates by itself when it is ready.", icon=":material/model_training:")
-
-        @st.fragment(run_every=3)
+    refresher = get_refresher()
+    if engine.lifecycle.retraining or refresher.running:
+        # the background upkeep trains the first model right after the data lands
+        @st.fragment(run_every=2)
         def wait_for_model() -> None:
             if engine.registry.champion_version():
                 st.rerun(scope="app")
+            st.info("**Training the first model** from the data in the store (a minute or two). This page "
+                    "updates by itself when it is ready.", icon=":material/model_training:")
+            step = refresher.status().current_step
+            if step:
+                st.caption(f"Now: {escape_markdown(step, 120)}")
 
         wait_for_model()
     else:

@@ -144,7 +144,9 @@ def ordinal(n: int) -> str:
 
 # -- the page -----------------------------------------------------------------------------------
 
-store = require_data()
+if get_store().is_empty():
+    st.title("F1 Predictions")  # the race it would show is not known yet
+store = require_data(full=True)
 settings = get_settings()
 data_version = store.data_version()
 

@@ -40,6 +40,10 @@ class SourceError(IngestError):
     """A remote source answered with something unusable, or did not answer. Names the URL."""
 
 
+class SourceUnreachable(SourceError):
+    """No answer at all: no connection (no internet, a firewall, a wrong address) or a timeout."""
+
+
 class RateLimiter:
     """At most `rate_per_s` requests per second across all threads, spaced evenly.
 
@@ -347,7 +351,9 @@ def _failure(where: str, exc: BaseException, doing: str) -> SourceError:
     # ReadTimeoutError, so look at the text as well as the type.
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, requests.exceptions.Timeout) or "timed out" in text.lower():
-        return SourceError(f"{where}: timed out {doing} ({text})")
+        return SourceUnreachable(f"{where}: timed out {doing} ({text})")
+    if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError)):
+        return SourceUnreachable(f"{where}: failed {doing} ({text})")
     return SourceError(f"{where}: failed {doing} ({text})")
 
 

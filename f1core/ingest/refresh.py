@@ -14,6 +14,7 @@ from typing import Callable
 
 from f1core import clock
 from f1core.config import Settings
+from f1core.ingest.http import SourceUnreachable
 from f1core.ingest.runs import RunResult
 from f1core.progress import Progress, silent
 from f1core.store import Store
@@ -28,6 +29,20 @@ class StepOutcome:
     ok: bool
     rows_added: int
     message: str
+    unreachable: bool = False  # the source did not answer at all (no internet, firewall, timeout)
+
+    @property
+    def source(self) -> str:
+        """The step's source in plain words."""
+        return STEP_SOURCES.get(self.step, self.step)
+
+
+# What each refresh step reads, as a user knows it.
+STEP_SOURCES = {
+    "snapshot": "the offline dump (F1_SNAPSHOT)", "weather-csv": "the weather files (F1_WEATHER)",
+    "jolpica-bootstrap": "the Jolpica F1 API", "jolpica": "the Jolpica F1 API",
+    "fastf1": "FastF1's session weather", "open-meteo": "the Open-Meteo forecast",
+}
 
 
 @dataclass(frozen=True)
@@ -50,16 +65,16 @@ class NothingToBootstrapFrom(RuntimeError):
 
 
 def _run_step(name: str, fn: Callable[[], RunResult], outcomes: list[StepOutcome], progress: Progress) -> RunResult | None:
-    progress(f"{name}: starting")
+    progress(f"reading {STEP_SOURCES.get(name, name)}")
     try:
         result = fn()
     except Exception as exc:  # each step is recorded in ingestion_runs; one failing must not stop the others
         log.warning("refresh step %s failed: %s", name, exc)
-        outcomes.append(StepOutcome(name, False, 0, str(exc)))
-        progress(f"{name}: failed: {exc}")
+        outcomes.append(StepOutcome(name, False, 0, str(exc), unreachable=isinstance(exc, SourceUnreachable)))
+        progress(f"{STEP_SOURCES.get(name, name)} failed")
         return None
     outcomes.append(StepOutcome(name, True, result.total_added, result.message or f"{result.total_added} rows added"))
-    progress(f"{name}: {result.total_added} rows added")
+    progress(f"{STEP_SOURCES.get(name, name)}: {result.total_added:,} rows added")
     return result
 
 
@@ -213,6 +228,11 @@ class Refresher:
             self.run_once()
             self._wake.wait(timeout=period)
             self._wake.clear()
+
+    @property
+    def started(self) -> bool:
+        """The periodic thread runs (the app starts it; a command or a test may not)."""
+        return self._thread is not None and self._thread.is_alive()
 
     @property
     def running(self) -> bool:

@@ -43,8 +43,9 @@ def test_empty_store_explains_how_to_fill_it(app_env):
     app_env(None)
     at = run_page("data.py")
     assert not at.exception
-    notice = texts(at.info)
-    assert "No race data yet" in notice and "F1_SNAPSHOT" in notice and "python -m f1core ingest --snapshot" in notice
+    notice = texts(at.info) + texts(at.markdown)
+    assert "no race data yet" in notice.lower() and "F1_SNAPSHOT" in notice
+    assert "python -m f1core ingest --snapshot" in notice
 
 
 def test_refresh_without_admin_password_triggers(app_env, mini_db, triggers):

@@ -87,8 +87,9 @@ def test_empty_store_shows_the_notice_only(app_env):
     app_env(None)
     at = run_page("overview.py")
     assert not at.exception
-    assert "No race data yet" in texts(at.info)
-    assert not at.title
+    assert "no race data yet" in texts(at.info).lower()
+    assert [t.value for t in at.title] == ["F1 Predictions"]  # a title, and no race, chart or model notice
+    assert not at.get("plotly_chart") and "model" not in texts(at.info).lower()
 
 
 def test_a_restarted_server_draws_the_overview_without_loading_the_model(with_model):
@@ -108,3 +109,22 @@ def test_a_restarted_server_draws_the_overview_without_loading_the_model(with_mo
     assert not second["exceptions"] and not second["errors"]
     assert not second["lightgbm"]
     assert second["favourite"] == first["favourite"] and len(first["favourite"]) == 1
+
+
+def test_first_start_offline_says_so_in_plain_words(app_env):
+    """No snapshot and no internet: a title, the reason in plain words (not an internal step name
+    or a raw ConnectionError), how to start from a dump, and a button to try again."""
+    from pages._resources import get_refresher
+
+    app_env(None)
+    get_refresher().run_once()  # what the app's first refresh does: the API (a closed port here) fails
+    at = run_page("overview.py")
+    assert not at.exception and [t.value for t in at.title] == ["F1 Predictions"]
+    shown = texts(at.warning) + texts(at.markdown) + texts(at.info) + texts(at.caption)
+    assert "No internet access to the F1 data service" in texts(at.warning)
+    assert "F1_SNAPSHOT=path/to/ergast" in shown and "python -m f1core ingest --snapshot" in shown
+    assert "jolpica-bootstrap" not in shown and "ConnectionError" not in shown and "Filling" not in shown
+    assert at.button(key="empty_store_retry_button")
+    # the other pages say it in one line and point here, instead of repeating the whole block
+    other = run_page("accuracy.py")
+    assert "The Overview says why" in texts(other.info) and not other.warning
