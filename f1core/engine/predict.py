@@ -55,7 +55,9 @@ def predict_rows(bundle: ModelBundle, race: RaceRef, rows: pd.DataFrame, ref_pol
     # stage 1 always runs: it is the predicted qualifying shown on every race
     gap = bundle.stage1.predict(rows)
     gap_lo, gap_hi = bundle.stage1.predict_interval(rows)
-    quali_known = rows["grid"].notna().all() and rows["quali_gap_pct"].notna().any()
+    # the qualifying order is enough for the post-qualifying model: without times (some sources
+    # publish the order first) the gaps are missing, which that model is trained to cope with
+    quali_known = rows["grid"].notna().sum() >= max(2, (len(rows) + 1) // 2)
     mode = POST if (has_results or quali_known) else PRE
     if mode == PRE:
         view = with_predicted_grid(rows, gap)
