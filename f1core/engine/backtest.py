@@ -10,19 +10,24 @@ from __future__ import annotations
 import functools
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from f1core.engine.baselines import baseline_fields, position_tables
-from f1core.engine.training import MODES, TrainingConfig, predict_field, race_seed, stage2_rows, train_stage2
+from f1core.engine.calibration import reliability_table  # noqa: F401  (the Accuracy page's helper)
+from f1core.engine.models import wetness
+from f1core.engine.training import MODES, POST, TrainingConfig, predict_field, race_seed, stage2_rows, train_stage2
 from f1core.progress import Progress, steps
 
 EPS = 1e-4  # one simulated race in 10,000: the floor for a probability in the log loss
 RACE_METRICS = ["winner_top1", "winner_top3", "winner_logloss", "multiclass_brier", "podium_brier",
                 "spearman", "position_mae"]
 STAGE1_METRICS = ["grid_spearman", "pole_hit", "laptime_median_abs_error_s"]
+WET_CHECK = 0.1  # races at least this wet are re-predicted as if dry for the rain validation
+WET_COLUMNS = ["mode", "season", "round", "rain", "wetness", "logloss_observed", "logloss_dry", "dnf_observed",
+               "dnf_dry", "dnf_actual"]
 
 
 # -- scoring ----------------------------------------------------------------------------------------
@@ -128,6 +133,20 @@ class BacktestResult:
     stage1_per_race: pd.DataFrame
     seconds: float
     config: TrainingConfig
+    # races with rain (wetness >= WET_CHECK), each also predicted as if dry: the rain validation
+    wet_races: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=WET_COLUMNS))
+
+    def rain_validation(self, mode: str = POST) -> dict:
+        """Winner log loss on the wet races with the observed rain and with rain forced to 0
+        (lower is better), with the paired difference's 90% bootstrap interval."""
+        w = self.wet_races[self.wet_races["mode"] == mode]
+        if w.empty:
+            return {"races": 0}
+        diff = (w["logloss_observed"] - w["logloss_dry"]).to_numpy(dtype=float)
+        return {"races": int(len(w)), "logloss_observed": float(w["logloss_observed"].mean()),
+                "logloss_dry": float(w["logloss_dry"].mean()), "difference": float(diff.mean()),
+                "difference_ci": list(bootstrap_ci(diff)), "dnf_observed": float(w["dnf_observed"].mean()),
+                "dnf_dry": float(w["dnf_dry"].mean()), "dnf_actual": float(w["dnf_actual"].mean())}
 
     def summary(self) -> dict:
         out: dict = {"races": int(self.per_race[["season", "round"]].drop_duplicates().shape[0]),
@@ -141,23 +160,34 @@ class BacktestResult:
         return out
 
 
-def reference_times(frame: pd.DataFrame) -> pd.Series:
-    """Reference pole time per row, as of before the race: the last pole at this circuit, scaled
-    by how much faster this season's poles have been than the previous pole at their circuits
-    (median over this season's earlier races; before the first race, last season's median).
-    A previous pole more than 3% slower than the one before it (a wet session, usually) is
-    replaced by that earlier one."""
+REFERENCE_SEASONS = 5  # seasons of poles the reference time is fitted on (chosen on 2010-2021)
+
+
+def reference_times(frame: pd.DataFrame, seasons: int = REFERENCE_SEASONS) -> pd.Series:
+    """Reference pole time per row, as of before the race. Log pole times of the last `seasons`
+    seasons are fitted as circuit + season (a median polish, so a wet session or a one-off layout
+    counts little); the reference is the circuit's level plus this season's level so far (before
+    its first race, last season's). A circuit not visited in that window has none (NaN)."""
     races = frame.drop_duplicates("race_idx")[["race_idx", "season", "circuit_ref", "pole_s"]].sort_values("race_idx")
-    by_circuit = races.groupby("circuit_ref")["pole_s"]
-    prev1 = by_circuit.shift(1)
-    prev2 = by_circuit.shift(2)
-    races["prev_pole"] = np.where(prev1 > prev2 * 1.03, prev2, prev1)
-    races["ratio"] = races["pole_s"] / races["prev_pole"]
-    in_season = races.groupby("season")["ratio"].transform(lambda s: s.shift(1).expanding().median())
-    last_season = races.groupby("season")["ratio"].median().shift(1)
-    prior = races["season"].map(last_season).clip(0.97, 1.03)
-    races["ref_pole_s"] = races["prev_pole"] * in_season.fillna(prior).fillna(1.0)
-    return frame["race_idx"].map(races.set_index("race_idx")["ref_pole_s"])
+    log_pole = np.log(races["pole_s"].to_numpy(dtype=float))
+    season = races["season"].to_numpy()
+    circuit = races["circuit_ref"].to_numpy()
+    ref = np.full(len(races), np.nan)
+    for i in range(len(races)):
+        past = np.flatnonzero(~np.isnan(log_pole[:i]) & (season[:i] >= season[i] - seasons))
+        if not np.any(circuit[past] == circuit[i]):
+            continue
+        us, si = np.unique(season[past], return_inverse=True)
+        uc, ci = np.unique(circuit[past], return_inverse=True)
+        y = log_pole[past]
+        s_level = np.zeros(len(us))
+        for _ in range(6):
+            r = y - s_level[si]
+            c_level = np.array([np.median(r[ci == k]) for k in range(len(uc))])
+            r = y - c_level[ci]
+            s_level = np.array([np.median(r[si == k]) for k in range(len(us))])
+        ref[i] = np.exp(c_level[np.flatnonzero(uc == circuit[i])[0]] + s_level[-1])
+    return frame["race_idx"].map(pd.Series(ref, index=races["race_idx"].to_numpy()))
 
 
 def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, config: TrainingConfig,
@@ -178,8 +208,13 @@ def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, c
                    for _, g in s1[s1["race_idx"].isin(races)].groupby("race_idx")]
     stage1_per_race = pd.DataFrame([r for r in stage1_rows if "grid_spearman" in r])
 
+    # stage 1's view of every driver, carried by the predictions of both modes
+    s1_extra = pd.DataFrame({"pred_gap": s1["pred_gap"], "pred_quali_time_s": s1["pred_time_s"],
+                             "pred_grid": s1.groupby("race_idx")["pred_gap"].rank(method="first")})
+    wet_rows: list[dict] = []
     views = {mode: stage2_rows(frame, mode, stage1) for mode in modes}
     preds, scores = [], []
+    scores_seen = {mode: pd.Series(dtype=float) for mode in modes}
     blocks = [races[i:i + config.retrain_every] for i in range(0, len(races), config.retrain_every)]
     for b, block in enumerate(blocks):
         cutoff = int(block[0])
@@ -188,23 +223,43 @@ def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, c
         dnf_rate = float(history[history["season"] >= config.stage2_from]["dnf"].mean())
         for mode in modes:
             view = views[mode]
-            model = train_stage2(view, cutoff, mode, config)
+            model = train_stage2(view, cutoff, mode, config, calibration_scores=scores_seen[mode])
+            known = getattr(model, "calibration_scores_", None)
+            if known is not None:
+                scores_seen[mode] = pd.concat([scores_seen[mode], known[~known.index.isin(scores_seen[mode].index)]])
             for race in block:
                 rows = view[(view["race_idx"] == race) & view["started"]]
                 if rows.empty:
                     continue
+                # the booster's score of a race it has not seen: calibration material for later blocks
+                scored = rows[rows["grid"].notna()]
+                scores_seen[mode] = pd.concat([scores_seen[mode], pd.Series(model.raw_strengths(scored),
+                                                                            index=scored.index)])
                 season, rnd = int(rows["season"].iloc[0]), int(rows["round"].iloc[0])
                 actual = rows[["driver_ref", "position_order"]]
                 fields = {"model": predict_field(model, rows, race_seed(season, rnd)),
                           **baseline_fields(rows, tables, dnf_rate, mode)}
+                w = float(wetness(rows["rain"].iloc[0])) if "rain" in rows else 0.0
+                if w >= WET_CHECK:  # the same race as if dry: does the observed rain help?
+                    dry = predict_field(model, rows.assign(rain=0.0), race_seed(season, rnd))
+                    wet_rows.append(dict(mode=mode, season=season, round=rnd, rain=float(rows["rain"].iloc[0]),
+                                         wetness=w, logloss_observed=score_race(fields["model"], actual)["winner_logloss"],
+                                         logloss_dry=score_race(dry, actual)["winner_logloss"],
+                                         dnf_observed=float(fields["model"]["p_dnf"].mean()),
+                                         dnf_dry=float(dry["p_dnf"].mean()),
+                                         dnf_actual=float(rows["dnf"].mean())))
+                extra = s1_extra.reindex(rows.index).assign(
+                    quali_time_s=rows["quali_best_s"], finish=rows["position_order"],
+                    actual_grid=frame.loc[rows.index, "grid"])
                 for predictor, field_pred in fields.items():
                     scores.append(dict(mode=mode, predictor=predictor, season=season, round=rnd,
                                        **score_race(field_pred, actual)))
                     preds.append(field_pred[["driver_ref", "p_win", "p_podium", "p_points", "p_dnf",
                                              "expected_position"]].assign(
                         mode=mode, predictor=predictor, season=season, round=rnd,
-                        grid=rows.set_index("driver_ref").loc[field_pred["driver_ref"], "grid"].to_numpy(),
-                        position_order=rows.set_index("driver_ref").loc[field_pred["driver_ref"], "position_order"].to_numpy()))
+                        grid=rows.loc[field_pred.index, "grid"].to_numpy(),
+                        position_order=rows.loc[field_pred.index, "position_order"].to_numpy(),
+                        **{c: extra.loc[field_pred.index, c].to_numpy() for c in extra.columns}))
         steps(progress, "race model: block", b + 1, len(blocks))
     return BacktestResult(pd.concat(preds, ignore_index=True), pd.DataFrame(scores), stage1_per_race,
-                          time.perf_counter() - started, config)
+                          time.perf_counter() - started, config, pd.DataFrame(wet_rows, columns=WET_COLUMNS))

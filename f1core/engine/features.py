@@ -21,6 +21,8 @@ from f1core.store import Store
 
 HISTORY_FROM = 1996  # seasons of burn-in for ratings and form before the training window starts
 QUALI_GAP_CAP = 5.0  # % of pole; wet Q1 laps against a dry Q3 pole are not pace information
+SPRINT_BEFORE_QUALI_FROM = 2024  # from 2024 the sprint shootout and the sprint run before qualifying
+SPRINT_SESSION_WEIGHT = 0.5  # weight of the shootout order in the expected qualifying gap (not tunable before 2024)
 
 # Renamed teams keep their history: the car is built by the same factory.
 TEAM_LINEAGE = {
@@ -45,6 +47,8 @@ class Feature:
     # False for features that follow the calendar (weather, circuit, season stage): their
     # distribution over a dozen races says which circuits were visited, not that the sport changed.
     drift_signal: bool = True
+    # False for a race-model input applied outside the booster (rain: the learned weather effect)
+    in_booster: bool = True
 
     @property
     def label(self) -> str:
@@ -65,14 +69,35 @@ FEATURES: list[Feature] = [
     Feature("team_qgap_ewm", "Team's best-car qualifying gap to pole (%; decayed, half-life 3 races)", stage1=True),
     Feature("team_qgap_season", "Team's mean best-car qualifying gap this season so far (%)", stage1=True),
     Feature("drv_teammate_delta", "Driver's qualifying gap minus his teammate's (%; decayed)", stage1=True),
-    Feature("drv_qelo", "Driver's qualifying Elo rating", stage1=True, group="rating"),
+    Feature("drv_qelo", "Driver's qualifying Elo rating", stage1=True, stage2=False, group="rating"),
     Feature("team_circuit_qdelta", "Team's gap at this circuit last visits relative to its form then (%)",
             stage1=True, group="circuit", drift_signal=False),
     Feature("drv_circuit_qdelta", "Driver's gap at this circuit last visits relative to his form then (%)",
             stage1=True, group="circuit", drift_signal=False),
+    # ratings: car and driver separated (a filter over every team and driver; see PaceFilter)
+    Feature("car_pace", "Team's car pace this season: its car's expected qualifying gap to the fastest car (%; "
+            "rating from qualifying gaps, shrunk towards the field at regulation and team changes)", stage1=True,
+            group="rating"),
+    Feature("drv_quali_skill", "Driver's qualifying pace against an average driver in the same car (%; from "
+            "teammate gaps, negative is faster)", stage1=True, group="rating"),
+    Feature("exp_quali_gap", "Expected qualifying gap to pole from car pace and driver skill (%); on sprint "
+            "weekends from 2024 the sprint shootout order counts as one more session", stage1=True, stage2=False,
+            group="rating"),
+    Feature("exp_quali_sd", "Uncertainty of the expected qualifying gap (%; large after rule changes and for "
+            "newcomers)", stage1=True, stage2=False, group="rating"),
+    Feature("car_race_pace", "Team's race strength this season from its cars' finishing positions (normal scores "
+            "behind the strongest car; shrunk at regulation and team changes)", stage1=True, group="rating"),
+    Feature("drv_race_skill", "Driver's race strength against an average driver in the same car (from finishing "
+            "against teammates; negative is stronger)", stage1=True, group="rating"),
+    Feature("exp_race_score", "Expected finishing score from car and driver race ratings (normal scores, lower "
+            "is better)", stage1=True, stage2=False, group="rating"),
+    Feature("sprint_quali_pos", "This weekend's sprint shootout position, when it is held before qualifying "
+            "(2024 on)", stage1=True, stage2=False, group="grid", drift_signal=False),
     # race form
-    Feature("drv_elo", "Driver's race Elo rating", stage1=True, group="rating"),
-    Feature("team_elo", "Team's race Elo rating (best car)", stage1=True, group="rating"),
+    # Elo carries a car's results across rule changes: the qualifying model still uses it beside the
+    # ratings above, the race model does not (the ratings replaced it there; chosen on 2009-2021)
+    Feature("drv_elo", "Driver's race Elo rating", stage1=True, stage2=False, group="rating"),
+    Feature("team_elo", "Team's race Elo rating (best car)", stage1=True, stage2=False, group="rating"),
     Feature("drv_finish_ewm", "Driver's recent finishing position (decayed, classified finishes)"),
     Feature("drv_points_ewm", "Driver's recent points per race (decayed)"),
     Feature("team_points_ewm", "Team's recent points per race, both cars (decayed)"),
@@ -90,8 +115,9 @@ FEATURES: list[Feature] = [
     Feature("drv_starts", "Driver's number of previous race starts (experience)", stage1=True, group="experience"),
     Feature("drv_team_races", "Races the driver has done with his current team", stage1=True, group="experience"),
     # conditions
-    Feature("rain", "Share of the race in rain (0 dry to 1 wet): observed, or forecast before the race",
-            group="weather", drift_signal=False),
+    Feature("rain", "Share of the race in rain (0 dry to 1 wet): observed, or forecast before the race; it "
+            "flattens the order and raises retirements by amounts learned from the store's wet races",
+            group="weather", drift_signal=False, in_booster=False),
     Feature("air_temp", "Air temperature at the race (°C)", group="weather", drift_signal=False),
     Feature("track_temp", "Track temperature at the race (°C)", group="weather", drift_signal=False),
     Feature("drv_wet_gain", "Driver's mean places gained in past wet races minus dry races", group="weather", drift_signal=False),
@@ -99,8 +125,11 @@ FEATURES: list[Feature] = [
 
 FEATURE_BY_NAME = {f.name: f for f in FEATURES}
 STAGE1_FEATURES = [f.name for f in FEATURES if f.stage1]
-STAGE2_FEATURES = [f.name for f in FEATURES if f.stage2]
+STAGE2_FEATURES = [f.name for f in FEATURES if f.stage2 and f.in_booster]
 WEATHER_FEATURES = ["rain", "air_temp", "track_temp"]
+# what this weekend's qualifying times give the race model: missing when only the order is known,
+# stage 1's predictions before qualifying
+QUALI_TIME_FEATURES = ["quali_gap_pct", "quali_teammate_gap"]  # (the second is not a race-model input today)
 
 
 def lineage(constructor_ref: str) -> str:
@@ -116,7 +145,8 @@ def _load_history(store: Store) -> pd.DataFrame:
         SELECT r.season, r.round, ra.date, ra.circuit_ref, r.driver_ref, r.constructor_ref,
                r.grid, r.position, r.position_text, r.position_order, r.points, r.status,
                r.fastest_lap_time, q.position AS quali_position,
-               least(q.q1_s, q.q2_s, q.q3_s) AS quali_best_s, sp.position_order AS sprint_position
+               least(q.q1_s, q.q2_s, q.q3_s) AS quali_best_s, sp.position_order AS sprint_position,
+               sp.grid AS sprint_grid
         FROM results r
         JOIN races ra USING (season, round)
         LEFT JOIN qualifying q USING (season, round, driver_ref)
@@ -143,7 +173,8 @@ def _load_upcoming(store: Store) -> pd.DataFrame:
     quali = store.read(
         """
         SELECT q.season, q.round, q.driver_ref, q.constructor_ref, q.position AS quali_position,
-               least(q.q1_s, q.q2_s, q.q3_s) AS quali_best_s, sp.position_order AS sprint_position
+               least(q.q1_s, q.q2_s, q.q3_s) AS quali_best_s, sp.position_order AS sprint_position,
+               sp.grid AS sprint_grid
         FROM qualifying q
         LEFT JOIN sprint_results sp USING (season, round, driver_ref)
         WHERE NOT EXISTS (SELECT 1 FROM results x WHERE x.season = q.season AND x.round = q.round)
@@ -159,11 +190,21 @@ def _load_upcoming(store: Store) -> pd.DataFrame:
         ORDER BY r.constructor_ref, r.position_order
         """
     )
+    sprints = store.read(
+        """
+        SELECT season, round, driver_ref, position_order AS sprint_position, grid AS sprint_grid FROM sprint_results sp
+        WHERE NOT EXISTS (SELECT 1 FROM results x WHERE x.season = sp.season AND x.round = sp.round)
+        """
+    )
     parts = []
     for race in races.itertuples(index=False):
         q = quali[(quali.season == race.season) & (quali["round"] == race.round)]
-        entries = q.drop(columns=["season", "round"]) if not q.empty else lineup.assign(
-            quali_position=np.nan, quali_best_s=np.nan)
+        if not q.empty:
+            entries = q.drop(columns=["season", "round"])
+        else:  # before qualifying: the line-ups, with the sprint when it ran first
+            sp = sprints[(sprints.season == race.season) & (sprints["round"] == race.round)]
+            entries = lineup.assign(quali_position=np.nan, quali_best_s=np.nan).merge(
+                sp.drop(columns=["season", "round"]), on="driver_ref", how="left")
         parts.append(entries.assign(season=race.season, round=race.round, date=race.date, circuit_ref=race.circuit_ref))
     return pd.concat(parts, ignore_index=True)
 
@@ -243,6 +284,161 @@ def _elo(df: pd.DataFrame, key: str, outcome: str, k: float = 24.0, season_regre
     return out
 
 
+# Seasons whose technical rules changed enough that last year's order says little about this year's.
+REGULATION_CHANGES = frozenset({2009, 2014, 2017, 2022, 2026})
+
+
+@dataclass(frozen=True)
+class PaceFilter:
+    """Parameters of a car + driver rating filter (a Kalman filter over all teams and drivers).
+
+    Each race observes, for every car, an outcome y (lower is better) centred on the field:
+    y_i - mean(y) = (car_t + driver_i) - mean(car + driver) + noise. Car and driver are separate
+    states, so teammates (same car) inform only their difference and the car is what their
+    common level says; drivers who change teams carry their own skill into the new car.
+    Between races the car drifts (`race_sd`), the driver a little (`driver_race_sd`). Over a
+    winter the car shrinks towards the field (`season_keep`) and becomes less certain
+    (`season_sd`); more so across a regulation change (`regulation_keep`, `regulation_sd`), and
+    for a team that changes hands or name (`rename_keep`, `rename_sd`). Newcomers start from the
+    field's average plus an offset (`rookie_mean`, `new_team_mean`). Outliers (a crash, a wet
+    session) count less: residuals beyond `huber` standard deviations are down-weighted.
+    Chosen on one-step-ahead predictions of 2010-2021 only."""
+    obs_sd: float
+    race_sd: float = 0.07
+    driver_race_sd: float = 0.02
+    season_keep: float = 0.7
+    season_sd: float = 0.25
+    regulation_keep: float = 0.35
+    regulation_sd: float = 0.5
+    rename_keep: float = 0.7
+    rename_sd: float = 0.3
+    new_team_mean: float = 1.0
+    new_team_sd: float = 1.0
+    rookie_mean: float = 0.1
+    rookie_sd: float = 0.3
+    driver_season_sd: float = 0.05
+    huber: float = 2.5
+
+
+QUALI_FILTER = PaceFilter(obs_sd=0.35)  # units: % of the pole lap
+RACE_FILTER = PaceFilter(obs_sd=0.6, race_sd=0.07, driver_race_sd=0.03, season_sd=0.3, new_team_mean=0.8,
+                         new_team_sd=0.8)  # units: normal scores of the finishing order
+
+
+def _pace_filter(df: pd.DataFrame, y: np.ndarray, p: PaceFilter) -> tuple[np.ndarray, np.ndarray]:
+    """Car and driver ratings before and after each race. `df` is ordered by race; `y` is the
+    outcome per row (lower is better; NaN = not observed: only rated). Returns two arrays of
+    shape [rows, 5]: car, car sd, driver, driver sd, car + driver (relative to the field) as
+    known before the race, and the same after it."""
+    drivers = df["driver_ref"].to_numpy()
+    teams = df["team"].to_numpy()
+    constructors = df["constructor_ref"].to_numpy()
+    seasons = df["season"].to_numpy()
+    race = df["race_idx"].to_numpy()
+    index: dict[tuple[str, str], int] = {}
+    for d in pd.unique(drivers):
+        index[("d", d)] = len(index)
+    for t in pd.unique(teams):
+        index[("t", t)] = len(index)
+    n = len(index)
+    is_team = np.array([k[0] == "t" for k in index])
+    d_idx = np.array([index[("d", d)] for d in drivers])
+    t_idx = np.array([index[("t", t)] for t in teams])
+    m = np.zeros(n)
+    cov = np.zeros((n, n))
+    born = np.zeros(n, dtype=bool)
+    owner: dict[int, str] = {}
+    pre = np.full((len(df), 5), np.nan)
+    post = np.full((len(df), 5), np.nan)
+    bounds = np.flatnonzero(np.diff(race)) + 1
+    last_season = None
+
+    def snapshot(ti, di):
+        total = m[ti] + m[di]
+        var = cov[ti, ti] + cov[di, di] + 2 * cov[ti, di]
+        return np.c_[m[ti], np.sqrt(cov[ti, ti]), m[di], np.sqrt(cov[di, di]), total - total.mean()], var
+
+    for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(df)]):
+        season = seasons[a]
+        if last_season is not None and season != last_season:
+            keep, sd = ((p.regulation_keep, p.regulation_sd) if season in REGULATION_CHANGES
+                        else (p.season_keep, p.season_sd))
+            f = np.where(is_team, keep, 1.0)
+            cov *= f[:, None] * f[None, :]
+            m *= f
+            cov[np.diag_indices(n)] += np.where(born & is_team, sd ** 2, 0.0) + np.where(
+                born & ~is_team, p.driver_season_sd ** 2, 0.0)
+        last_season = season
+        ti, di = t_idx[a:b], d_idx[a:b]
+        for k, con in zip(ti, constructors[a:b]):
+            if not born[k]:
+                rivals = np.unique(ti[born[ti]])
+                m[k] = (m[rivals].mean() if len(rivals) else 0.0) + p.new_team_mean
+                cov[k, k] = p.new_team_sd ** 2
+                born[k] = True
+            elif owner.get(k, con) != con:  # same factory, new owner or name
+                m[k] *= p.rename_keep
+                cov[k, :] *= p.rename_keep
+                cov[:, k] *= p.rename_keep
+                cov[k, k] += p.rename_sd ** 2
+            owner[k] = con
+        new_drivers = [k for k in np.unique(di) if not born[k]]
+        if new_drivers:
+            veterans = np.unique(di[born[di]])
+            base = m[veterans].mean() if len(veterans) else 0.0
+            for k in new_drivers:
+                m[k] = base + p.rookie_mean
+                cov[k, k] = p.rookie_sd ** 2
+                born[k] = True
+        uniq_t = np.unique(ti)
+        cov[uniq_t, uniq_t] += p.race_sd ** 2
+        cov[di, di] += p.driver_race_sd ** 2
+        pre[a:b] = snapshot(ti, di)[0]
+        yy = y[a:b]
+        ok = ~np.isnan(yy)
+        if ok.sum() >= 4:
+            k_obs = int(ok.sum())
+            cols, inv = np.unique(np.r_[ti[ok], di[ok]], return_inverse=True)
+            h = np.zeros((k_obs, len(cols)))
+            h[np.arange(k_obs), inv[:k_obs]] += 1
+            h[np.arange(k_obs), inv[k_obs:]] += 1
+            h -= h.mean(axis=0, keepdims=True)
+            z = yy[ok] - yy[ok].mean()
+            ph = cov[:, cols] @ h.T
+            s = h @ ph[cols] + np.eye(k_obs) * p.obs_sd ** 2
+            v = z - h @ m[cols]
+            if p.huber:
+                r = np.abs(v) / np.sqrt(np.diag(s))
+                s += np.diag(p.obs_sd ** 2 * (np.maximum(1.0, r / p.huber) ** 2 - 1))
+            gain = np.linalg.solve(s, ph.T).T
+            m += gain @ v
+            cov -= gain @ ph.T
+            cov = (cov + cov.T) / 2
+        post[a:b] = snapshot(ti, di)[0]
+    return pre, post
+
+
+def teammate_gap(df: pd.DataFrame, col: str) -> pd.Series:
+    """Each driver's `col` minus his teammate's in the same race (NaN unless both have one)."""
+    by_car = df.groupby(["race_idx", "team"])[col]
+    mate = by_car.transform("sum") - df[col]
+    return pd.Series(np.where(by_car.transform("count") == 2, df[col] - mate, np.nan), index=df.index)
+
+
+def _normal_scores(df: pd.DataFrame, col: str) -> np.ndarray:
+    """Normal scores of an order within each race (lower is better, NaN stays NaN)."""
+    from statistics import NormalDist
+
+    rank = df.groupby("race_idx")[col].rank(method="average")
+    count = rank.groupby(df["race_idx"]).transform("count")
+    q = ((rank - 0.5) / count).to_numpy(dtype=float)
+    inv = np.vectorize(NormalDist().inv_cdf, otypes=[float])
+    out = np.full(len(q), np.nan)
+    ok = ~np.isnan(q)
+    out[ok] = inv(q[ok])
+    return out
+
+
 def build_frame(store: Store) -> pd.DataFrame:
     hist = _load_history(store)
     hist["has_result"] = True
@@ -256,7 +452,8 @@ def build_frame(store: Store) -> pd.DataFrame:
         df = hist
     if df.empty:
         return df
-    for col in ["grid", "position", "position_order", "points", "quali_position", "quali_best_s", "sprint_position"]:
+    for col in ["grid", "position", "position_order", "points", "quali_position", "quali_best_s", "sprint_position",
+                "sprint_grid"]:
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     df["date"] = pd.to_datetime(df["date"])
     df = df.sort_values(["date", "season", "round", "position_order", "quali_position"], na_position="last",
@@ -267,9 +464,12 @@ def build_frame(store: Store) -> pd.DataFrame:
     # outcomes (NaN for races not yet run)
     started = df["has_result"] & ~df["position_text"].isin(["W", "F"])
     df["started"] = started
-    df["dnf"] = np.where(df["has_result"], (df["position"].isna() & started).astype(float), np.nan)
+    # classified = a number in the position text ('R' retired, 'D' disqualified, 'N' not classified...);
+    # some sources fill `position` for retired cars too, so the text decides
+    classified = df["position_text"].astype(str).str.fullmatch(r"\d+") & df["position"].notna()
+    df["dnf"] = np.where(df["has_result"], (~classified & started).astype(float), np.nan)
     df.loc[df["has_result"] & ~started, "dnf"] = np.nan
-    df["finish"] = np.where(started & df["position"].notna(), df["position"], np.nan)
+    df["finish"] = np.where(started & classified, df["position"], np.nan)
     df["points_f"] = np.where(started, df["points"], np.nan)
 
     # grid: 0 in the sources means a pit-lane start; such a car starts behind everyone
@@ -290,9 +490,8 @@ def build_frame(store: Store) -> pd.DataFrame:
     df["team_flgap"] = df.groupby(["race_idx", "team"])["flgap"].transform("min")
     team_best = df.groupby(["race_idx", "team"])["quali_gap_pct"].transform("min")
     df["team_qgap"] = team_best
-    mate_gap = (df.groupby(["race_idx", "team"])["quali_gap_pct"].transform("sum") - df["quali_gap_pct"])
-    n_team = df.groupby(["race_idx", "team"])["quali_gap_pct"].transform("count")
-    df["teammate_delta"] = np.where(n_team == 2, df["quali_gap_pct"] - mate_gap, np.nan)
+    df["teammate_delta"] = teammate_gap(df, "quali_gap_pct")
+    df["quali_teammate_gap"] = df["teammate_delta"]
 
     # driver form
     df["drv_qgap_ewm"] = _lagged(df, "driver_ref", "quali_gap_pct", halflife=3)
@@ -333,6 +532,37 @@ def build_frame(store: Store) -> pd.DataFrame:
     circuit_rows = df.groupby(["race_idx", "circuit_ref"], sort=False)["dnf"].mean().rename("circ_dnf").reset_index()
     circuit_rows["circuit_dnf_rate"] = _lagged(circuit_rows, "circuit_ref", "circ_dnf", window=5)
     df = df.merge(circuit_rows[["race_idx", "circuit_dnf_rate"]], on="race_idx", how="left")
+
+    # car and driver ratings (qualifying pace in % of the lap; race strength in normal scores)
+    for name, y, params in (("q", df["quali_gap_pct"].to_numpy(dtype=float), QUALI_FILTER),
+                            ("r", _normal_scores(df, "finish"), RACE_FILTER)):
+        pre, post = _pace_filter(df, y, params)
+        for j, col in enumerate(("car", "car_sd", "drv", "drv_sd", "total")):
+            df[f"rt_{name}_{col}"] = pre[:, j]
+            df[f"rt_{name}_{col}_after"] = post[:, j]
+    by_race = df.groupby("race_idx")
+    df["car_pace"] = df["rt_q_car"] - by_race["rt_q_car"].transform("min")
+    df["drv_quali_skill"] = df["rt_q_drv"] - by_race["rt_q_drv"].transform("mean")
+    df["exp_quali_gap"] = df["rt_q_total"] - by_race["rt_q_total"].transform("min")
+    df["exp_quali_sd"] = np.hypot(df["rt_q_car_sd"], df["rt_q_drv_sd"])
+    df["car_race_pace"] = df["rt_r_car"] - by_race["rt_r_car"].transform("min")
+    df["drv_race_skill"] = df["rt_r_drv"] - by_race["rt_r_drv"].transform("mean")
+    df["exp_race_score"] = df["rt_r_total"]
+    # this weekend: the sprint shootout order, known before qualifying from 2024 on
+    df["sprint_quali_pos"] = df["sprint_grid"].where(df["season"] >= SPRINT_BEFORE_QUALI_FROM)
+    df.loc[df["sprint_quali_pos"] == 0, "sprint_quali_pos"] = np.nan
+    # ... counts as one more qualifying session: the k-th in the shootout is given the k-th smallest
+    # expected gap, averaged with his own (one session is about as informative as the ratings before it)
+    has_sprint = df["sprint_quali_pos"].notna()
+    if has_sprint.any():
+        sorted_gap = df[has_sprint].groupby("race_idx")["exp_quali_gap"].transform(
+            lambda g: pd.Series(np.sort(g.to_numpy()), index=g.index))
+        rank = df[has_sprint].groupby("race_idx")["sprint_quali_pos"].rank(method="first").astype(int)
+        implied = df[has_sprint].assign(_r=rank, _g=sorted_gap)
+        lookup = implied.set_index(["race_idx", "_r"])["_g"]
+        implied_gap = lookup.reindex(list(zip(implied["race_idx"], implied["_r"]))).to_numpy()
+        df.loc[has_sprint, "exp_quali_gap"] = SPRINT_SESSION_WEIGHT * implied_gap + (
+            1 - SPRINT_SESSION_WEIGHT) * df.loc[has_sprint, "exp_quali_gap"].to_numpy()
 
     # ratings
     df["drv_elo"] = _elo(df, "driver_ref", "finish", k=24, season_regress=0.1)

@@ -54,41 +54,59 @@ def _monotone(features: list[str]) -> list[int]:
 
 @dataclass
 class QualifyingModel:
+    """`base`: a feature the boosters start from (their init score), so the trees learn corrections
+    to it; None starts from the mean."""
+
     features: list[str]
     n_estimators: int = 250
     params: dict = field(default_factory=dict)
     interval: tuple[float, float] = (0.1, 0.9)
     with_interval: bool = True
+    base: str | None = None
+
+    def _base(self, X: pd.DataFrame) -> np.ndarray:
+        if getattr(self, "base", None) is None:
+            return np.zeros(len(X))
+        return X[self.base].fillna(X[self.base].median() if X[self.base].notna().any() else 0.0).to_numpy(dtype=float)
 
     def fit(self, X: pd.DataFrame, y: pd.Series) -> "QualifyingModel":
         data = X[self.features].to_numpy(dtype=float)
         target = np.asarray(y, dtype=float)
         ok = ~np.isnan(target)
-        data, target = data[ok], target[ok]
+        data, target, init = data[ok], target[ok], self._base(X)[ok]
         lgb = _lightgbm()
-        self.booster_ = lgb.train(_lgb_params(objective="huber", alpha=1.0, **self.params),
-                                  lgb.Dataset(data, target, feature_name=self.features), self.n_estimators)
+
+        def dataset():
+            return lgb.Dataset(data, target, feature_name=self.features, init_score=init if self.base else None)
+
+        self.booster_ = lgb.train(_lgb_params(objective="huber", alpha=1.0, **self.params), dataset(),
+                                  self.n_estimators)
         self.quantile_boosters_ = [
-            lgb.train(_lgb_params(objective="quantile", alpha=a, **self.params),
-                      lgb.Dataset(data, target, feature_name=self.features), self.n_estimators // 2)
+            lgb.train(_lgb_params(objective="quantile", alpha=a, **self.params), dataset(), self.n_estimators // 2)
             for a in (self.interval if self.with_interval else ())
         ]
         return self
 
+    def _raw(self, booster, X: pd.DataFrame) -> np.ndarray:
+        return booster.predict(X[self.features].to_numpy(dtype=float)) + self._base(X)
+
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return np.clip(self.booster_.predict(X[self.features].to_numpy(dtype=float)), 0, None)
+        return np.clip(self._raw(self.booster_, X), 0, None)
 
     def predict_interval(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        data = X[self.features].to_numpy(dtype=float)
         centre = self.predict(X)
         if not self.quantile_boosters_:
             return centre, centre
-        lo, hi = (np.clip(b.predict(data), 0, None) for b in self.quantile_boosters_)
+        lo, hi = (np.clip(self._raw(b, X), 0, None) for b in self.quantile_boosters_)
         return np.minimum(lo, centre), np.maximum(hi, centre)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         raw = self.booster_.predict(X[self.features].to_numpy(dtype=float), pred_contrib=True)
-        return pd.DataFrame(raw[:, :-1], columns=self.features, index=X.index)
+        out = pd.DataFrame(raw[:, :-1], columns=self.features, index=X.index)
+        if getattr(self, "base", None) is not None:  # the starting point counts as its feature's contribution
+            base = self._base(X)
+            out[self.base] = out[self.base] + base - base.mean()
+        return out
 
 
 def grid_from_gaps(gaps: np.ndarray) -> np.ndarray:
@@ -159,14 +177,68 @@ def plackett_luce_loglik(scores: np.ndarray, groups: np.ndarray) -> float:
     return total / s.shape[0]
 
 
-DNF_FEATURES = ["team_dnf_rate", "drv_dnf_rate", "circuit_dnf_rate", "rain", "grid", "drv_starts",
+# `rain` is left out: its effect on retirements is the weather effect's shift (see WeatherEffect)
+DNF_FEATURES = ["team_dnf_rate", "drv_dnf_rate", "circuit_dnf_rate", "grid", "drv_starts",
                 "team_elo", "air_temp", "round_frac"]
+
+WET_FULL = 0.5  # a race with rain over half its distance counts as fully wet
+
+
+def wetness(rain) -> np.ndarray:
+    """0 (dry) to 1 (wet) from the rain share of the race; unknown counts as dry."""
+    r = np.nan_to_num(np.asarray(rain, dtype=float), nan=0.0)
+    return np.clip(r / WET_FULL, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class WeatherEffect:
+    """Rain's effect, learned from the store's wet races (see `weather_effect.fit_weather_effect`):
+    strengths times (1 - gamma * w) (a flatter order) and DNF log-odds plus delta * w."""
+    gamma: float
+    gamma_sd: float
+    delta: float
+    delta_sd: float
+    wet_races: int  # training races with w >= 0.1
+    races: int  # training races with known weather
+
+    def strength_factor(self, rain) -> np.ndarray:
+        return 1.0 - self.gamma * wetness(rain)
+
+    def dnf_logit_shift(self, rain) -> np.ndarray:
+        return self.delta * wetness(rain)
+
+
+@dataclass(frozen=True)
+class Blend:
+    """The race model's blend of booster and grid prior (fitted by `calibration.fit_blend`)."""
+
+    alpha: float  # weight of the booster's score
+    beta: float  # weight of the grid prior, log P(win | slot)
+    grid_logp: tuple[float, ...]  # log P(win | slot), slot 1 first
+    races: int  # races the weights were fitted on
+    first_race_idx: int  # the fitting races: [first_race_idx, last_race_idx], all before the model's cut-off
+    last_race_idx: int
+    loglik_gain: float  # mean per-race log-likelihood gain of the blend over the plain booster there
+
+    def grid_term(self, grid: np.ndarray) -> np.ndarray:
+        return _grid_term(self.grid_logp, grid)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
 
 
 @dataclass
 class RaceModel:
-    """Stage 2. `fit(X, finish, dnf, groups)`: X holds `features`; `finish` the classified position
-    (NaN when not classified); `dnf` 1/0; `groups` a race id per row, rows grouped by race."""
+    """Stage 2. `fit(X, finish, dnf, groups)`: X holds `features` (and `grid`, `rain`); `finish`
+    the classified position (NaN when not classified); `dnf` 1/0; `groups` a race id per row,
+    increasing with time, rows grouped by race.
+
+    Given `calibration` scores, the served strength is a blend of the booster's score and the grid
+    prior fitted on those races (see `calibration`); with `weather`, rain flattens strengths
+    and raises DNF chances by amounts learned from the training races' weather (see
+    `weather_effect`)."""
 
     features: list[str]
     n_estimators: int = 300
@@ -176,15 +248,46 @@ class RaceModel:
     tail_weight: float = 0.0
     decay: float = 0.0
     n_sims: int = 10_000
+    mask_features: tuple[str, ...] = ()  # features missing in a copy of every `mask_every`-th training race
+    mask_every: int = 0
+    calibration_decay: float | None = None  # choice weights of the blend fit; None = `decay`
+    calibration_top_k: int | None = None
+    weather: bool = False
+    grid_prior: float = 0.0  # the booster starts from this times the grid slot's fitted strength
 
-    def fit(self, X: pd.DataFrame, finish: np.ndarray, dnf: np.ndarray, groups: np.ndarray,
-            weight: np.ndarray | None = None) -> "RaceModel":
-        """`weight`: optional per-row weight, constant within a race (e.g. favouring recent seasons)."""
-        finish = np.asarray(finish, dtype=float)
-        groups = np.asarray(groups)
+    def _prior(self, X: pd.DataFrame, grid_logp: tuple[float, ...] | None) -> np.ndarray:
+        """The booster's starting point: `grid_prior` x the grid slot's Plackett-Luce strength."""
+        if not getattr(self, "grid_prior", 0.0) or grid_logp is None:
+            return np.zeros(len(X))
+        return self.grid_prior * _grid_term(grid_logp, X["grid"].to_numpy(dtype=float))
+
+    def _fit_booster(self, X: pd.DataFrame, finish: np.ndarray, groups: np.ndarray, weight: np.ndarray | None):
+        """A Plackett-Luce booster on these rows; returns (booster, in-sample log-likelihood,
+        the grid prior table it starts from). Score new rows with `_score`."""
+        from f1core.engine.calibration import grid_strengths
+
+        grid_logp = None
+        if getattr(self, "grid_prior", 0.0) and "grid" in X:
+            grid_logp = grid_strengths(X["grid"].to_numpy(dtype=float), finish, groups, self.decay)
+        data = X[self.features].to_numpy(dtype=float)
+        init = self._prior(X, grid_logp)
+        groups = np.asarray(groups, dtype=float)
+        masked = [self.features.index(f) for f in getattr(self, "mask_features", ()) if f in self.features]
+        if getattr(self, "mask_every", 0) and masked:
+            # races whose qualifying order is known but not its times: a copy of every k-th race
+            # with those features missing teaches the trees what to do without them
+            pick = (groups.astype(int) % self.mask_every) == 0
+            copy = data[pick].copy()
+            copy[:, masked] = np.nan
+            data = np.vstack([data, copy])
+            init = np.r_[init, init[pick]]
+            finish = np.r_[finish, finish[pick]]
+            groups = np.r_[groups, groups[pick] + 0.5]
+            weight = None if weight is None else np.r_[weight, weight[pick]]
         ranked = ~np.isnan(finish)
         order = np.lexsort((finish[ranked], groups[ranked]))
-        Xr = X[self.features].to_numpy(dtype=float)[ranked][order]
+        Xr = data[ranked][order]
+        init_r = init[ranked][order]
         gr = groups[ranked][order]
         race_weight = None
         if weight is not None:
@@ -194,31 +297,98 @@ class RaceModel:
         params = _lgb_params(objective=plackett_luce_objective(gr, self.top_k, self.tail_weight, self.decay,
                                                                race_weight), monotone_constraints=_monotone(self.features),
                              **self.params)
-        self.booster_ = lgb.train(params, lgb.Dataset(Xr, np.zeros(len(Xr)), feature_name=self.features),
-                                  self.n_estimators)
-        self.train_loglik_ = plackett_luce_loglik(self.booster_.predict(Xr), gr)
+        booster = lgb.train(params, lgb.Dataset(Xr, np.zeros(len(Xr)), feature_name=self.features,
+                                                init_score=init_r if init_r.any() else None), self.n_estimators)
+        return booster, plackett_luce_loglik(booster.predict(Xr) + init_r, gr), grid_logp
+
+    def _score(self, booster, grid_logp, X: pd.DataFrame) -> np.ndarray:
+        return (booster.predict(X[self.features].to_numpy(dtype=float)) + self._prior(X, grid_logp)) / self.temperature
+
+    def fit(self, X: pd.DataFrame, finish: np.ndarray, dnf: np.ndarray, groups: np.ndarray,
+            weight: np.ndarray | None = None, calibration: tuple | None = None) -> "RaceModel":
+        """`weight`: optional per-row weight, constant within a race (e.g. favouring recent seasons).
+        `calibration`: (booster scores, grid, finish, race id) of races the scores were made
+        without seeing (walk-forward), on which the blend with the grid prior is fitted."""
+        from f1core.engine.calibration import fit_blend, grid_win_logp
+
+        finish = np.asarray(finish, dtype=float)
+        groups = np.asarray(groups)
+        weight = None if weight is None else np.asarray(weight, dtype=float)
+        self.booster_, self.train_loglik_, self.prior_logp_ = self._fit_booster(X, finish, groups, weight)
         dnf = np.asarray(dnf, dtype=float)
         known = ~np.isnan(dnf)
         self.dnf_features_ = [f for f in DNF_FEATURES if f in X.columns]
+        lgb = _lightgbm()
         self.dnf_model_ = lgb.LGBMClassifier(
             n_estimators=150, learning_rate=0.03, num_leaves=7, min_child_samples=100, subsample=0.8,
             subsample_freq=1, colsample_bytree=0.8, reg_lambda=5.0, random_state=SEED, n_jobs=1, verbose=-1,
             # a car further back is never safer: keeps "better grid slot, never lower chances" true
             monotone_constraints=[1 if f == "grid" else 0 for f in self.dnf_features_],
         ).fit(X.loc[known, self.dnf_features_].to_numpy(dtype=float), dnf[known].astype(int),
-              sample_weight=None if weight is None else np.asarray(weight, dtype=float)[known])
+              sample_weight=None if weight is None else weight[known])
+
+        self.blend_ = None
+        self.weather_ = None
+        grid = X["grid"].to_numpy(dtype=float)
+        grid_logp = grid_win_logp(grid, finish, groups)
+        if calibration is not None:
+            raw, cal_grid, cal_finish, cal_groups = (np.asarray(v) for v in calibration)
+            decay = self.decay if self.calibration_decay is None else self.calibration_decay
+            self.blend_ = fit_blend(raw, cal_grid, cal_finish, cal_groups, grid_logp, decay, self.calibration_top_k)
+        if self.weather and "rain" in X.columns:
+            from f1core.engine.weather_effect import fit_weather_effect
+
+            ref = _grid_term(grid_logp, grid)
+            dnf_logit = np.full(len(X), np.nan)
+            dnf_logit[known] = _logit(self.dnf_model_.predict_proba(
+                X.loc[known, self.dnf_features_].to_numpy(dtype=float))[:, 1])
+            self.weather_ = fit_weather_effect(ref, X["rain"].to_numpy(dtype=float), finish, groups, dnf, dnf_logit,
+                                               self.decay)
         return self
+
+    def _calibrated(self, raw: np.ndarray, X: pd.DataFrame) -> np.ndarray:
+        blend = getattr(self, "blend_", None)
+        if blend is None:
+            return raw
+        return blend.alpha * raw + blend.beta * blend.grid_term(X["grid"].to_numpy(dtype=float))
+
+    def _rain_factor(self, X: pd.DataFrame) -> np.ndarray:
+        weather = getattr(self, "weather_", None)
+        if weather is None or "rain" not in X.columns:
+            return np.ones(len(X))
+        return weather.strength_factor(X["rain"].to_numpy(dtype=float))
+
+    def raw_strengths(self, X: pd.DataFrame) -> np.ndarray:
+        """The booster's log-strengths alone (before the blend and the weather)."""
+        return self._score(self.booster_, getattr(self, "prior_logp_", None), X)
 
     def strengths(self, X: pd.DataFrame) -> np.ndarray:
         """Plackett-Luce log-strengths (only differences within a race matter)."""
-        return self.booster_.predict(X[self.features].to_numpy(dtype=float)) / self.temperature
+        return self._calibrated(self.raw_strengths(X), X) * self._rain_factor(X)
 
     def dnf_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return self.dnf_model_.predict_proba(X[self.dnf_features_].to_numpy(dtype=float))[:, 1]
+        p = self.dnf_model_.predict_proba(X[self.dnf_features_].to_numpy(dtype=float))[:, 1]
+        weather = getattr(self, "weather_", None)
+        if weather is None or "rain" not in X.columns:
+            return p
+        return 1 / (1 + np.exp(-(_logit(p) + weather.dnf_logit_shift(X["rain"].to_numpy(dtype=float)))))
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Each feature's part of the log-strength (the blend's grid prior counts as `grid`'s, the
+        weather effect as `rain`'s); rows sum to the strength less a constant."""
         raw = self.booster_.predict(X[self.features].to_numpy(dtype=float), pred_contrib=True)
-        return pd.DataFrame(raw[:, :-1] / self.temperature, columns=self.features, index=X.index)
+        blend = getattr(self, "blend_", None)
+        scale = (blend.alpha if blend is not None else 1.0) / self.temperature
+        out = pd.DataFrame(raw[:, :-1] * scale, columns=self.features, index=X.index)
+        if "grid" in out:
+            out["grid"] = out["grid"] + scale * self._prior(X, getattr(self, "prior_logp_", None))
+        if blend is not None and "grid" in out:
+            out["grid"] = out["grid"] + blend.beta * blend.grid_term(X["grid"].to_numpy(dtype=float))
+        if getattr(self, "weather_", None) is not None and "rain" in X.columns:
+            calibrated = self._calibrated(self.raw_strengths(X), X)
+            rain_part = (self._rain_factor(X) - 1.0) * calibrated
+            out["rain"] = out["rain"] + rain_part if "rain" in out else rain_part
+        return out
 
     def predict_proba(self, X: pd.DataFrame, seed: int = SEED) -> "RaceDistribution":
         """Distribution over finishing positions for one race (the rows of X are its field)."""
@@ -226,6 +396,12 @@ class RaceModel:
 
     def predict(self, X: pd.DataFrame, seed: int = SEED) -> np.ndarray:
         return self.predict_proba(X, seed).expected_position
+
+
+def _grid_term(grid_logp: tuple[float, ...], grid: np.ndarray) -> np.ndarray:
+    table = np.asarray(grid_logp, dtype=float)
+    slot = np.clip(np.nan_to_num(np.asarray(grid, dtype=float), nan=len(table)), 1, len(table)).astype(int)
+    return table[slot - 1]
 
 
 @dataclass

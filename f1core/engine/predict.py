@@ -52,8 +52,10 @@ def field_of(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def race_mode(rows: pd.DataFrame) -> str:
-    """After qualifying once the race has results or the whole grid and a qualifying time are known."""
-    quali_known = rows["grid"].notna().all() and rows["quali_gap_pct"].notna().any()
+    """After qualifying once the race has results or the qualifying order is known (at least half
+    the field placed): without times (some sources publish the order first) the gaps are missing,
+    which the post-qualifying model is trained to cope with."""
+    quali_known = rows["grid"].notna().sum() >= max(2, (len(rows) + 1) // 2)
     return POST if (rows["has_result"].any() or quali_known) else PRE
 
 

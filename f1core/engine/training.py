@@ -8,16 +8,31 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from f1core.engine.features import STAGE1_FEATURES, STAGE2_FEATURES
+from f1core.engine import features as _features_module
+from f1core.engine import models as _models_module
+from f1core.engine.features import (
+    QUALI_TIME_FEATURES,
+    SPRINT_BEFORE_QUALI_FROM,
+    STAGE1_FEATURES,
+    STAGE2_FEATURES,
+    teammate_gap,
+)
 from f1core.engine.models import SEED, QualifyingModel, RaceDistribution, RaceModel, grid_from_gaps
 from f1core.progress import Progress, steps
 
 PRE, POST = "pre-qualifying", "post-qualifying"
 MIN_TRAINING_ROWS = 200  # about ten races: fewer cannot fit either stage sensibly
+
+
+# The code stage 1's walk-forward predictions depend on: part of their cache key, so a change in how
+# features or models are computed never serves predictions made by the old code.
+FEATURES_CODE = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (
+    _features_module, _models_module)) + Path(__file__).read_bytes()).hexdigest()[:12]
 
 
 class NotEnoughData(RuntimeError):
@@ -27,19 +42,28 @@ MODES = (POST, PRE)
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    # Chosen on a walk-forward over 2016-2021 only, so the 2022+ backtest stays out of sample.
+    # Chosen on walk-forwards over 2009, 2014 and 2016-2021 only (regulation changes included), so the
+    # 2022+ backtest stays out of sample.
     stage1_from: int = 2006
     stage2_from: int = 2003
     pre_stage2_from: int = 2008  # needs walk-forward stage 1 predictions, which start two seasons in
     stage1_estimators: int = 250
-    stage2_estimators: int = 300
+    stage2_estimators: int = 150
     stage1_params: dict = field(default_factory=lambda: {"num_leaves": 7, "min_data_in_leaf": 60})
+    stage1_base: str | None = "exp_quali_gap"  # stage 1's trees correct the rating filter's expected gap
     stage2_params: dict = field(default_factory=dict)
     temperature: float = 1.0
     top_k: int | None = None
     tail_weight: float = 0.0
     decay: float = 0.75  # weight of the k-th choice in the Plackett-Luce fit: k^-decay (front matters more)
     recency_halflife: float | None = None  # seasons; older races count less in the race model
+    calibration_races: int = 80  # the race model's blend with the grid prior is fitted on this many latest races
+    calibration_block: int = 10  # ... scored walk-forward in blocks of this many races when not given
+    calibration_decay: float | None = None  # choice weights of that fit (None: as `decay`)
+    calibration_top_k: int | None = 1  # ... on the winner only (the blend is about who wins)
+    weather: bool = True  # learn rain's effect on order and retirements from the training races
+    grid_prior: float = 0.0  # the race booster starts from this times log P(win | grid slot)
+    mask_quali_every: int = 8  # post-qualifying model: a copy of every 8th race without qualifying times
     retrain_every: int = 3  # walk-forward: races predicted by one model before it is retrained
 
     @classmethod
@@ -69,23 +93,27 @@ def train_stage1(frame: pd.DataFrame, cutoff_idx: int, config: TrainingConfig,
         raise NotEnoughData(f"only {len(rows)} qualifying rows to train on (need {MIN_TRAINING_ROWS}); "
                          "load more seasons of history")
     return QualifyingModel(STAGE1_FEATURES, config.stage1_estimators, dict(config.stage1_params),
-                           with_interval=with_interval).fit(rows, rows["quali_gap_pct"])
+                           with_interval=with_interval, base=config.stage1_base).fit(rows, rows["quali_gap_pct"])
 
 
 def with_predicted_grid(rows: pd.DataFrame, gaps: np.ndarray) -> pd.DataFrame:
-    """Replace grid and gap with stage 1's predictions, grid ranked within each race."""
+    """Replace grid and gap with stage 1's predictions, grid ranked within each race; what
+    qualifying would tell (teammate gap) follows from the predicted gaps. The sprint result stays
+    where the sprint runs before qualifying (2024 on)."""
     out = rows.copy()
     out["quali_gap_pct"] = gaps
     out["grid"] = out.groupby("race_idx")["quali_gap_pct"].transform(lambda g: pd.Series(
         grid_from_gaps(g.to_numpy()), index=g.index))
+    out["quali_teammate_gap"] = teammate_gap(out, "quali_gap_pct")
     out["pit_lane_start"] = 0.0
-    out["sprint_position"] = np.nan  # not known before qualifying on most sprint weekend formats
+    out["sprint_position"] = out["sprint_position"].where(out["season"] >= SPRINT_BEFORE_QUALI_FROM)
     return out
 
 
 def stage1_config_key(config: TrainingConfig) -> str:
     payload = json.dumps([STAGE1_FEATURES, config.stage1_from, config.stage1_estimators, config.stage1_params,
-                          config.pre_stage2_from, config.retrain_every, SEED], sort_keys=True, default=str)
+                          config.pre_stage2_from, config.retrain_every, SEED, config.stage1_base, FEATURES_CODE],
+                         sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -130,20 +158,73 @@ def stage2_rows(frame: pd.DataFrame, mode: str, stage1: pd.DataFrame | None) -> 
     return with_predicted_grid(rows, stage1.loc[rows.index, "pred_gap"].to_numpy())
 
 
-def train_stage2(frame: pd.DataFrame, cutoff_idx: int, mode: str, config: TrainingConfig) -> RaceModel:
+def _stage2_training_rows(frame: pd.DataFrame, cutoff_idx: int, mode: str, config: TrainingConfig) -> pd.DataFrame:
     first = config.stage2_from if mode == POST else config.pre_stage2_from
     rows = frame[(frame["race_idx"] < cutoff_idx) & (frame["season"] >= first) & frame["started"]]
-    rows = rows[rows["grid"].notna()]
+    return rows[rows["grid"].notna()]
+
+
+def _race_model(mode: str, config: TrainingConfig) -> RaceModel:
+    return RaceModel(stage2_features(mode), config.stage2_estimators, dict(config.stage2_params), config.temperature,
+                     config.top_k, config.tail_weight, config.decay, calibration_decay=config.calibration_decay,
+                     calibration_top_k=config.calibration_top_k, weather=config.weather,
+                     mask_features=tuple(QUALI_TIME_FEATURES) if mode == POST else (),
+                     mask_every=config.mask_quali_every if mode == POST else 0, grid_prior=config.grid_prior)
+
+
+def _recency_weight(rows: pd.DataFrame, config: TrainingConfig) -> np.ndarray | None:
+    if not config.recency_halflife:
+        return None
+    age = rows["season"].max() - rows["season"]
+    return 0.5 ** (age.to_numpy() / config.recency_halflife)
+
+
+def booster_scores(frame: pd.DataFrame, cutoff_idx: int, mode: str, config: TrainingConfig,
+                   races: np.ndarray) -> pd.Series:
+    """Walk-forward booster scores of `races` (all before `cutoff_idx`): blocks of
+    `config.calibration_block` races, each scored by a booster trained only on the races before the
+    block. The calibration fits on these, so it measures the booster on races it has not seen."""
+    out = []
+    races = np.sort(np.asarray(races))
+    for i in range(0, len(races), config.calibration_block):
+        block = races[i:i + config.calibration_block]
+        rows = _stage2_training_rows(frame, int(block[0]), mode, config)
+        if rows["race_idx"].nunique() < 40:
+            continue
+        model = _race_model(mode, config)
+        booster, _, logp = model._fit_booster(rows, rows["finish"].to_numpy(dtype=float), rows["race_idx"].to_numpy(),
+                                              _recency_weight(rows, config))
+        target = frame[frame["race_idx"].isin(block) & frame["started"] & frame["grid"].notna()]
+        out.append(pd.Series(model._score(booster, logp, target), index=target.index))
+    return pd.concat(out) if out else pd.Series(dtype=float)
+
+
+def train_stage2(frame: pd.DataFrame, cutoff_idx: int, mode: str, config: TrainingConfig,
+                 calibration_scores: pd.Series | None = None) -> RaceModel:
+    """The race model of `mode` on the races before `cutoff_idx`. Its blend with the grid prior is
+    fitted on the last `config.calibration_races` of them, scored walk-forward: from
+    `calibration_scores` (booster scores indexed like `frame`, made without seeing their race, as
+    the backtest keeps them) where they cover those races, else computed here (`booster_scores`)."""
+    rows = _stage2_training_rows(frame, cutoff_idx, mode, config)
     if len(rows) < MIN_TRAINING_ROWS:
         raise NotEnoughData(f"only {len(rows)} race rows to train the {mode} model on (need {MIN_TRAINING_ROWS}); "
                          "load more seasons of history")
-    model = RaceModel(stage2_features(mode), config.stage2_estimators, dict(config.stage2_params), config.temperature,
-                      config.top_k, config.tail_weight, config.decay)
-    weight = None
-    if config.recency_halflife:
-        age = rows["season"].max() - rows["season"]
-        weight = 0.5 ** (age.to_numpy() / config.recency_halflife)
-    return model.fit(rows, rows["finish"].to_numpy(), rows["dnf"].to_numpy(), rows["race_idx"].to_numpy(), weight)
+    model = _race_model(mode, config)
+    calibration = None
+    if config.calibration_races:
+        races = rows["race_idx"].drop_duplicates().to_numpy()[-config.calibration_races:]
+        scores = calibration_scores if calibration_scores is not None else pd.Series(dtype=float)
+        scores = scores[scores.index.isin(rows.index[rows["race_idx"].isin(races)])]
+        missing = np.setdiff1d(races, rows.loc[scores.index, "race_idx"].unique())
+        if len(missing):
+            scores = pd.concat([scores, booster_scores(frame, cutoff_idx, mode, config, missing)])
+        if scores.index.nunique() and rows.loc[scores.index, "race_idx"].nunique() >= 10:
+            cal = rows.loc[scores.index]
+            calibration = (scores.to_numpy(), cal["grid"].to_numpy(dtype=float), cal["finish"].to_numpy(dtype=float),
+                           cal["race_idx"].to_numpy())
+            model.calibration_scores_ = scores
+    return model.fit(rows, rows["finish"].to_numpy(), rows["dnf"].to_numpy(), rows["race_idx"].to_numpy(),
+                     _recency_weight(rows, config), calibration=calibration)
 
 
 def predict_field(model: RaceModel, rows: pd.DataFrame, seed: int) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from f1core.engine.features import FEATURES, STAGE1_FEATURES, STAGE2_FEATURES, build_frame, race_rows
+from f1core.engine.features import FEATURES, build_frame, race_rows
 from tests.conftest import forget_outcomes
 
 LEAK_RACE = (2024, 10)
@@ -12,8 +12,11 @@ def test_every_declared_feature_is_built_and_described(snapshot_store):
     for feature in FEATURES:
         assert feature.name in frame.columns, feature.name
         assert len(feature.description) > 15
-    assert set(STAGE1_FEATURES) <= set(STAGE2_FEATURES)
-    assert frame[STAGE2_FEATURES].select_dtypes(exclude="number").empty
+    for feature in FEATURES:  # every declared feature feeds a model
+        assert feature.stage1 or feature.stage2, feature.name
+    names = [f.name for f in FEATURES]
+    assert len(set(names)) == len(names)  # declared once
+    assert frame[names].select_dtypes(exclude="number").empty
 
 
 def test_features_of_a_race_do_not_see_later_races(snapshot_store):
@@ -24,7 +27,7 @@ def test_features_of_a_race_do_not_see_later_races(snapshot_store):
     forget_outcomes(snapshot_store, "(season, round) IN (SELECT season, round FROM races WHERE date > ?)", [date])
     cut = race_rows(build_frame(snapshot_store), *LEAK_RACE).set_index("driver_ref")
     assert len(full) == len(cut) > 15
-    columns = STAGE2_FEATURES + ["finish", "dnf", "quali_gap_pct", "pole_s"]
+    columns = [f.name for f in FEATURES] + ["finish", "dnf", "quali_gap_pct", "pole_s", "rt_q_car_after", "rt_r_drv_after"]
     pd.testing.assert_frame_equal(full.loc[cut.index, columns], cut[columns])
 
 

@@ -1,0 +1,68 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from f1core.engine.calibration import fit_blend, grid_win_logp, reliability_table, weighted_pl_loglik
+from f1core.engine.models import Blend
+
+
+def _races(n_races=60, n=20, sharp=1.0, seed=0):
+    """Synthetic races: true strength = sharp * -log(slot); the 'booster' score is twice as sharp
+    as the truth, so a good calibration halves it."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for r in range(n_races):
+        grid = np.arange(1, n + 1)
+        true = -sharp * np.log(grid)
+        order = np.argsort(-(true + rng.gumbel(size=n)))
+        finish = np.empty(n)
+        finish[order] = np.arange(1, n + 1)
+        rows.append(pd.DataFrame({"race": r, "grid": grid.astype(float), "finish": finish, "raw": 2 * true}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_blend_undoes_an_over_confident_score():
+    df = _races()
+    logp = grid_win_logp(df["grid"], df["finish"], df["race"])
+    blend = fit_blend(df["raw"], df["grid"], df["finish"], df["race"], logp, decay=0.0)
+    combined = blend.alpha * 2 + blend.beta * 1.0  # both terms are multiples of log(slot) here, roughly
+    assert 0.3 < blend.alpha < 0.8 or blend.beta > 0
+    assert 0.6 < combined < 1.6
+    assert blend.loglik_gain > 0 and blend.races == 60
+    assert blend.first_race_idx == 0 and blend.last_race_idx == 59
+
+
+def test_grid_prior_is_non_increasing_in_the_slot():
+    df = _races(n_races=30)
+    logp = np.asarray(grid_win_logp(df["grid"], df["finish"], df["race"]))
+    assert (np.diff(logp) <= 1e-12).all()
+    b = Blend(1.0, 1.0, tuple(logp), 0, 0, 0, 0.0)
+    assert (np.diff(b.grid_term(np.arange(1, 27))) <= 1e-12).all()
+    assert b.grid_term(np.array([np.nan]))[0] == pytest.approx(logp[-1])  # unknown slot = the back
+
+
+def test_weighted_likelihood_prefers_the_truth():
+    df = _races(n_races=40).sort_values(["race", "finish"])
+    truth = weighted_pl_loglik(df["raw"] / 2, df["race"].to_numpy())
+    flat = weighted_pl_loglik(np.zeros(len(df)), df["race"].to_numpy())
+    assert truth > flat
+
+
+def test_reliability_table_per_season():
+    rng = np.random.default_rng(3)
+    rows = []
+    for season in (2022, 2023):
+        for rnd in range(1, 11):
+            p = rng.dirichlet(np.ones(20))
+            winner = rng.choice(20, p=p)
+            rows.append(pd.DataFrame({"mode": "post-qualifying", "predictor": "model", "season": season,
+                                      "round": rnd, "driver_ref": [f"d{i}" for i in range(20)], "p_win": p,
+                                      "position_order": np.where(np.arange(20) == winner, 1, 2)}))
+    preds = pd.concat(rows)
+    table = reliability_table(preds, mode="post-qualifying")
+    assert set(table["season"]) == {2022, 2023}
+    assert table.groupby("season")["n"].sum().tolist() == [200, 200]
+    assert ((table["observed_lo"] <= table["observed"] + 1e-12) & (table["observed"] <= table["observed_hi"] + 1e-12)).all()
+    assert (table["predicted"].between(table["bin_lo"], table["bin_hi"])).all()
+    overall = reliability_table(preds, by=None)
+    assert overall["n"].sum() == 400

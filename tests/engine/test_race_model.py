@@ -1,0 +1,111 @@
+"""The race model's newer behaviour on the real snapshot: post-qualifying mode from the order
+alone, rain learned from wet races, calibration fitted on earlier races only, and the
+walk-forward's extra columns."""
+import shutil
+
+import numpy as np
+import pytest
+
+from f1core.engine.backtest import walk_forward
+from f1core.engine.calibration import reliability_table
+from f1core.engine.models import simulate
+from f1core.engine.scenario import Scenario
+from f1core.engine.service import Engine
+from f1core.engine.training import POST, PRE, race_seed, train_stage2, with_predicted_grid
+from f1core.store import Store
+from tests.conftest import RACE_OUTCOME_TABLES
+from tests.engine.conftest import FAST, TODAY
+
+
+def test_qualifying_order_without_times_is_post_qualifying(trained_engine, engine_paths, tmp_path):
+    """Miami 2026 as it would be when the qualifying order is published before its times."""
+    db, models = engine_paths
+    store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
+    with store.transaction() as cur:
+        for table in RACE_OUTCOME_TABLES:
+            if table != "qualifying":
+                cur.execute(f"DELETE FROM {table} WHERE season = 2026 AND round = 4")
+        cur.execute("UPDATE qualifying SET q1_s = NULL, q2_s = NULL, q3_s = NULL WHERE season = 2026 AND round = 4")
+    shutil.copytree(models, tmp_path / "models")
+    engine = Engine(store, tmp_path / "models", FAST, today=TODAY)
+    quali = store.read("SELECT driver_ref, position FROM qualifying WHERE season = 2026 AND round = 4")
+    pred = engine.predict_race(2026, 4)
+    assert pred.mode == POST and not pred.has_results
+    t = pred.table.merge(quali, on="driver_ref")
+    assert len(t) == len(quali) and (t["grid"] == t["position"]).all()  # the real order, not stage 1's
+    assert t["quali_gap_pct"].isna().all()
+    assert t["p_win"].sum() == pytest.approx(1)
+    by_slot = t.sort_values("grid")
+    assert by_slot["p_win"].iloc[0] > by_slot["p_win"].iloc[9]  # pole beats P10 in the same race
+    # a better slot never lowers a driver's chances here either
+    for driver in ["hamilton", "bearman"]:
+        p = [engine.predict_race(2026, 4, Scenario().with_slot(driver, s)).table.set_index("driver_ref").loc[
+            driver, "p_win"] for s in range(len(t), 0, -1)]
+        assert all(b >= a for a, b in zip(p, p[1:])), (driver, p)
+    store.close()
+
+
+def test_rain_what_if_moves_chances_by_the_learned_amount(trained_engine):
+    bundle = trained_engine.champion()
+    model = bundle.race_models[PRE]
+    effect = model.weather_
+    assert effect is not None and effect.wet_races >= 5 and effect.gamma > 0 and effect.delta > 0
+    dry = trained_engine.predict_race(2026, 5, Scenario(rain=0.0)).table.set_index("driver_ref").sort_index()
+    wet = trained_engine.predict_race(2026, 5, Scenario(rain=1.0)).table.set_index("driver_ref").sort_index()
+    favourite = dry["p_win"].idxmax()
+    assert wet.loc[favourite, "p_win"] < dry.loc[favourite, "p_win"]
+    assert (wet["p_dnf"] > dry["p_dnf"]).all()
+    # exactly the learned effect: strengths times (1 - gamma), DNF log-odds plus delta
+    rows = trained_engine.frame()
+    rows = rows[(rows["season"] == 2026) & (rows["round"] == 5)].sort_values("driver_ref", kind="mergesort")
+    view = with_predicted_grid(rows, bundle.stage1.predict(rows)).assign(rain=0.0)
+    strength = model.strengths(view)
+    p_dnf = model.dnf_proba(view)
+    logit = np.log(p_dnf / (1 - p_dnf)) + effect.delta
+    expected = simulate(strength * (1 - effect.gamma), 1 / (1 + np.exp(-logit)), model.n_sims, race_seed(2026, 5))
+    np.testing.assert_allclose(wet["p_win"].to_numpy(), expected.p_win, atol=1e-12)
+
+
+def test_better_slot_never_lowers_chances_in_the_rain(trained_engine):
+    base = trained_engine.predict_race(2026, 4, Scenario(rain=1.0))
+    for driver in ["russell", "albon"]:
+        p = [trained_engine.predict_race(2026, 4, Scenario(rain=1.0).with_slot(driver, s)).table.set_index(
+            "driver_ref").loc[driver, "p_win"] for s in range(len(base.table), 0, -1)]
+        assert all(b >= a for a, b in zip(p, p[1:])), (driver, p)
+
+
+def test_calibration_is_fitted_on_earlier_races_only(trained_engine):
+    frame = trained_engine.frame()
+    cutoff = int(frame[(frame["season"] == 2025) & (frame["round"] == 10)]["race_idx"].iloc[0])
+    model = train_stage2(frame, cutoff, POST, FAST)
+    blend = model.blend_
+    assert blend is not None and blend.races >= 10 and blend.last_race_idx < cutoff
+    assert (frame.loc[model.calibration_scores_.index, "race_idx"] < cutoff).all()
+    # later outcomes, scrambled, change nothing
+    later = frame["race_idx"] >= cutoff
+    rng = np.random.default_rng(0)
+    scrambled = frame.copy()
+    scrambled.loc[later, "finish"] = rng.permutation(scrambled.loc[later, "finish"].to_numpy())
+    scrambled.loc[later, "dnf"] = rng.permutation(scrambled.loc[later, "dnf"].to_numpy())
+    again = train_stage2(scrambled, cutoff, POST, FAST).blend_
+    assert (again.alpha, again.beta) == (blend.alpha, blend.beta)
+
+
+def test_walk_forward_carries_stage1_and_outcomes_and_checks_rain(trained_engine):
+    frame = trained_engine.frame()
+    stage1 = trained_engine.stage1_history(frame)
+    result = walk_forward(frame, 2025, 2025, FAST, stage1, last_n_races=8)
+    preds = result.predictions
+    for col in ("pred_grid", "pred_quali_time_s", "quali_time_s", "finish", "grid", "actual_grid"):
+        assert col in preds.columns, col
+    model_pre = preds[(preds["predictor"] == "model") & (preds["mode"] == PRE)]
+    # before qualifying the grid used is stage 1's
+    assert (model_pre["grid"] == model_pre["pred_grid"]).mean() > 0.9
+    post = preds[(preds["predictor"] == "model") & (preds["mode"] == POST)]
+    assert (post["grid"] == post["actual_grid"]).all() and (post["finish"] == post["position_order"]).all()
+    assert post["pred_quali_time_s"].between(60, 130).mean() > 0.9
+    table = reliability_table(preds, mode=POST)
+    assert table["n"].sum() == len(post)
+    check = result.rain_validation()
+    assert set(result.wet_races.columns) >= {"logloss_observed", "logloss_dry", "rain"}
+    assert check["races"] == len(result.wet_races[result.wet_races["mode"] == POST])
