@@ -100,7 +100,7 @@ def main() -> int:
 
         # the rain what-if on the next race, with a model trained on everything
         started = time.perf_counter()
-        engine.retrain()
+        engine.lifecycle.retrain()
         train_s = time.perf_counter() - started
         race = engine.upcoming_races(1)[0]
         dry = engine.predict_race(race.season, race.round, Scenario(rain=0.0)).table.set_index("driver_ref")

@@ -175,6 +175,19 @@ CREATE TABLE season_checkpoints (
 """,
 ))
 
+MIGRATIONS.append((
+    5,
+    "backtest predictions carry stage 1's view and what happened, so every metric can be recounted",
+    """
+ALTER TABLE backtest_predictions ADD COLUMN pred_grid DOUBLE;
+ALTER TABLE backtest_predictions ADD COLUMN pred_gap DOUBLE;
+ALTER TABLE backtest_predictions ADD COLUMN pred_quali_time_s DOUBLE;
+ALTER TABLE backtest_predictions ADD COLUMN quali_time_s DOUBLE;
+ALTER TABLE backtest_predictions ADD COLUMN finish DOUBLE;
+ALTER TABLE backtest_predictions ADD COLUMN actual_grid DOUBLE;
+""",
+))
+
 # Tables filled from the sources, in the order a bootstrap writes them (parents first).
 SOURCE_TABLES = [
     "seasons", "circuits", "drivers", "constructors", "status", "races", "results",

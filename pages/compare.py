@@ -13,7 +13,7 @@ from pages._style import show_chart, style_figure, team_color
 from pages._widgets import escape_markdown, friendly_error, require_data, show_table
 
 P = "compare_"
-RATING_LABELS = {"drv_elo": "Race Elo", "drv_qelo": "Qualifying Elo"}
+RATING_LABELS = {"strength": "Strength (car + driver)", "driver_rating": "Driver", "car_rating": "Car"}
 
 st.title("Head to head")
 st.caption("Two drivers side by side: points through the season, who was ahead in every race and qualifying "
@@ -101,17 +101,19 @@ except Exception as exc:
     friendly_error(exc, "read the ratings")
     ratings = pd.DataFrame()
 if not ratings.empty:
-    which = st.segmented_control("Rating", list(RATING_LABELS), default="drv_elo", required=True,
+    which = st.segmented_control("Rating", list(RATING_LABELS), default="strength", required=True,
                                  format_func=RATING_LABELS.get, key=P + "rating")
     rf = go.Figure()
     for ref, row in ((a, da), (b, db)):
         r = ratings[ratings["driver_ref"] == ref]
         rf.add_trace(go.Scatter(x=r["round"], y=r[which], mode="lines+markers", name=row["code"],
                                 line=dict(color=colour[ref], width=3),
-                                hovertemplate=f"{row['code']} before round %{{x}}: %{{y:.0f}}<extra></extra>"))
-    rf.update_xaxes(title="before round", dtick=2)
+                                hovertemplate=f"{row['code']} after round %{{x}}: %{{y:.1f}}<extra></extra>"))
+    rf.update_xaxes(title="after round", dtick=2)
     rf.update_yaxes(title=RATING_LABELS[which])
-    st.markdown("**Ratings going into each race**")
+    st.markdown("**Ratings after each race**")
+    st.caption("The car from its qualifying and race pace, the driver from how he compares with his teammates; "
+               "points on one scale, 0 = the field's average.")
     show_chart(style_figure(rf, height=320), key=P + "ratings")
 
 st.markdown("**Race by race**")

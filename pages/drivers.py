@@ -23,41 +23,38 @@ standings_tab, ratings_tab, form_tab, teammates_tab = st.tabs(
 
 
 def rating_chart(history: pd.DataFrame, who: str) -> go.Figure:
-    """One line per driver (or team) in its team colour; a team's second driver is dotted so
-    teammates can be told apart. Rounds on the x axis ("R5 next" is the race ahead), race names
-    in the hover."""
+    """One line per driver (his strength: car and driver together) or per car, in team colours; a
+    team's second driver is dotted so teammates can be told apart."""
     fig = go.Figure()
+    latest = history[history["round"] == history["round"].max()]
     if who == "drivers":
-        latest = history.sort_values("round").groupby("driver_ref").last()
-        latest = latest.sort_values("drv_elo", ascending=False)
-        latest["dash"] = latest.groupby("constructor_ref").cumcount().map({0: "solid"}).fillna("dot")
-        for driver_ref, info in latest.iterrows():
-            rows = history[history["driver_ref"] == driver_ref]
+        latest = latest.sort_values("strength", ascending=False)
+        dash = latest.groupby("constructor_ref").cumcount().map({0: "solid"}).fillna("dot")
+        for (_, info), line in zip(latest.iterrows(), dash):
+            rows = history[history["driver_ref"] == info["driver_ref"]]
             fig.add_trace(go.Scatter(
-                x=rows["round"], y=rows["drv_elo"], name=info["code"], mode="lines+markers",
-                line=dict(color=team_color(info["constructor_ref"]), dash=info["dash"], width=2.5),
-                marker=dict(size=5),
-                customdata=rows[["driver", "team_name", "race"]],
-                hovertemplate="<b>%{customdata[0]}</b> (%{customdata[1]})<br>"
-                              "before %{customdata[2]}: %{y:.0f}<extra></extra>",
-            ))
+                x=rows["round"], y=rows["strength"], name=info["code"], mode="lines+markers",
+                line=dict(color=team_color(info["constructor_ref"]), dash=line, width=2.5), marker=dict(size=5),
+                customdata=rows[["driver", "team_name", "race", "car_rating", "driver_rating"]],
+                hovertemplate="<b>%{customdata[0]}</b> (%{customdata[1]})<br>after %{customdata[2]}: %{y:.1f} "
+                              "(car %{customdata[3]:.1f}, driver %{customdata[4]:+.1f})<extra></extra>"))
+        title = "strength: car + driver"
     else:
-        teams = history.drop_duplicates(["round", "team"])
-        latest = teams.sort_values("round").groupby("team").last().sort_values("team_elo", ascending=False)
-        for team, info in latest.iterrows():
-            rows = teams[teams["team"] == team]
+        cars = history.drop_duplicates(["round", "constructor_ref"])
+        for ref, info in latest.drop_duplicates("constructor_ref").sort_values("car_rating", ascending=False).set_index(
+                "constructor_ref").iterrows():
+            rows = cars[cars["constructor_ref"] == ref]
             fig.add_trace(go.Scatter(
-                x=rows["round"], y=rows["team_elo"], name=info["team_name"], mode="lines+markers",
-                line=dict(color=team_color(info["constructor_ref"]), width=3), marker=dict(size=6),
+                x=rows["round"], y=rows["car_rating"], name=info["team_name"], mode="lines+markers",
+                line=dict(color=team_color(ref), width=3), marker=dict(size=6),
                 customdata=rows[["team_name", "race"]],
-                hovertemplate="<b>%{customdata[0]}</b><br>before %{customdata[1]}: %{y:.0f}<extra></extra>",
-            ))
+                hovertemplate="<b>%{customdata[0]}</b><br>after %{customdata[1]}: %{y:.1f}<extra></extra>"))
+        title = "car rating"
     rounds = history.drop_duplicates("round")
-    fig.update_xaxes(tickvals=rounds["round"],
-                     ticktext=[f"R{r}" if done else f"R{r} next" for r, done in zip(rounds["round"], rounds["has_result"])],
-                     title=None, showgrid=False)
-    fig.update_yaxes(title="Elo rating")
-    return style_figure(fig, height=540)
+    fig.update_xaxes(tickvals=rounds["round"], ticktext=[f"R{r}" for r in rounds["round"]], title=None,
+                     showgrid=False)
+    fig.update_yaxes(title=title)
+    return style_figure(fig, height=500)
 
 
 with standings_tab:
@@ -99,21 +96,29 @@ with ratings_tab:
     else:
         try:
             history = cached_frame_query(insights.rating_history, season)
-            who = st.segmented_control("Show", ["drivers", "teams"], default="drivers", key="drivers_rating_view",
-                                       format_func=str.capitalize, required=True)
-            show_chart(rating_chart(history, who), key="rating_chart")
-            st.caption(
-                "Elo ratings going into each race, as the prediction models saw them. Every race counts as "
-                "duels between all finishers: beating a higher-rated rival gains more than beating a lower-rated "
-                "one. Driver ratings come from finishing positions, team ratings from each team's best car; "
-                "ratings drift back toward the average over each winter. A team's second driver is dotted. "
-                "Click a name in the legend to hide its line, double-click to show it alone.")
-            with st.expander("Ratings as a table"):
-                show_table(history, f"ratings_{season}.csv",
-                           columns=["race", "code", "driver", "team_name", "drv_elo", "team_elo"],
-                           column_config={"team_name": "team",
-                                          "drv_elo": st.column_config.NumberColumn("driver Elo", format="%.0f"),
-                                          "team_elo": st.column_config.NumberColumn("team Elo", format="%.0f")})
+            if history.empty:
+                st.info(f"No race of {season} has results yet.")
+            else:
+                last = history[history["round"] == history["round"].max()]
+                st.caption(f"After {last['race'].iloc[0]}. The car's rating comes from its qualifying and race "
+                           "pace this season, the driver's from how he compares with his teammates; both are "
+                           "points on one scale (0 = the field's average), and a driver's strength is the two "
+                           "together. Over each winter a car's rating is pulled towards the field, strongly when "
+                           "the rules change (2009, 2014, 2017, 2022, 2026): last year's car says little then.")
+                show_table(last, f"ratings_{season}_after_r{int(last['round'].iloc[0])}.csv",
+                           columns=["rank", "code", "strength", "car_rating", "driver_rating", "team_name"],
+                           column_config={"rank": st.column_config.NumberColumn("#", width=40),
+                                          "code": st.column_config.TextColumn("", width=50),
+                                          "strength": st.column_config.NumberColumn("strength", format="%.1f"),
+                                          "car_rating": st.column_config.NumberColumn("car", format="%.1f"),
+                                          "driver_rating": st.column_config.NumberColumn("driver", format="%+.1f"),
+                                          "team_name": "team"},
+                           height="content")
+                who = st.segmented_control("Show over the season", ["drivers", "teams"], default="drivers",
+                                           key="drivers_rating_view", format_func=str.capitalize, required=True)
+                show_chart(rating_chart(history, who), key="rating_chart")
+                st.caption("Click a name in the legend to hide its line, double-click to show it alone. A team's "
+                           "second driver is dotted.")
         except Exception as exc:
             friendly_error(exc, "compute the ratings")
 

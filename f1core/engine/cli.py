@@ -158,21 +158,38 @@ def cmd_backtest(args: argparse.Namespace, runtime: Runtime) -> int:
     print(f"\nqualifying: grid Spearman {_fmt(s1['grid_spearman'])}, pole hit {_fmt(s1['pole_hit'])}, "
           f"median lap-time error {_fmt(s1['laptime_median_abs_error_s'])} s")
     if args.json:
-        Path(args.json).write_text(json.dumps(backtest_json(summary), indent=2))
+        predictions = runtime.engine.records.backtest_predictions(run_id)
+        Path(args.json).write_text(json.dumps(backtest_json(summary, predictions), indent=2))
         print(f"written {args.json}", file=sys.stderr)
     return 0
 
 
-def backtest_json(summary: dict) -> dict:
-    """The documented shape: races, seconds, model and baselines (post-qualifying), stage1, and
-    every mode in full under `modes`."""
+def backtest_json(summary: dict, predictions=None) -> dict:
+    """The documented shape: races, seconds, model and baselines (post-qualifying), stage1, every
+    mode in full under `modes`, and with `predictions` (the stored run's rows) `per_race`: the
+    model's chances and what happened, race by race and mode, so anyone can recount every metric."""
     post = summary["modes"].get(POST) or next(iter(summary["modes"].values()))
-    return {
+    out = {
         "races": summary["races"], "seconds": summary["seconds"], "retrain_every": summary["retrain_every"],
         "from_season": summary.get("from_season"), "to_season": summary.get("to_season"),
         "model": post["model"], "baselines": post["baselines"], "stage1": summary["stage1"],
         "modes": summary["modes"],
     }
+    if predictions is not None:
+        model = predictions[predictions["predictor"] == "model"].sort_values(["season", "round", "mode", "driver_ref"])
+        out["per_race"] = [
+            {"season": int(season), "round": int(rnd), "mode": mode,
+             "drivers": [{"driver": r.driver_ref, "grid": _int(r.grid), "p_win": _num(r.p_win),
+                          "p_podium": _num(r.p_podium), "expected_position": _num(r.expected_position),
+                          "pred_grid": _int(r.pred_grid), "pred_quali_time_s": _num(r.pred_quali_time_s),
+                          "finish": _int(r.finish), "quali_time_s": _num(r.quali_time_s)}
+                         for r in g.itertuples(index=False)]}
+            for (season, rnd, mode), g in model.groupby(["season", "round", "mode"], sort=True)]
+    return out
+
+
+def _int(value) -> int | None:
+    return None if _num(value) is None else int(value)
 
 
 # -- the season -----------------------------------------------------------------------------------

@@ -593,6 +593,10 @@ def build_frame(store: Store) -> pd.DataFrame:
     dry_mean = _lagged(df, "driver_ref", "gain_dry", halflife=20)
     df["drv_wet_gain"] = wet_mean - dry_mean
 
+    # Sums over more or fewer later rows can change the last bits of a float; rounded, the same
+    # history gives bit-identical features whatever follows it, so a replay reproduces exactly.
+    derived = [c for c in df.columns if (c in FEATURE_BY_NAME or c.startswith("rt_")) and df[c].dtype == float]
+    df[derived] = df[derived].round(9)
     df = df.sort_values(["race_idx", "position_order", "quali_position"], na_position="last",
                         kind="mergesort").reset_index(drop=True)
     return df

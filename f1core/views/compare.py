@@ -99,9 +99,13 @@ def compare(store: Store, season: int, a: str, b: str) -> Comparison:
 
 
 def ratings(store: Store | None, frame: pd.DataFrame, season: int, drivers: tuple[str, str]) -> pd.DataFrame:
-    """Each driver's ratings going into every race of `season` (what the models knew before the
-    start), from the feature frame: round, driver_ref and every rating column it has. `store` is
-    unused (the shape of the UI's cached frame queries)."""
-    cols = [c for c in ("drv_elo", "drv_qelo", "drv_qgap_ewm", "drv_teammate_delta") if c in frame.columns]
-    rows = frame[(frame["season"] == season) & frame["driver_ref"].isin(drivers)]
-    return rows[["round", "driver_ref", *cols]].drop_duplicates(["round", "driver_ref"]).sort_values("round")
+    """Each driver's ratings after every race of `season` (`f1core.engine.ratings`): round,
+    driver_ref, strength, car_rating, driver_rating. `store` is unused (the shape of the UI's
+    cached frame queries)."""
+    from f1core.engine.ratings import ratings_as_of
+
+    done = frame[(frame["season"] == season) & frame["has_result"]]
+    if done.empty:
+        return pd.DataFrame(columns=["round", "driver_ref", "strength", "car_rating", "driver_rating"])
+    out = ratings_as_of(frame, season, int(done["round"].max()))
+    return out[out["driver_ref"].isin(drivers)][["round", "driver_ref", "strength", "car_rating", "driver_rating"]]

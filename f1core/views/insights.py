@@ -257,33 +257,24 @@ def teammate_head_to_head(store: Store, season: int) -> pd.DataFrame:
 # -- ratings ------------------------------------------------------------------------------------
 
 def rating_history(store: Store, frame: pd.DataFrame, season: int) -> pd.DataFrame:
-    """Driver and team Elo going into each race of `season` (what the models knew before the
-    start), from the feature frame; the next scheduled race closes the line so the latest result
-    shows. One row per driver and race, with codes, names and the team's constructor at the time."""
-    rows = frame[frame["season"] == season]
+    """Every driver's and car's rating after each race of `season` (`f1core.engine.ratings`:
+    the car from its qualifying and race pace, the driver from how he compares with his
+    teammates, both on one points scale, the car's shrunk towards the field at rule changes),
+    with codes, names and the team's name: season, round, race, driver_ref, code, driver,
+    constructor_ref, team_name, car_rating, driver_rating, strength, rank (1 = strongest)."""
+    from f1core.engine.ratings import ratings_as_of
+
+    rows = frame[(frame["season"] == season) & frame["has_result"]]
     if rows.empty:
         return pd.DataFrame()
-    done = rows[rows["has_result"]]
-    upcoming = rows[~rows["has_result"]]
-    if not upcoming.empty:
-        done = pd.concat([done, upcoming[upcoming["round"] == upcoming["round"].min()]])
-    rows = done[["season", "round", "driver_ref", "constructor_ref", "team", "has_result", "drv_elo", "team_elo"]]
-    names = store.read(
-        """
-        SELECT d.driver_ref, d.code, d.driver_name AS driver
-        FROM driver_labels d
-        WHERE d.driver_ref IN (SELECT DISTINCT driver_ref FROM results WHERE season = ?)
-           OR d.driver_ref IN (SELECT DISTINCT driver_ref FROM qualifying WHERE season = ?)
-        """,
-        [season, season],
-    )
+    out = ratings_as_of(frame, season, int(rows["round"].max()))
+    names = store.read("SELECT driver_ref, code, driver_name AS driver FROM driver_labels")
     teams = store.read("SELECT constructor_ref, name AS team_name FROM constructors")
     races = store.read("SELECT round, name FROM races WHERE season = ?", [season])
     races["race"] = [f"R{r} {short_race_name(n)}" for r, n in zip(races["round"], races["name"])]
-    out = (rows.merge(names, on="driver_ref", how="left")
-               .merge(teams, on="constructor_ref", how="left")
-               .merge(races[["round", "race"]], on="round", how="left"))
-    out = with_driver_labels(out)
+    out = (out.merge(names, on="driver_ref", how="left")
+              .merge(teams, on="constructor_ref", how="left")
+              .merge(races[["round", "race"]], on="round", how="left"))
+    out = with_driver_labels(out.rename(columns={"driver": "driver_name"})).rename(columns={"driver_name": "driver"})
     out["team_name"] = out["team_name"].fillna(out["constructor_ref"])
-    out["race"] = out["race"].where(out["has_result"], out["race"] + " (next)")
-    return out.sort_values(["round", "drv_elo"], ascending=[True, False]).reset_index(drop=True)
+    return out.sort_values(["round", "rank"]).reset_index(drop=True)

@@ -1,5 +1,6 @@
 """The command line as a user runs it: a real subprocess over a copy of the snapshot store."""
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -138,6 +139,12 @@ def test_train_and_backtest(cli):
                     "position_mae"):
             assert key in entry and len(entry[f"{key}_ci"]) == 2
     assert {"grid_spearman", "pole_hit", "laptime_median_abs_error_s"} <= set(data["stage1"])
+    # per_race lets anyone recount the metrics: the winner's log loss, race by race, gives the headline
+    races = [r for r in data["per_race"] if r["mode"] == "post-qualifying"]
+    assert len(races) == 4 and {"driver", "grid", "p_win", "p_podium", "expected_position", "pred_grid",
+                                "pred_quali_time_s", "finish", "quali_time_s"} == set(races[0]["drivers"][0])
+    losses = [-math.log(max(next(d["p_win"] for d in r["drivers"] if d["finish"] == 1), 1e-4)) for r in races]
+    assert sum(losses) / len(losses) == pytest.approx(data["model"]["winner_logloss"], abs=1e-9)
 
 
 def test_ingest_runs_the_same_upkeep_as_the_app(tmp_path, ergast_dir, weather_dir):

@@ -75,9 +75,13 @@ def test_better_slot_never_lowers_chances_in_the_rain(trained_engine):
 
 
 def test_calibration_is_fitted_on_earlier_races_only(trained_engine):
-    frame = trained_engine.frame()
+    from f1core.engine.training import PRE, stage2_rows
+
+    frame = stage2_rows(trained_engine.frame(), PRE, trained_engine.lifecycle.stage1_history(
+        trained_engine.frame(), FAST))
     cutoff = int(frame[(frame["season"] == 2025) & (frame["round"] == 10)]["race_idx"].iloc[0])
-    model = train_stage2(frame, cutoff, POST, FAST)
+    assert train_stage2(trained_engine.frame(), cutoff, POST, FAST).blend_ is None  # after qualifying: no blend
+    model = train_stage2(frame, cutoff, PRE, FAST)
     blend = model.blend_
     assert blend is not None and blend.races >= 10 and blend.last_race_idx < cutoff
     assert (frame.loc[model.calibration_scores_.index, "race_idx"] < cutoff).all()
@@ -87,13 +91,13 @@ def test_calibration_is_fitted_on_earlier_races_only(trained_engine):
     scrambled = frame.copy()
     scrambled.loc[later, "finish"] = rng.permutation(scrambled.loc[later, "finish"].to_numpy())
     scrambled.loc[later, "dnf"] = rng.permutation(scrambled.loc[later, "dnf"].to_numpy())
-    again = train_stage2(scrambled, cutoff, POST, FAST).blend_
+    again = train_stage2(scrambled, cutoff, PRE, FAST).blend_
     assert (again.alpha, again.beta) == (blend.alpha, blend.beta)
 
 
 def test_walk_forward_carries_stage1_and_outcomes_and_checks_rain(trained_engine):
     frame = trained_engine.frame()
-    stage1 = trained_engine.stage1_history(frame)
+    stage1 = trained_engine.lifecycle.stage1_history(frame, trained_engine.config)
     result = walk_forward(frame, 2025, 2025, FAST, stage1, last_n_races=8)
     preds = result.predictions
     for col in ("pred_grid", "pred_quali_time_s", "quali_time_s", "finish", "grid", "actual_grid"):
