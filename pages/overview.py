@@ -171,6 +171,8 @@ else:
 
 engine = require_model()
 champion = engine.registry.champion_version() or ""
+if (behind := engine.behind_baseline()) is not None:
+    st.warning(f"**The model is behind its baseline lately.** {behind}", icon=":material/trending_down:")
 
 if race is None:
     st.info("There is no upcoming race in the calendar yet. The next season's calendar arrives with the "

@@ -62,20 +62,47 @@ class RetrainDecision:
         return f"{verdict}: " + "; ".join(self.reasons)
 
 
+BASELINE_MARGIN = 0.02  # log loss a model may trail the grid baseline by before it counts as behind it
+
+
+def behind_grid(metrics: dict) -> float | None:
+    """How much worse (winner log loss) a model's recent walk-forward is than the grid baseline's
+    on the same races, when it is worse by more than the margin; None when it is not behind."""
+    recent = metrics.get("recent", {})
+    grid = metrics.get("recent_baselines", {}).get("grid", {})
+    if "winner_logloss" not in recent or "winner_logloss" not in grid:
+        return None
+    gap = recent["winner_logloss"] - grid["winner_logloss"]
+    return gap if gap > BASELINE_MARGIN else None
+
+
 def promotion_decision(challenger: ModelBundle, champion: ModelBundle | None,
                        champ: dict | None) -> tuple[bool, list[str]]:
-    """The promotion rule, on the recent races walk-forward: promote when log loss is better by
-    0.02 or more (Spearman not worse by more than 0.01), or within those margins while trained on
-    newer races; otherwise keep the challenger pending."""
-    if champion is None:
-        return True, ["no champion yet"]
+    """The promotion rule, on the recent races walk-forward, beside the grid baseline on the same
+    races: a challenger that trails the grid baseline by more than the margin is not promoted
+    over a champion that does not; otherwise promote when log loss is better by 0.02 or more
+    (Spearman not worse by more than 0.01), or within those margins while trained on newer races."""
     new = challenger.metrics["recent"]
+    grid = challenger.metrics.get("recent_baselines", {}).get("grid", {})
+    behind = behind_grid(challenger.metrics)
+    grid_words = (f"; the grid baseline {grid['winner_logloss']:.3f} on the same races" if "winner_logloss" in grid
+                  else "")
+    if champion is None:
+        reasons = ["no champion yet"]
+        if behind is not None:
+            reasons.append(f"it trails the grid baseline by {behind:.3f} in log loss over the recent "
+                           f"{new['races']} races, but something must be served")
+        return True, reasons
     d_loss = new["winner_logloss"] - champ["winner_logloss"]
     d_rho = new["spearman"] - champ["spearman"]
     newer = challenger.training_window["races"] - champion.training_window.get("races", 0)
     same_config = challenger.config == champion.config
     facts = (f"recent {new['races']} races: log loss {new['winner_logloss']:.3f} vs {champ['winner_logloss']:.3f}, "
-             f"Spearman {new['spearman']:.3f} vs {champ['spearman']:.3f}")
+             f"Spearman {new['spearman']:.3f} vs {champ['spearman']:.3f}{grid_words}")
+    champion_behind = (champ["winner_logloss"] - grid["winner_logloss"] > BASELINE_MARGIN) if "winner_logloss" in grid \
+        else False
+    if behind is not None and not champion_behind:
+        return False, [facts, f"it trails the grid baseline by {behind:.3f}, and the champion does not"]
     if d_loss <= -0.02 and d_rho >= -0.01:
         return True, [facts, "better log loss by at least 0.02"]
     if d_loss <= 0.02 and d_rho >= -0.01 and newer > 0:

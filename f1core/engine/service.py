@@ -167,6 +167,21 @@ class Engine:
                 continue
         return None
 
+    def behind_baseline(self) -> str | None:
+        """Plain words when the served model trails the grid baseline over the recent races it
+        was checked on (walk-forward, same races), else None."""
+        from f1core.engine.lifecycle import behind_grid
+
+        bundle = self.champion()
+        if bundle is None or behind_grid(bundle.metrics) is None:
+            return None
+        recent = bundle.metrics["recent"]
+        grid = bundle.metrics["recent_baselines"]["grid"]
+        return (f"Over the last {recent['races']} races, checked walk-forward, model {bundle.version} did worse than "
+                f"the plain grid baseline (the pole sitter is likeliest to win): winner log loss "
+                f"{recent['winner_logloss']:.2f} against {grid['winner_logloss']:.2f}. Weigh its chances with that "
+                "in mind; the next retrain tries again.")
+
     def served_model(self) -> ModelBundle:
         bundle = self.champion()
         if bundle is None:

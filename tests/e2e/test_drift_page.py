@@ -17,7 +17,7 @@ def test_drift_page_shows_the_suggestion_and_charts(app_server, page):
     assert_no_error(page)
     expect(page.locator("h1").first).to_have_text("Drift")
     verdict = page.locator('[data-testid="stAlert"]').first
-    expect(verdict).to_contain_text(re.compile("Retraining is suggested|No retraining needed for drift"))
+    expect(verdict).to_contain_text(re.compile("Retraining is suggested|No retraining needed for drift|The inputs have moved"))
     charts = page.locator('[data-testid="stPlotlyChart"]')
     expect(charts.nth(1).locator(".scatterlayer .trace").first).to_be_attached()
     expect(charts).to_have_count(2)

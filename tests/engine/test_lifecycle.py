@@ -73,3 +73,37 @@ def test_no_reason_to_retrain_once_a_model_has_seen_the_data_as_it_is(engine_pat
     import_dump(store, ergast_dir)  # Miami's results arrive
     assert engine.lifecycle.retrained_on_current_data() is None
     assert [k for k, _ in engine.lifecycle.retrain_triggers()][0] == "new-results"
+
+
+def test_a_challenger_behind_the_grid_baseline_is_not_promoted_over_one_that_is_not(trained_engine):
+    import copy
+
+    from f1core.engine.lifecycle import promotion_decision
+
+    champion = trained_engine.champion()
+    grid = {"winner_logloss": 1.0, "spearman": 0.6, "races": 12}
+    champion = copy.copy(champion)
+    # on the same 12 races the grid baseline scores 0.95: the champion 0.965 (within the margin), the
+    # challenger 0.98 (behind it), which the old rule would still promote (within 0.02, newer races)
+    champion.metrics = {"recent": {"winner_logloss": 0.965, "spearman": 0.7, "races": 12},
+                        "recent_baselines": {"grid": {**grid, "winner_logloss": 0.95}}}
+    challenger = copy.copy(champion)
+    challenger.training_window = {**champion.training_window, "races": champion.training_window["races"] + 3}
+    challenger.metrics = {"recent": {"winner_logloss": 0.98, "spearman": 0.7, "races": 12},
+                          "recent_baselines": {"grid": {**grid, "winner_logloss": 0.95}}}
+    promoted, reasons = promotion_decision(challenger, champion, champion.metrics["recent"])
+    assert not promoted and "trails the grid baseline by 0.030, and the champion does not" in reasons[-1]
+    assert "the grid baseline 0.950 on the same races" in reasons[0]
+    challenger.metrics["recent_baselines"]["grid"]["winner_logloss"] = 1.2  # races where the grid did badly
+    assert promotion_decision(challenger, champion, champion.metrics["recent"])[0]
+
+
+def test_the_served_model_behind_its_baseline_is_said_in_plain_words(trained_engine, monkeypatch):
+    bundle = trained_engine.champion()
+    monkeypatch.setattr(bundle, "metrics", {"recent": {"winner_logloss": 1.4, "races": 12},
+                                            "recent_baselines": {"grid": {"winner_logloss": 1.1}}})
+    words = trained_engine.behind_baseline()
+    assert "did worse than the plain grid baseline" in words and "1.40 against 1.10" in words
+    monkeypatch.setattr(bundle, "metrics", {"recent": {"winner_logloss": 1.0, "races": 12},
+                                            "recent_baselines": {"grid": {"winner_logloss": 1.1}}})
+    assert trained_engine.behind_baseline() is None
