@@ -267,7 +267,16 @@ def freshness_banner() -> None:
         return
     upcoming = store.next_races(day, 1)
     nxt = f" · next: {upcoming[0].label}, {upcoming[0].date:%-d %b %Y}" if upcoming else ""
-    st.caption(f":material/database: Data up to {last.label} ({last.date:%-d %b %Y}){nxt}")
+    demo = (f" · :material/event: demo date {day:%-d %b %Y} (F1_TODAY): the calendar follows it; the times "
+            "things were computed follow the server's clock") if get_settings().today else ""
+    st.caption(f":material/database: Data up to {last.label} ({last.date:%-d %b %Y}){nxt}{demo}")
+
+
+def computed_at(moment) -> str:
+    """When something was computed, on the server's clock, labelled so when a demo date
+    (F1_TODAY) moves the calendar: '1 Dec 2026, 10:33 UTC (server clock)'."""
+    text = f"{pd.Timestamp(moment):%-d %b %Y, %H:%M} UTC"
+    return text + (" (server clock)" if get_settings().today else "")
 
 
 @contextmanager

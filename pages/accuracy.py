@@ -20,7 +20,15 @@ from f1core.views.terms import (
 from pages._accuracy_charts import bin_count_chart, checkpoint_chart, reliability_chart, rolling_chart, season_chart
 from pages._resources import get_engine, get_store
 from pages._style import show_chart
-from pages._widgets import download_csv, friendly_error, progress_status, require_admin, require_data, show_table
+from pages._widgets import (
+    computed_at,
+    download_csv,
+    friendly_error,
+    progress_status,
+    require_admin,
+    require_data,
+    show_table,
+)
 
 HEADLINE_METRICS = ["winner_top1", "winner_top3", "winner_logloss", "spearman"]
 
@@ -103,7 +111,7 @@ if summary.get("from_season") == summary.get("to_season"):
     seasons_span = str(summary.get("from_season"))
 created = pd.Timestamp(latest["created_at"])
 st.caption(f"Backtest run {run_id} · {summary['races']} races of {seasons_span} · the model retrained every "
-           f"{summary.get('retrain_every', '?')} races · computed {created:%-d %b %Y, %H:%M} UTC in "
+           f"{summary.get('retrain_every', '?')} races · computed {computed_at(created)} in "
            f"{latest['seconds']:.0f} s")
 
 available = [m for m in MODES if m in summary.get("modes", {})]
@@ -408,7 +416,7 @@ def draw_championship() -> None:
                  "sample: one title decided at the last race moves these figures a lot.")
     show_chart(checkpoint_chart(season_groups(per)[group]),
                key="accuracy_champ_chart")
-    st.caption(f"Season backtest run {run['run_id']}, {pd.Timestamp(run['created_at']):%-d %b %Y}, "
+    st.caption(f"Season backtest run {run['run_id']}, computed {computed_at(run['created_at'])}, "
                f"{run['seconds']:.0f} s.")
 
 

@@ -32,7 +32,7 @@ def test_headline_metrics_stand_beside_the_baselines(with_model):
     assert {"Model", "Grid baseline", "Form baseline", "vs grid", "vs form"} <= set(headline.columns)
     assert "Winner log loss ↓" in set(headline["metric"])
     assert frames(at)[1].equals(headline)  # the other baseline, in an expander
-    assert "4 races of 2026" in texts(at.caption)
+    assert "4 races of 2026" in texts(at.caption) and "UTC (server clock)" in texts(at.caption)
     assert "walk-forward" in texts(at.markdown).lower()  # the plain-words note
     assert [t.label for t in at.tabs] == ["By season", "Over time", "Calibration", "Qualifying", "Championship",
                                          "Live track record"]

@@ -33,3 +33,11 @@ def test_missing_results_warn_and_offer_a_protected_refresh(app_env, mini_db, mo
     assert "Results are missing for 1 race already run" in texts(at.warning)
     assert "2024 R3 Australian Grand Prix" in texts(at.warning)
     assert at.text_input(key="admin_password_freshness_refresh")
+
+
+def test_a_demo_date_says_which_clock_is_which(app_env, mini_db, monkeypatch):
+    app_env(mini_db)
+    monkeypatch.setenv("F1_TODAY", "2024-03-20")
+    at = run_app(monkeypatch)
+    assert "demo date 20 Mar 2024 (F1_TODAY): the calendar follows it" in texts(at.caption)
+    assert "follow the server's clock" in texts(at.caption)
