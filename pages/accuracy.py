@@ -113,6 +113,16 @@ created = pd.Timestamp(latest["created_at"])
 st.caption(f"Backtest run {run_id} · {summary['races']} races of {seasons_span} · the model retrained every "
            f"{summary.get('retrain_every', '?')} races · computed {computed_at(created)} in "
            f"{latest['seconds']:.0f} s")
+bundle = engine.champion()
+if bundle is not None:
+    window = bundle.training_window
+    first_data = int(get_store().scalar("SELECT min(season) FROM results") or window["first_season"])
+    first = max(int(window["first_season"]), first_data)
+    st.caption(f":material/model_training: The model serving predictions here, {bundle.version}, learned from "
+               f"{window['races']} races, {first} to {window['last_race_label']}; this backtest trains the same set-up "
+               "on the same store, so its figures describe this model"
+               + (f" (this store starts in {first_data}: a store with more history scores better, see the README)"
+                  if first_data > 2003 else "") + ".")
 
 available = [m for m in MODES if m in summary.get("modes", {})]
 if not available:

@@ -116,17 +116,16 @@ def verdict_panel(r: RaceReview) -> None:
 def metrics_table(r: RaceReview, key: str) -> None:
     m = r.metrics
     shown = m.assign(**{"grid baseline": m["grid"], "form baseline": m["form"],
-                        "best": m["better"].map({"higher": "↑", "lower": "↓"})})
-    columns = ["label", "best", "model", "grid baseline", "form baseline"]
+                        "label": m["label"] + m["better"].map({"higher": " ↑", "lower": " ↓"})})
+    columns = ["label", "model", "grid baseline", "form baseline"]
     for name in ("grid", "form"):
         if m[name].isna().all():
             columns.remove(f"{name} baseline")
     st.markdown("**This race's scores**")
     show_table(shown.drop(columns=["grid", "form"]), f"past_race_scores_{key}.csv", columns=columns,
                height="content",
-               column_config={"label": st.column_config.TextColumn("metric", width=150),
-                              "best": st.column_config.TextColumn(
-                                  "", width=28, help="↑ higher is better, ↓ lower is better"),
+               column_config={"label": st.column_config.TextColumn(
+                                  "metric", width=185, help="↑ higher is better, ↓ lower is better"),
                               "model": st.column_config.NumberColumn(format="%.3g", width=60),
                               "grid baseline": st.column_config.NumberColumn("grid", format="%.3g", width=60,
                                                                              help="The grid baseline"),
