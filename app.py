@@ -12,7 +12,7 @@ import streamlit as st
 st.set_page_config(page_title="F1 Predictions", page_icon="🏎️", layout="wide")
 
 from f1core.ingest.refresh import Refresher  # noqa: E402  (set_page_config must come first)
-from pages._resources import get_refresher  # noqa: E402
+from pages._resources import evict_superseded_data, get_refresher  # noqa: E402
 from pages._widgets import freshness_banner, friendly_error  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
@@ -34,7 +34,7 @@ PAGE_LAYOUT = [
 ]
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=1)
 def start_background_refresh() -> Refresher:
     """Once per server process, not per session: the refresher's thread bootstraps an empty store
     at once; a store with data is refreshed a minute after start-up (so the first visitors do not
@@ -59,6 +59,7 @@ def navigation_pages() -> dict[str, list[st.Page]]:
 page = st.navigation(navigation_pages())
 try:
     start_background_refresh()
+    evict_superseded_data()  # a refresh landed new data: the caches of the old version go
     freshness_banner()
 except Exception as exc:  # a broken store must not hide the page; the page explains what it can
     friendly_error(exc, "check the data store")

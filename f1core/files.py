@@ -3,10 +3,15 @@ renamed over it. A crash, a full disk or a second writer never leaves a half-wri
 or cache file, and a failed write leaves no temporary file behind."""
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import pickle
 import threading
 from pathlib import Path
+
+# The errors a write gets when the disk (or the user's quota on it) has no room left.
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT}
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -31,3 +36,23 @@ def atomic_pickle(path: Path, obj: object) -> None:
 def read_pickle(path: Path) -> object:
     with open(path, "rb") as fh:
         return pickle.load(fh)
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks (a model file is a few MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) says the disk or the quota has no room left."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -3,13 +3,17 @@
 One `Runtime` per server process (store, engine, refresher with its upkeep), shared by every
 session through `st.cache_resource`. Cached data is keyed by the store's data version (and the
 champion's version for predictions), so every cache refreshes by itself when an ingestion run
-lands new rows or a new model is promoted. Pages call these helpers and `f1core`; they hold no
-SQL and no modelling.
+lands new rows or a new model is promoted. Keys of a superseded version are never asked for
+again, so they must not stay: every cache is bounded in entries and in time (`max_entries`,
+`ttl`), and `evict_superseded_data` (called by `app.py` before each page) empties the data caches
+as soon as a new data version is seen. Pages call these helpers and `f1core`; they hold no SQL and
+no modelling.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
@@ -38,7 +42,12 @@ def get_settings() -> Settings:
         st.stop()
 
 
-@st.cache_resource(show_spinner=False)
+def _close_runtime(runtime: Runtime) -> None:
+    runtime.close()
+
+
+# One store per process: a second F1_DB (only tests switch it) closes the runtime it replaces.
+@st.cache_resource(show_spinner=False, max_entries=1, on_release=_close_runtime)
 def _open_runtime(db_path: str, _settings: Settings) -> Runtime:
     from f1core.runtime import open_runtime
 
@@ -85,7 +94,10 @@ def feature_frame() -> pd.DataFrame:
         return get_engine().frame()
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+DATA_TTL_S = 3 * 3600  # a backstop: `evict_superseded_data` drops old versions at once
+
+
+@st.cache_data(show_spinner=False, max_entries=256, ttl=DATA_TTL_S)
 def _cached_call(name: str, db_path: str, data_version: int, args: tuple, kwargs: tuple, *,
                  _fn: Callable[..., Any], _leading: tuple) -> Any:
     return _fn(*_leading, *args, **dict(kwargs))
@@ -115,7 +127,7 @@ def champion_version() -> str | None:
     return get_engine().registry.champion_version()
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
+@st.cache_data(show_spinner=False, max_entries=512, ttl=DATA_TTL_S)
 def _prediction(db_path: str, data_version: int, model_version: str, season: int, round_: int,
                 scenario_items: tuple) -> Any:
     from f1core.engine.scenario import Scenario
@@ -132,7 +144,7 @@ def race_prediction(season: int, round_: int, scenario: Any = None) -> Any:
                        int(round_), scenario_items)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32, ttl=DATA_TTL_S)
 def _sprint(db_path: str, data_version: int, model_version: str, season: int, round_: int) -> Any:
     return get_engine().predict_sprint(season, round_)
 
@@ -156,3 +168,24 @@ def freeze_shown_predictions() -> None:
         _freeze(str(get_store().path), champion_version() or "")
     except Exception as exc:
         log.warning("could not freeze the predictions: %s", exc)
+
+
+_seen_versions: dict[str, int] = {}  # store path -> the newest data version a page run has seen
+_seen_lock = threading.Lock()
+
+
+def evict_superseded_data() -> bool:
+    """Empty every `st.cache_data` cache once the store has a new data version: what they hold
+    was keyed by the old one and would only be pushed out by hundreds of new entries, so memory
+    grew by a set of caches with each refresh. Cheap otherwise (one query). Returns True when it
+    emptied them."""
+    store = get_store()
+    version = store.data_version()
+    with _seen_lock:
+        before = _seen_versions.get(str(store.path))
+        _seen_versions[str(store.path)] = version
+    if before is None or before == version:
+        return False
+    st.cache_data.clear()
+    log.info("data version %s replaces %s: cached page data emptied", version, before)
+    return True

@@ -4,8 +4,10 @@ button with its progress."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import re
+import secrets
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,9 +20,12 @@ from f1core.config import SettingsError
 from f1core.ingest.runs import IngestError
 from f1core.progress import Progress
 from f1core.store import Store, StoreError
+from pages import _admin
+from pages._admin import ADMIN_OK, ERROR_LIMIT
 from pages._resources import get_engine, get_refresher, get_settings, get_store, log, today
 
-_ADMIN_OK = "_f1_admin_ok"
+_ADMIN_SESSION = "_f1_admin_session"  # this session's key in the password throttle
+_ADMIN_TRIED = "_f1_admin_tried"  # per password field: a digest of the wrong value already counted
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 
 
@@ -63,32 +68,67 @@ _PLAIN_ERROR_NAMES = {"NotEnoughData", "NoModel", "RegistryError", "RetrainInPro
 
 def friendly_error(exc: BaseException, context: str) -> None:
     """Tell the user in plain words that `context` (e.g. "load the standings") failed; the
-    traceback goes to the server log, never to the page."""
+    traceback goes to the server log, never to the page. The reason is shown as literal text
+    (an exception can carry what a link or a file said), and without server paths or addresses
+    for visitors who are not the admin."""
     log.error("could not %s", context, exc_info=exc)
-    if isinstance(exc, _PLAIN_ERRORS) or type(exc).__name__ in _PLAIN_ERROR_NAMES:
-        reason = str(exc)
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if isinstance(exc, _PLAIN_ERRORS) or names & _PLAIN_ERROR_NAMES:
+        reason = escape_markdown(_admin.for_visitor(str(exc)), limit=ERROR_LIMIT)
     else:
-        reason = (f"an unexpected problem ({type(exc).__name__}). The details are in the server log; "
-                  "reloading the page may help")
+        reason = (f"an unexpected problem ({escape_markdown(type(exc).__name__)}). The details are in the "
+                  "server log; reloading the page may help")
     st.error(f"Could not {context}: {reason}", icon=":material/error:")
 
 
 def require_admin(action_name: str, key: str | None = None) -> bool:
     """True when the user may `action_name` (e.g. "refresh the data"). With F1_ADMIN_PASSWORD set
-    this asks for it once per session; without it, everyone may. `key` tells apart two places of
-    one page that ask for the same action (the password field is then `admin_password_{key}`)."""
+    this asks for it once per session, with wrong tries throttled (`f1core.admin.Throttle`: a
+    growing pause, then a lockout, per session and for the whole process; never a sleep). Without
+    it, only a browser on the server's own machine may (`pages._admin.request_is_local`); anyone else reads
+    that admin actions are off here. `key` tells apart two places of one page that ask for the
+    same action (the password field is then `admin_password_{key}`)."""
     expected = get_settings().admin_password
-    if not expected or st.session_state.get(_ADMIN_OK):
+    if not expected:
+        if _admin.request_is_local():
+            return True
+        st.caption(f":material/lock: Admin actions are off on this deployment, so you cannot {action_name} "
+                   "here. They work from the server's own machine, or everywhere once the operator sets "
+                   "an admin password (F1_ADMIN_PASSWORD).")
+        return False
+    if st.session_state.get(ADMIN_OK):
         return True
-    given = st.text_input(f"Admin password to {action_name}", type="password",
-                          key=f"admin_password_{key or _slug(action_name)}",
+    field_key = f"admin_password_{key or _slug(action_name)}"
+    given = st.text_input(f"Admin password to {action_name}", type="password", key=field_key,
                           help="This deployment protects actions that change data or models (F1_ADMIN_PASSWORD).")
+    throttle = _admin.password_throttle()
+    session = st.session_state.setdefault(_ADMIN_SESSION, secrets.token_hex(8))
     if not given:
+        refusal = throttle.refusal(session)
+        if refusal is not None and refusal.locked:
+            _admin.say_refused(refusal)
+        return False
+    # Each rerun of the page sees the field's value again: count a wrong value once, not per rerun.
+    digest = hashlib.sha256(f"{field_key}\0{given}".encode("utf-8")).hexdigest()
+    tried = st.session_state.setdefault(_ADMIN_TRIED, {})
+    refusal = throttle.refusal(session)
+    if refusal is not None:  # too soon, or locked out: the value is not even compared
+        _admin.say_refused(refusal, wrong=tried.get(field_key) == digest)
+        return False
+    if tried.get(field_key) == digest:
+        st.error("Wrong admin password.", icon=":material/lock:")
         return False
     if hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-        st.session_state[_ADMIN_OK] = True
+        throttle.succeeded(session)
+        st.session_state[ADMIN_OK] = True
+        tried.clear()
         return True
-    st.error("Wrong admin password.", icon=":material/lock:")
+    tried[field_key] = digest
+    refusal = throttle.failed(session, who=f"session {session} ({_admin.client_description()})")
+    if refusal is not None and refusal.locked:
+        _admin.say_refused(refusal, wrong=True)
+    else:
+        st.error("Wrong admin password.", icon=":material/lock:")
     return False
 
 
@@ -356,3 +396,28 @@ def require_model() -> Any:
         if retrain_with_progress("require_model_train"):
             st.rerun()
     st.stop()
+
+
+# -- the model served -------------------------------------------------------------------------
+
+def model_fallback_notice(engine: Any) -> bool:
+    """A warning when the model served is not the champion because the champion's file cannot be
+    loaded (`Engine.fallback_now`). Returns True when it warned."""
+    try:
+        fallback = engine.fallback_now()
+    except Exception as exc:  # the notice is advisory: never let it break a page
+        log.warning("could not check the champion's model file: %s", exc)
+        return False
+    if fallback is None:
+        return False
+    champion, served, reason = fallback
+    why = escape_markdown(_admin.for_visitor(reason), limit=ERROR_LIMIT)
+    if served:
+        st.warning(f"**The champion model {escape_markdown(champion)} cannot be loaded, so predictions come from "
+                   f"{escape_markdown(served)}**, the newest version that loads. Reason: {why}. An admin can roll "
+                   "back or retrain on the Models page.", icon=":material/warning:")
+    else:
+        st.error(f"**No model can be loaded**: the champion {escape_markdown(champion)} cannot be read and no "
+                 f"other version loads. Reason: {why}. An admin can retrain on the Models page; the "
+                 "background upkeep also retrains after the next refresh.", icon=":material/error:")
+    return True

@@ -13,9 +13,19 @@ from f1core.engine.features import FEATURE_BY_NAME
 from f1core.engine.registry import RegistryError
 from f1core.views import reports
 from f1core.views.terms import METRICS, MODE_NOTE
+from pages._admin import ERROR_LIMIT, for_visitor
 from pages._resources import champion_version, get_engine, get_store, race_prediction
 from pages._style import pct, show_chart, style_figure, team_color
-from pages._widgets import friendly_error, require_admin, require_data, require_model, retrain_with_progress, show_table
+from pages._widgets import (
+    escape_markdown,
+    friendly_error,
+    model_fallback_notice,
+    require_admin,
+    require_data,
+    require_model,
+    retrain_with_progress,
+    show_table,
+)
 
 DECISION_KEY = "models_last_action"  # what the last retrain / rollback of this session did, shown after the rerun
 UP, DOWN = "#3FA34D", "#E10600"
@@ -31,7 +41,9 @@ db_key = (str(store.path), store.data_version(), champion_version() or "")
 
 # -- cached reads -----------------------------------------------------------------------------------
 
-@st.cache_data(show_spinner=False, max_entries=4)
+# Bounded in entries and in time: keys of superseded data versions or champions are never asked
+# for again, and the ttl lets them go even when fewer new keys come along to push them out.
+@st.cache_data(show_spinner=False, max_entries=4, ttl=6 * 3600)
 def backtest_per_race(db_path: str, run_id: int) -> pd.DataFrame:
     return get_engine().records.backtest_race_metrics(run_id)
 
@@ -46,12 +58,12 @@ def retrain_triggers(db_path: str, data_version: int, champion: str) -> list[tup
     return get_engine().lifecycle.retrain_triggers()
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
+@st.cache_data(show_spinner=False, max_entries=4, ttl=6 * 3600)
 def feature_importance(db_path: str, champion: str) -> pd.DataFrame:
     return get_engine().feature_importance()
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
 def explanation(db_path: str, data_version: int, champion: str, season: int, round_: int, driver: str) -> pd.DataFrame:
     return get_engine().explain(season, round_, driver)
 
@@ -87,26 +99,32 @@ if done:
         st.success(f"**Rolled back: {done['version']} is the champion again.** Predictions use it from now on.",
                    icon=":material/undo:")
 
-bundle = engine.champion()
-if bundle is None:  # a rollback or retrain in another session may have just changed it
-    st.info("The champion model is changing; reload the page in a moment.")
-    st.stop()
+# A champion whose file cannot be loaded is served by the newest version that loads: say so here,
+# and keep every tab working, so the way out (roll back, retrain) stays reachable.
+model_fallback_notice(engine)
+bundle = engine.champion()  # None when no version loads at all
 
 
 # -- champion ---------------------------------------------------------------------------------------
 
 def draw_champion() -> None:
+    if bundle is None:
+        st.info("No model can be loaded right now, so there is no champion to describe. The **Retrain & "
+                "roll back** tab trains a new one.", icon=":material/model_training:")
+        return
     window = bundle.training_window
+    label = escape_markdown(window.get("last_race_label"), limit=80)  # from the model's file: text, not markdown
     cols = st.columns(4)
     cols[0].metric("Champion", bundle.version, border=True)
     cols[1].metric("Trained through", f"{window.get('last_season')} R{window.get('last_round')}",
-                   help=f"The last race it learned from: {window.get('last_race_label')}.", border=True)
+                   help=f"The last race it learned from: {label}.", border=True)
     cols[2].metric("Race model trained on", f"{window.get('races', 0):,} races",
                    help=f"Seasons {window.get('first_season')} to {window.get('last_season')}.", border=True)
     created = pd.Timestamp(bundle.created_at)
     cols[3].metric("Created", f"{created:%-d %b %Y}", help=f"{created:%-d %b %Y, %H:%M} UTC", border=True)
-    st.caption(f"Training window: seasons {window.get('first_season')} to {window.get('last_race_label')} "
-               f"({window.get('last_race_date')}) · data fingerprint `{bundle.data_fingerprint}` (changes when "
+    st.caption(f"Training window: seasons {window.get('first_season')} to {label} "
+               f"({escape_markdown(window.get('last_race_date'))}) · data fingerprint "
+               f"{escape_markdown(bundle.data_fingerprint)} (changes when "
                "any result, grid or qualifying time it learned from changes).")
 
     recent = bundle.metrics.get("recent", {})
@@ -231,14 +249,15 @@ def draw_explanation() -> None:
                 format_func=lambda d: (f"{info.at[d, 'code']} · {info.at[d, 'driver_name']} "
                                        f"({info.at[d, 'team_name']})"))
             row = info.loc[driver]
-            st.caption(f"{MODE_NOTE[prediction.mode]} The champion gives {row['code']}: win {pct(row['p_win'])}, "
+            code, name = escape_markdown(row["code"]), escape_markdown(row["driver_name"])  # names from the data
+            st.caption(f"{MODE_NOTE[prediction.mode]} The champion gives {code}: win {pct(row['p_win'])}, "
                        f"podium {pct(row['p_podium'])}, points {pct(row['p_points'])}, expected position "
                        f"{row['expected_position']:.1f}.")
             contrib = explanation(*db_key, race.season, race.round, driver)
             show_chart(waterfall(contrib, row["code"], team_color(row["constructor_ref"]),
                                  f"Why {row['code']}: what moved his prediction"), key="models_explain_chart")
             st.caption(
-                f"Each bar is how much one input moved {row['driver_name']}'s race strength compared with the "
+                f"Each bar is how much one input moved {name}'s race strength compared with the "
                 "average driver of this field: green raised his chances, red lowered them; the last bar adds "
                 "them up. The 10 largest effects are shown one by one. Strength is on a log scale: +0.7 "
                 "doubles his odds of finishing ahead of any given rival, −0.7 halves them. The effects are "
@@ -260,6 +279,13 @@ def draw_explanation() -> None:
 STATUS_NOTE = {"champion": "★ champion", "retired": "retired (former champion)",
                "pending": "pending (not promoted)", "challenger": "challenger (being judged)"}
 
+
+def artifact_state(version: str, on_disk: bool) -> str:
+    if not on_disk:
+        return "missing"
+    return "damaged (cannot be loaded)" if engine.registry.problem(version, thorough=False) else "on disk"
+
+
 def draw_versions() -> None:
     try:
         versions = reports.registry_table(engine.registry, latest_per_race())
@@ -271,7 +297,7 @@ def draw_versions() -> None:
             status=[STATUS_NOTE.get(s, s) for s in versions["status"]],
             recent_top1=versions["recent_top1"] * 100, grid_recent_top1=versions["grid_recent_top1"] * 100,
             created=pd.to_datetime(versions["created_at"], utc=True).dt.tz_localize(None),
-            artifact=versions["artifact"].map({True: "on disk", False: "missing"}))
+            artifact=[artifact_state(v, on_disk) for v, on_disk in zip(versions["version"], versions["artifact"])])
         st.markdown("**Every model version** (newest first). *Recent* figures are each version's own "
                     "walk-forward test on the races just before it was trained (after qualifying), beside the "
                     "grid baseline on the same races.")
@@ -319,7 +345,8 @@ def draw_actions() -> None:
         friendly_error(exc, "check the retrain triggers")
         triggers = []
     if triggers:
-        st.markdown("Reasons to retrain now:\n" + "\n".join(f"- {text[:1].upper() + text[1:]}" for _, text in triggers))
+        st.markdown("Reasons to retrain now:\n" + "\n".join(f"- {escape_markdown(text[:1].upper() + text[1:], limit=300)}"
+                                                         for _, text in triggers))
     else:
         st.markdown(":material/check: No reason to retrain right now.")
     decision = retrain_with_progress("models_retrain")
@@ -333,9 +360,11 @@ def draw_actions() -> None:
     st.markdown("**Roll back.** Make an earlier version the champion again, for example when a new model "
                 "turns out worse in the live track record. Nothing is deleted; you can roll forward the same way.")
     index = engine.registry.index().get("versions", {})
-    candidates = reports.rollback_candidates(engine.registry)
+    # only versions whose model file loads (rolling back to a damaged one would fall back at once);
+    # while the champion cannot be loaded, the version served in its place is one of them
+    candidates = engine.registry.loadable_versions(exclude=(engine.registry.champion_version(),))
     if not candidates:
-        st.caption("There is no other version with its model file on disk to roll back to.")
+        st.caption("There is no other version whose model file loads to roll back to.")
     elif require_admin("roll back the model", key="models_rollback"):
         def label(v: str) -> str:
             meta = index.get(v, {})
@@ -347,7 +376,8 @@ def draw_actions() -> None:
             try:
                 engine.lifecycle.rollback(target)
             except RegistryError as exc:
-                st.error(f"Could not roll back: {exc}.", icon=":material/error:")
+                st.error(f"Could not roll back: {escape_markdown(for_visitor(str(exc)), limit=ERROR_LIMIT)}.",
+                         icon=":material/error:")
             except Exception as exc:
                 from f1core.engine.service import RetrainInProgress
 

@@ -24,7 +24,7 @@ from pages._resources import (
     race_prediction,
 )
 from pages._style import pct, show_chart, team_color
-from pages._widgets import friendly_error, require_data, require_model
+from pages._widgets import friendly_error, model_fallback_notice, require_data, require_model
 
 PAGES_DIR = Path(__file__).resolve().parent
 BASELINE_WORDS = {
@@ -170,6 +170,7 @@ else:
     st.markdown(f":material/schedule: {when}" + (f" · {local}" if local else ""))
 
 engine = require_model()
+model_fallback_notice(engine)  # the champion's file cannot be loaded: say which model is served instead
 champion = engine.registry.champion_version() or ""
 if (behind := engine.behind_baseline()) is not None:
     st.warning(f"**The model is behind its baseline lately.** {behind}", icon=":material/trending_down:")

@@ -22,7 +22,7 @@ from f1core.views.what_if import movers_table, surprising_gains, typical_conditi
 from pages._charts import position_bands
 from pages._resources import cached_frame_query, race_prediction
 from pages._style import pct, show_chart, style_figure, team_color
-from pages._widgets import friendly_error, require_data, require_model, show_table
+from pages._widgets import escape_markdown, friendly_error, require_data, require_model, show_table
 
 P = "whatif_"  # prefix of every session-state key of this page
 WEATHER = {  # scenario field: (widget key, slider range, step)
@@ -247,7 +247,8 @@ except Exception as exc:
     st.stop()
 
 if notices:
-    st.warning("**This link could not be used in full**: " + "; ".join(notices)
+    # the notices echo what the link said: shown as literal text, never as markdown
+    st.warning("**This link could not be used in full**: " + "; ".join(escape_markdown(n, limit=200) for n in notices)
                + ". The rest of it is shown; the controls start from the race's own values for the parts left out.",
                icon=":material/link_off:")
 

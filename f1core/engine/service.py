@@ -55,8 +55,11 @@ class Engine:
         self._cache_lock = threading.Lock()
         self._champion: tuple[str, ModelBundle] | None = None
         self._champion_lock = threading.Lock()
-        # (champion version, version served instead, why) while the champion's artifact cannot be read
-        self.fallback: tuple[str, str, str] | None = None
+        # (champion version, version served instead or None when none loads, why) while the
+        # champion's artifact cannot be read
+        self.fallback: tuple[str, str | None, str] | None = None
+        # (champion, its artifact's stamp, bundle served instead, fallback) of the last failed load
+        self._broken: tuple | None = None
         self._outlooks = BoundedCache(max_entries=12)
 
     # -- data ---------------------------------------------------------------------------------------
@@ -134,8 +137,10 @@ class Engine:
     # -- the champion -------------------------------------------------------------------------------
     def champion(self) -> ModelBundle | None:
         """The model served: the champion, or, while the champion's artifact cannot be read, the
-        newest other version that loads (`fallback` then says which and why). None without any
-        model that loads."""
+        newest other version that loads (`fallback` then says which and why). None when there is
+        no champion, or when no version loads at all (`fallback` then names the champion and why,
+        with None as the version served): callers carry on without a model rather than fail, so
+        the upkeep retrains and the pages show what is wrong."""
         version = self.registry.champion_version()
         if version is None:
             self.fallback = None
@@ -143,23 +148,36 @@ class Engine:
         with self._champion_lock:
             if self._champion is not None and self._champion[0] == version:
                 return self._champion[1]
+            stamp = self._artifact_stamp(version)
+            broken = self._broken
+            if broken is not None and broken[:2] == (version, stamp):
+                # the same unreadable file as last time: serve what was found then, without
+                # unpickling every version again (a repaired or replaced file has a new stamp)
+                self.fallback = broken[3]
+                return broken[2]
             try:
                 bundle = self.registry.load(version)
-                self.fallback = None
             except RegistryError as exc:
                 log.error("champion %s unusable: %s", version, exc)
                 bundle = self._newest_loadable(exclude=version)
-                if bundle is None:
-                    raise
-                self.fallback = (version, bundle.version, str(exc))
-                # not cached: every call tries the champion again, so a repaired file is picked up
+                self.fallback = (version, bundle.version if bundle else None, str(exc))
+                self._broken = (version, stamp, bundle, self.fallback)
                 return bundle
+            self.fallback = None
+            self._broken = None
             self._champion = (version, bundle)
             return bundle
 
+    def _artifact_stamp(self, version: str) -> tuple[int, int] | None:
+        try:
+            stat = (self.registry.root / version / ARTIFACT).stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
     def _newest_loadable(self, exclude: str) -> ModelBundle | None:
         for version in sorted(self.registry.index().get("versions", {}), reverse=True):
-            if version == exclude:
+            if version == exclude or self.registry.problem(version, thorough=False):
                 continue
             try:
                 return self.registry.load(version)
@@ -172,19 +190,38 @@ class Engine:
         was checked on (walk-forward, same races), else None."""
         from f1core.engine.lifecycle import behind_grid
 
-        bundle = self.champion()
-        if bundle is None or behind_grid(bundle.metrics) is None:
+        version = self.registry.champion_version()  # from the index: the page need not load the model
+        metrics = self.registry.index().get("versions", {}).get(version or "", {}).get("metrics", {})
+        if version is None or behind_grid(metrics) is None:
             return None
-        recent = bundle.metrics["recent"]
-        grid = bundle.metrics["recent_baselines"]["grid"]
-        return (f"Over the last {recent['races']} races, checked walk-forward, model {bundle.version} did worse than "
+        recent = metrics["recent"]
+        grid = metrics["recent_baselines"]["grid"]
+        return (f"Over the last {recent['races']} races, checked walk-forward, model {version} did worse than "
                 f"the plain grid baseline (the pole sitter is likeliest to win): winner log loss "
                 f"{recent['winner_logloss']:.2f} against {grid['winner_logloss']:.2f}. Weigh its chances with that "
                 "in mind; the next retrain tries again.")
 
+    def fallback_now(self) -> tuple[str, str | None, str] | None:
+        """`fallback` as it stands for the current champion, checked cheaply: the model is only
+        loaded when the champion's artifact looks damaged (a restarted server may answer pages
+        from stored predictions without ever loading it)."""
+        version = self.registry.champion_version()
+        if version is None:
+            return None
+        known = self.fallback
+        if (known is None or known[0] != version) and not self.registry.problem(version, thorough=False):
+            return None
+        self.champion()
+        return self.fallback
+
     def served_model(self) -> ModelBundle:
         bundle = self.champion()
         if bundle is None:
+            if self.fallback is not None:
+                champion, _, reason = self.fallback
+                raise NoModel(f"no model can be loaded: the champion {champion} is unusable ({reason}) and no "
+                              "other version loads. Retrain (the Models page, or `python -m f1core train`); the "
+                              "background upkeep also retrains after the next refresh")
             raise NoModel(f"there is no trained model in {self.registry.root} yet: train one with "
                           "`python -m f1core train` (the app trains one by itself after loading data)")
         return bundle

@@ -99,11 +99,17 @@ def test_a_challenger_behind_the_grid_baseline_is_not_promoted_over_one_that_is_
 
 
 def test_the_served_model_behind_its_baseline_is_said_in_plain_words(trained_engine, monkeypatch):
-    bundle = trained_engine.champion()
-    monkeypatch.setattr(bundle, "metrics", {"recent": {"winner_logloss": 1.4, "races": 12},
-                                            "recent_baselines": {"grid": {"winner_logloss": 1.1}}})
+    index = trained_engine.registry.index()
+    champion = index["champion"]
+
+    def with_metrics(recent: float, grid: float) -> dict:
+        copy = {**index, "versions": {**index["versions"]}}
+        copy["versions"][champion] = {**index["versions"][champion], "metrics": {
+            "recent": {"winner_logloss": recent, "races": 12}, "recent_baselines": {"grid": {"winner_logloss": grid}}}}
+        return copy
+
+    monkeypatch.setattr(trained_engine.registry, "index", lambda: with_metrics(1.4, 1.1))
     words = trained_engine.behind_baseline()
     assert "did worse than the plain grid baseline" in words and "1.40 against 1.10" in words
-    monkeypatch.setattr(bundle, "metrics", {"recent": {"winner_logloss": 1.0, "races": 12},
-                                            "recent_baselines": {"grid": {"winner_logloss": 1.1}}})
+    monkeypatch.setattr(trained_engine.registry, "index", lambda: with_metrics(1.0, 1.1))
     assert trained_engine.behind_baseline() is None

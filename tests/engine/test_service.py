@@ -7,7 +7,7 @@ import pytest
 from f1core.engine.predict import PredictionError
 from f1core.engine.registry import RegistryError
 from f1core.engine.scenario import Scenario, ScenarioError
-from f1core.engine.service import Engine
+from f1core.engine.service import Engine, NoModel
 from f1core.engine.training import POST, PRE
 from f1core.store import Store
 from tests.engine.conftest import FAST, TODAY
@@ -80,12 +80,15 @@ def test_missing_model_file_is_reported(engine_paths, tmp_path):
     shutil.copytree(models, copy)
     engine = Engine(Store(shutil.copy(db, tmp_path / "f1.duckdb")), copy, FAST, today=TODAY)
     version = engine.registry.champion_version()
+    # the only version: no model is served, and the reason says which file and what is wrong
     (copy / version / "model.pkl").unlink()
-    with pytest.raises(RegistryError, match=f"model {version}: artifact .* is missing"):
-        engine.champion()
+    assert engine.champion() is None
+    with pytest.raises(NoModel, match=f"model {version}: artifact .* is missing"):
+        engine.served_model()
     (copy / version / "model.pkl").write_bytes(b"\x80\x05truncated")
+    assert engine.champion() is None and "cannot be read" in engine.fallback[2]
     with pytest.raises(RegistryError, match="cannot be read"):
-        engine.champion()
+        engine.registry.load(version)
 
 
 def test_a_restarted_engine_reuses_the_stored_prediction_until_data_or_champion_change(engine_paths, tmp_path):

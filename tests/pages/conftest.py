@@ -2,6 +2,7 @@
 environment only (the test runs in a scratch folder, so no real .streamlit/secrets.toml applies)."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -32,9 +33,15 @@ def mini_db(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def app_env(monkeypatch, tmp_path):
-    """Point the settings at a scratch folder; returns a function that selects the store file."""
+    """Point the settings at a scratch folder; returns a function that selects the store file.
+    The visitor is on the server's own machine (AppTest has no browser connection to tell), so
+    without F1_ADMIN_PASSWORD admin actions are allowed, as for a developer; `remote_visitor`
+    makes it someone elsewhere."""
+    import pages._admin
+
     for name in SETTING_NAMES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pages._admin, "request_is_local", lambda: True)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("F1_TODAY", "2024-03-30")
     monkeypatch.setenv("F1_MODELS", str(tmp_path / "models"))
@@ -55,6 +62,15 @@ def app_env(monkeypatch, tmp_path):
     st.cache_data.clear()
 
 
+@pytest.fixture
+def remote_visitor(app_env, monkeypatch):
+    """The page is opened from another machine (what every visitor of a deployment is)."""
+    import pages._admin
+
+    monkeypatch.setattr(pages._admin, "request_is_local", lambda: False)
+    return app_env
+
+
 def run_page(name: str, timeout: float = 60) -> AppTest:
     at = AppTest.from_file(str(PAGES / name), default_timeout=timeout)
     return at.run()
@@ -62,6 +78,11 @@ def run_page(name: str, timeout: float = 60) -> AppTest:
 
 def texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
+
+
+def shown(elements) -> str:
+    """`texts` as a reader sees them: markdown's backslash escapes (`escape_markdown`) removed."""
+    return re.sub(r"\\(.)", r"\1", texts(elements))
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from tests.pages.conftest import PAGES, run_page, texts
+from tests.pages.conftest import PAGES, run_page, shown, texts
 
 PAGE = "what_if.py"
 
@@ -87,7 +87,7 @@ def test_links_restore_the_scenario_and_bad_parts_only_warn(with_model):
     # an unknown driver and an impossible value: a warning, the rest of the link still applies
     at = open_link({"season": "2026", "round": "4", "slots": "nobody:3,hamilton:2", "rain": "7"})
     assert not at.exception and not at.error
-    warning = texts(at.warning)
+    warning = shown(at.warning)  # as the reader sees it: the echoed parts are escaped markdown
     assert "“nobody” is not in the field" in warning
     assert "rain=7 is outside 0 to 1" in warning
     assert movers(at).loc["hamilton", "grid_now"] == 2
@@ -97,7 +97,7 @@ def test_links_restore_the_scenario_and_bad_parts_only_warn(with_model):
     # a whole grid naming a driver from another era is left out
     at = open_link({"season": "2026", "round": "4", "grid": "senna,hamilton"})
     assert not at.exception and not at.error
-    assert "the grid order was left out (“senna” not in the field" in texts(at.warning)
+    assert "the grid order was left out (“senna” not in the field" in shown(at.warning)
     assert "This is the race as it is" in texts(at.info)
 
     # a whole grid (the drivers not named follow in their own order)
@@ -111,5 +111,5 @@ def test_links_restore_the_scenario_and_bad_parts_only_warn(with_model):
     # no such race: the next race instead
     at = open_link({"season": "2031", "round": "x"})
     assert not at.exception and not at.error
-    assert "there is no race" in texts(at.warning)
+    assert "there is no race" in shown(at.warning)
     assert at.selectbox(key="whatif_race_select").value == (2026, 5)
