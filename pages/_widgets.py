@@ -189,7 +189,8 @@ def refresh_status_panel() -> None:
                 or get_store().data_version() != seen_version:
             st.rerun(scope="app")
         if status.running:
-            st.markdown(f":material/sync: **Refreshing now** — {status.current_step or 'starting'}")
+            st.markdown(f":material/sync: **Refreshing now** — "
+                        f"{escape_markdown(_admin.for_visitor(status.current_step or 'starting'), 120)}")
         elif status.last_finished_at is None:
             st.markdown(":material/schedule: **No refresh has finished in this server process yet.**")
         else:
@@ -197,7 +198,7 @@ def refresh_status_panel() -> None:
                         + (f"; data up to {status.data_as_of}" if status.data_as_of else ""))
         st.caption(f"Last success: {_ago(status.last_success_at)} · rows added by the last run: "
                    f"{status.rows_added:,} · runs every {get_settings().refresh_hours:g} h (F1_REFRESH_HOURS)")
-        failed = [s.step for s in status.steps if not s.ok]
+        failed = [s.source for s in status.steps if not s.ok]
         if status.last_error and (status.last_success_at is None or status.last_error_at >= status.last_success_at):
             what = ", ".join(failed) if failed else "the refresh itself"
             st.warning(f"The last refresh ({_ago(status.last_error_at)}) failed for: **{what}**. Data from "
@@ -206,10 +207,10 @@ def refresh_status_panel() -> None:
         if status.steps or status.last_error:
             with st.expander("Details of the last refresh"):
                 for step in status.steps:
-                    st.markdown(f"{':material/check:' if step.ok else ':material/close:'} **{step.step}**")
-                    st.text(step.message)
+                    st.markdown(f"{':material/check:' if step.ok else ':material/close:'} **{step.source}**")
+                    st.text(_admin.for_visitor(step.message))
                 if not status.steps and status.last_error:
-                    st.text(status.last_error)
+                    st.text(_admin.for_visitor(status.last_error))
 
     panel()
 

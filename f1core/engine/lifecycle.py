@@ -260,7 +260,8 @@ class Lifecycle:
         model has been trained on the data as it is, only new data can be a reason."""
         bundle = self.engine.champion()
         if bundle is None:
-            return [("no-model", "there is no model yet")]
+            return [("no-model", "no model file can be loaded" if self.registry.champion_version()
+                     else "there is no model yet")]
         if self.retrained_on_current_data():
             return []
         triggers = []
