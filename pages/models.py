@@ -68,11 +68,6 @@ def explanation(db_path: str, data_version: int, champion: str, season: int, rou
     return get_engine().explain(season, round_, driver)
 
 
-def short(description: str, width: int = 32) -> str:
-    text = description.split(" (")[0]
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
-
-
 def describe(feature: str) -> str:
     return FEATURE_BY_NAME[feature].description if feature in FEATURE_BY_NAME else feature
 
@@ -174,7 +169,8 @@ def draw_champion() -> None:
         importance = importance.assign(description=importance["feature"].map(describe))
         t = importance.iloc[::-1]
         fig = go.Figure(go.Bar(
-            x=t["gain"], y=[short(d) for d in t["description"]], orientation="h", marker_color="#E10600",
+            x=t["gain"], y=[FEATURE_BY_NAME[f].label if f in FEATURE_BY_NAME else f for f in t["feature"]],
+            orientation="h", marker_color="#E10600",
             text=[pct(g) for g in t["gain"]], textposition="outside", cliponaxis=False,
             customdata=np.c_[t["feature"], t["description"]],
             hovertemplate="<b>%{customdata[1]}</b> (%{customdata[0]})<br>%{x:.1%} of the gain<extra></extra>"))
@@ -193,7 +189,7 @@ def draw_champion() -> None:
 def waterfall(contrib: pd.DataFrame, code: str, color: str, title: str, top: int = 10) -> go.Figure:
     shown = contrib.head(top)
     rest = contrib.iloc[top:]
-    labels = [short(d) for d in shown["description"]]
+    labels = [FEATURE_BY_NAME[f].label if f in FEATURE_BY_NAME else f for f in shown["feature"]]
     values = shown["contribution"].tolist()
     hover = [f"<b>{d}</b><br>{code}: {fmt_value(v)} · field average {fmt_value(a)}<br>effect {c:+.2f}"
              for d, v, a, c in zip(shown["description"], shown["value"], shown["field_average"], values)]
@@ -372,7 +368,10 @@ def draw_actions() -> None:
                     f"{meta.get('training_window', {}).get('last_race_label', '?')}")
 
         target = st.selectbox("Version to make champion", candidates, format_func=label, key="models_rollback_version")
-        if st.button(f"Roll back to {target}", key="models_rollback_button", icon=":material/undo:"):
+        # a version newer than the champion (say, one kept pending) is a step forward, not back
+        forward = target > (engine.registry.champion_version() or "")
+        if st.button(f"Switch forward to {target}" if forward else f"Roll back to {target}",
+                     key="models_rollback_button", icon=":material/redo:" if forward else ":material/undo:"):
             try:
                 engine.lifecycle.rollback(target)
             except RegistryError as exc:

@@ -120,3 +120,13 @@ def test_rollback_to_an_earlier_version(with_model, monkeypatch):
     assert index["champion"] == "v0001" and index["history"][-1]["action"] == "rollback"
     history = frames(open_tab(at, "Versions & history"))[("at", "action")]
     assert history["action"].iloc[0] == "rollback"
+
+
+def test_a_newer_pending_model_is_a_switch_forward_not_a_roll_back(with_model):
+    from pages._resources import get_engine
+
+    get_engine().lifecycle.retrain()  # no new races: the challenger v0002 is kept pending
+    at = open_tab(run_page("models.py", timeout=180), "Retrain & roll back")
+    assert not at.exception
+    assert at.selectbox(key="models_rollback_version").value == "v0002"
+    assert at.button(key="models_rollback_button").label == "Switch forward to v0002"
