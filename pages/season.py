@@ -143,7 +143,7 @@ source = (f"model {outlook.model_version}" if after_round == last
           else f"a replay with models {outlook.model_version}")
 st.caption(f"{outlook.n_sims:,} simulated seasons, {source}. The bands say where 8 seasons in 10 end; they "
            "widen with the races left because a car's pace can change (the drift was set on the 2010–2021 seasons "
-           "so that 8 final tallies in 10 fall inside them).")
+           "so that about three final tallies in four fall inside them, as past seasons show).")
 
 section = st.segmented_control("Show", SECTIONS, default=SECTIONS[0], key=P + "section", label_visibility="collapsed")
 
