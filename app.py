@@ -5,6 +5,8 @@ refresh once per server process, and shows how fresh the data is above every pag
 """
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -17,6 +19,8 @@ from pages._widgets import freshness_banner, friendly_error  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 FIRST_REFRESH_DELAY_S = 60
+# under Streamlit's logger, so `--logger.level info` prints it with Streamlit's own handler
+PAGE_TIMES = logging.getLogger("streamlit.f1.page_times")
 
 # (section, file, title, icon), in menu order; the first existing page of the list is the default.
 PAGE_LAYOUT = [
@@ -63,4 +67,8 @@ try:
     freshness_banner()
 except Exception as exc:  # a broken store must not hide the page; the page explains what it can
     friendly_error(exc, "check the data store")
-page.run()
+started = time.perf_counter()
+try:
+    page.run()
+finally:  # the server time of every page run, for operators and the load benchmark
+    PAGE_TIMES.info("page %s ran in %.0f ms", page.url_path or "overview", (time.perf_counter() - started) * 1000)

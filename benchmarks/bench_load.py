@@ -14,15 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
-from bench_app import RECORD_RUNS, prepare, rss_mb, settings_env, start_server, stop
-from common import snapshot_arguments  # puts the repository on the import path
+from bench_app import RECORD_RUNS, free_port, prepare, rss_mb, settings_env, stop
+from common import REPO, snapshot_arguments  # puts the repository on the import path
 
 from f1core.store import Store
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -62,6 +65,26 @@ async def run(base: str, sessions: int, minutes: float, times: list, problems: l
         await browser.close()
 
 
+def start_logged_server(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` with its log (and the page times app.py logs) in `log`."""
+    port = free_port()
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
+             "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+             "--logger.level", "info"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1):
+                return server, base
+        except OSError:
+            time.sleep(0.3)
+    stop(server)
+    raise RuntimeError(f"the server did not start; its log:\n{log.read_text()[-2000:]}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     snapshot_arguments(parser)
@@ -82,7 +105,8 @@ def main() -> int:
         FakeJolpica(api, "seasons.json", "2026_schedule.json", "2026_5_results.json", "2026_5_qualifying.json",
                     "2026_5_sprint.json")
         env = {**settings_env(Path(db), models), "F1_TODAY": TODAY, "JOLPICA_URL": api.base_url + "/ergast/f1"}
-        server, base, _, _ = start_server(env)
+        log = tmp / "streamlit.log"
+        server, base = start_logged_server(env, log)
         try:
             before = rss_mb(server.pid)
             times: list = []
@@ -94,6 +118,7 @@ def main() -> int:
         finally:
             stop(server)
             api.close()
+        server_ms = sorted(float(m) for m in re.findall(r"page \S+ ran in (\d+) ms", log.read_text()))
         store = Store(db, read_only=True)
         landed = store.scalar("SELECT count(*) FROM results WHERE season = 2026 AND round = 5")
         store.close()
@@ -109,7 +134,10 @@ def main() -> int:
             mine = sorted(t for p, t in times if p == path)
             if mine:
                 print(f"  {path:<12} {len(mine):>4} visits, median {statistics.median(mine):.2f} s, worst {mine[-1]:.2f} s")
-    print(f"server memory: {before:.0f} MB before, {after:.0f} MB after")
+    if server_ms:
+        print(f"page time on the server (app.py's log, {len(server_ms)} runs): p50 {statistics.median(server_ms):.0f} ms, "
+              f"p95 {server_ms[int(0.95 * (len(server_ms) - 1))]:.0f} ms")
+    print(f"server memory: {before:.0f} MB before the visitors, {after:.0f} MB after")
     print(f"the 2026 Canadian GP landed during the run: {bool(landed)} ({landed} result rows)")
     return 0
 
