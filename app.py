@@ -5,11 +5,11 @@ refresh once per server process, and shows how fresh the data is above every pag
 """
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 
 import streamlit as st
+from streamlit.logger import get_logger
 
 st.set_page_config(page_title="F1 Predictions", page_icon="🏎️", layout="wide")
 
@@ -19,8 +19,8 @@ from pages._widgets import freshness_banner, friendly_error  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 FIRST_REFRESH_DELAY_S = 60
-# under Streamlit's logger, so `--logger.level info` prints it with Streamlit's own handler
-PAGE_TIMES = logging.getLogger("streamlit.f1.page_times")
+# Streamlit's own logger: `--logger.level info` prints it beside Streamlit's messages
+PAGE_TIMES = get_logger("f1.page_times")
 
 # (section, file, title, icon), in menu order; the first existing page of the list is the default.
 PAGE_LAYOUT = [
