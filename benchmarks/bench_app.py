@@ -71,9 +71,9 @@ def timed(page, action, navigation: bool = False, path: str | None = None) -> fl
 
 TODAY = "2026-05-10"
 # the sidebar's titles and the paths of their pages (app.py's PAGE_LAYOUT; the default page is "/")
-PAGE_PATHS = {"Overview": "/", "Upcoming races": "/upcoming", "What-if": "/what_if", "Past races": "/past_races",
-              "Accuracy": "/accuracy", "Drift": "/drift", "Models": "/models", "Drivers & teams": "/drivers",
-              "Data": "/data"}
+PAGE_PATHS = {"Overview": "/", "Season": "/season", "Upcoming races": "/upcoming", "What-if": "/what_if",
+              "Past races": "/past_races", "Accuracy": "/accuracy", "Drift": "/drift", "Models": "/models",
+              "Drivers & teams": "/drivers", "Head to head": "/compare", "Data": "/data"}
 PAGES = list(PAGE_PATHS)
 
 

@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_app import PAGE_PATHS as PAGES  # every page of the sidebar, by title, with its path
 from bench_app import new_tab, rss_mb, settings_env, start_server, stop, timed
 from common import snapshot_arguments  # puts the repository on the import path
 
@@ -32,10 +33,6 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.ingest.apiserver import FakeApi, FakeOpenMeteo
 
 TODAY = "2026-05-10"  # the next race (2026 R5, 24 May) is inside Open-Meteo's 16-day window
-# every page of the sidebar, by title, with the path it runs on (app.py's PAGE_LAYOUT)
-PAGES = {"Overview": "/", "Season": "/season", "Upcoming races": "/upcoming", "What-if": "/what_if",
-         "Past races": "/past_races", "Accuracy": "/accuracy", "Drift": "/drift", "Models": "/models",
-         "Drivers & teams": "/drivers", "Head to head": "/compare", "Data": "/data"}
 REFRESH_DEADLINE_S = 600  # a refresh with its upkeep (new features, predictions frozen)
 
 

@@ -2,6 +2,7 @@
 environment only (the test runs in a scratch folder, so no real .streamlit/secrets.toml applies)."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -114,3 +115,17 @@ def with_model(app_env, trained_snapshot, monkeypatch, tmp_path):
     monkeypatch.setenv("F1_MODELS", str(tmp_path / "models"))
     monkeypatch.setenv("F1_TODAY", "2026-05-10")
     return app_env(db)
+
+
+def open_tab(at: AppTest, label: str, key: str = "models_tab") -> AppTest:
+    """Only the open tab of a page runs: open another one (of the tabs under `key`), as a click would."""
+    at.session_state[key] = label
+    return at.run()
+
+
+def buttons(at: AppTest, key: str) -> list:
+    return [b for b in at.button if b.key == key]
+
+
+def models_dir() -> Path:
+    return Path(os.environ["F1_MODELS"])

@@ -3,17 +3,13 @@ details tabs, and the way to run a backtest when there is none."""
 from __future__ import annotations
 
 from f1core.store import Store
-from tests.pages.conftest import run_page, texts
+from tests.pages.conftest import open_tab, run_page, texts
 
 
 def frames(at) -> list:
     return [d.value for d in at.dataframe]
 
 
-def open_tab(at, label: str):
-    """Only the open tab of the page runs: open another one, as a click would."""
-    at.session_state["accuracy_tab"] = label
-    return at.run()
 
 
 def test_headline_metrics_stand_beside_the_baselines(with_model):
@@ -40,16 +36,16 @@ def test_headline_metrics_stand_beside_the_baselines(with_model):
     assert list(by_season.columns) == ["season", "races", "Model", "Grid baseline", "Form baseline"]
     assert list(by_season["season"]) == [2026] and list(by_season["races"]) == [4]
     # a 4-race backtest is too short for rolling windows
-    assert "rolling figures need at least 6" in texts(open_tab(at, "Over time").info)
-    calibration = next(f for f in frames(open_tab(at, "Calibration")) if "predicted" in f.columns)
+    assert "rolling figures need at least 6" in texts(open_tab(at, key="accuracy_tab", label="Over time").info)
+    calibration = next(f for f in frames(open_tab(at, key="accuracy_tab", label="Calibration")) if "predicted" in f.columns)
     assert {"predictor", "predicted", "observed", "count"} <= set(calibration.columns)
     assert not at.exception and not at.error
-    at = open_tab(at, "Qualifying")
+    at = open_tab(at, key="accuracy_tab", label="Qualifying")
     assert {"Grid Spearman", "Pole picked", "Lap-time error"} <= {m.label for m in at.metric}
     assert set(next(f for f in frames(at) if "races" in f.columns and "predictor" in f.columns)["predictor"]) == {
         "Model", "Last-race baseline"}
     # nothing has been frozen and scored yet
-    assert "No live track record yet" in texts(open_tab(at, "Live track record").info)
+    assert "No live track record yet" in texts(open_tab(at, key="accuracy_tab", label="Live track record").info)
     assert not at.exception and not at.error
 
 
@@ -62,7 +58,7 @@ def test_before_qualifying_has_only_the_form_baseline(with_model):
     assert all("vs form" in (m.proto.delta_description or "") for m in at.metric[:4])
     at.selectbox(key="accuracy_season_metric").set_value("winner_logloss").run()
     assert not at.exception and not at.error
-    open_tab(at, "Calibration")
+    open_tab(at, key="accuracy_tab", label="Calibration")
     at.segmented_control(key="accuracy_calibration_outcome").set_value("podium").run()
     assert not at.exception and not at.error
 
@@ -90,7 +86,7 @@ def test_the_championship_checkpoints_stand_beside_the_leaders_share(with_model)
     from pages._resources import get_engine
 
     at = run_page("accuracy.py", timeout=180)
-    at = open_tab(at, "Championship")
+    at = open_tab(at, key="accuracy_tab", label="Championship")
     assert not at.exception and "have not been checked yet" in texts(at.info)
     engine = get_engine()
     per = season_backtest.season_backtest(engine, [2025], n_sims=2000)

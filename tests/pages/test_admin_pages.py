@@ -4,28 +4,20 @@ per session and per process; paths and API addresses are shown to the admin only
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 import pages._admin
 from tests.engine.test_model_faults import add_copy_as_champion
-from tests.pages.conftest import run_page, shown
+from tests.pages.conftest import buttons, models_dir, open_tab, run_page, shown
 
 REAL_REQUEST_IS_LOCAL = pages._admin.request_is_local  # before any fixture replaces it
 
 
-def models_dir() -> Path:
-    return Path(os.environ["F1_MODELS"])
 
 
-def open_tab(at: AppTest, label: str) -> AppTest:
-    at.session_state["models_tab"] = label
-    return at.run()
 
 
-def buttons(at: AppTest, key: str) -> list:
-    return [b for b in at.button if b.key == key]
 
 
 def everything_shown(at: AppTest) -> str:

@@ -3,30 +3,13 @@ loaded, and a rollback into a full models folder: the pages carry on with the ve
 say so in plain words, and keep rollback and retraining reachable."""
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from tests.engine.test_model_faults import CORRUPTIONS, add_copy_as_champion
-from tests.pages.conftest import run_page, shown
+from tests.pages.conftest import buttons, models_dir, open_tab, run_page, shown
 from tests.test_store import _mount_tmpfs, _umount, fill
-
-
-def models_dir() -> Path:
-    return Path(os.environ["F1_MODELS"])
-
-
-def open_tab(at: AppTest, label: str) -> AppTest:
-    at.session_state["models_tab"] = label
-    return at.run()
-
-
-def buttons(at: AppTest, key: str) -> list:
-    return [b for b in at.button if b.key == key]
-
 
 # -- a champion whose model file cannot be loaded (item 6) -------------------------------------------
 

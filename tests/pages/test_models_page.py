@@ -6,17 +6,13 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.pages.conftest import run_page, texts
+from tests.pages.conftest import open_tab, run_page, texts
 
 
 def frames(at) -> dict[tuple, object]:
     return {tuple(d.value.columns[:2]): d.value for d in at.dataframe}
 
 
-def open_tab(at, label: str):
-    """Only the open tab of the page runs: open another one, as a click would."""
-    at.session_state["models_tab"] = label
-    return at.run()
 
 
 def registry_index() -> dict:
