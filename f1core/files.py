@@ -38,6 +38,15 @@ def read_pickle(path: Path) -> object:
         return pickle.load(fh)
 
 
+def code_hash(*modules) -> str:
+    """A short hash of the source of `modules`: part of cache keys, so results computed by older
+    code are never served as if the new code had made them."""
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def sha256_of(path: Path) -> str:
     """The SHA-256 of a file's bytes, read in blocks (a model file is a few MB)."""
     digest = hashlib.sha256()

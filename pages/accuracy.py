@@ -1,4 +1,8 @@
-"""Accuracy: how good the predictions have really been, out-of-sample, beside the baselines."""
+"""Accuracy: how good the predictions have really been, out-of-sample, beside the baselines.
+
+Past 400 lines on purpose: one page with six tabs of one backtest (its charts are in
+`pages/_accuracy_charts.py`); each tab's drawing is a few dozen lines and reads the same tables.
+"""
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,9 @@ The scenario lives in the URL (`season`, `round` and `Scenario.to_query()`), so 
 The controls are driven from one scenario state in the session: callbacks change that state, and
 every run sets the widgets from it, so a link, the Reset button and a race change all work the
 same way.
+
+Past 400 lines on purpose: one page whose controls share one scenario state; the data it shows
+is shaped in `f1core.views.what_if`.
 """
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ shows the Overview without building features or loading LightGBM, and a stale fi
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -20,22 +19,16 @@ import pandas as pd
 from f1core.engine import features as features_module
 from f1core.engine import models as models_module
 from f1core.engine import predict as predict_module
+from f1core.engine import rating_filter as rating_filter_module
 from f1core.engine import scenario as scenario_module
 from f1core.engine import training as training_module
-from f1core.files import atomic_pickle, read_pickle
+from f1core.files import atomic_pickle, code_hash, read_pickle
 
 log = logging.getLogger(__name__)
 
 
-def _code_hash(*modules) -> str:
-    digest = hashlib.sha256()
-    for module in modules:
-        digest.update(Path(module.__file__).read_bytes())
-    return digest.hexdigest()[:12]
-
-
-FEATURES_CODE = _code_hash(features_module)
-PREDICTION_CODE = _code_hash(features_module, models_module, predict_module, scenario_module, training_module)
+FEATURES_CODE = code_hash(features_module, rating_filter_module)
+PREDICTION_CODE = code_hash(features_module, rating_filter_module, models_module, predict_module, scenario_module, training_module)
 
 
 @dataclass

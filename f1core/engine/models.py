@@ -9,6 +9,10 @@ chance of not being classified; and a simulation that draws DNFs and then a Plac
 (Gumbel-max trick). Every probability comes from the same simulated orders, so within a race the
 win probabilities sum to 1, podium to 3 and points to 10, and a stronger score (e.g. a better grid
 slot, which the booster is constrained to reward) can only raise a driver's chances.
+
+One module, past 400 lines on purpose: the two estimators, the Plackett-Luce objective they
+are fitted with and the simulation that turns their scores into chances are one model of a race
+weekend and change together.
 """
 from __future__ import annotations
 

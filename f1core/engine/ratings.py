@@ -1,6 +1,6 @@
 """Season-aware ratings: the car and the driver, separated.
 
-The feature frame carries two rating filters (see `features.PaceFilter`), one over qualifying
+The feature frame carries two rating filters (see `rating_filter.PaceFilter`), one over qualifying
 gaps (% of the pole lap) and one over finishing orders (normal scores). Each race, every car's
 result is split into its car's part (shared with the teammate) and the driver's part (what
 teammate comparisons say), across every team a driver has raced for. Over a winter a car's

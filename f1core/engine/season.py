@@ -7,11 +7,14 @@ qualifying is known). A simulated season then draws every race in a Plackett–L
 DNFs, as the single-race simulation does, and on top of the race noise lets each car's and each
 driver's strength wander over the rest of the season (a random walk in log-strength), because a
 car that is quick now may not stay quick. The size of that wander was chosen on checkpoints of
-the 2010–2021 seasons so that final points land inside the P10–P90 band about 80% of the time.
+the 2010–2021 seasons so that final points land inside the P10–P90 band about three times in four.
 
 Points follow the season's own system as the store's results show it (the points most often
 given to each position), sprints included. Everything is seeded: the same data and models give
 the same odds.
+
+One module, past 400 lines on purpose: points, standings, the weekends still to come and their
+simulation are one projection; split up, each part would be read only beside the others.
 """
 from __future__ import annotations
 

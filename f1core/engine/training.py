@@ -7,22 +7,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from f1core.engine import features as _features_module
 from f1core.engine import models as _models_module
-from f1core.engine.features import (
-    QUALI_TIME_FEATURES,
-    SPRINT_BEFORE_QUALI_FROM,
-    STAGE1_FEATURES,
-    STAGE2_FEATURES,
-    teammate_gap,
-)
+from f1core.engine import rating_filter as _rating_filter_module
+from f1core.engine.features import QUALI_TIME_FEATURES, SPRINT_BEFORE_QUALI_FROM, STAGE1_FEATURES, STAGE2_FEATURES
 from f1core.engine.models import SEED, QualifyingModel, RaceDistribution, RaceModel, grid_from_gaps
+from f1core.engine.rating_filter import teammate_gap
+from f1core.files import code_hash
 from f1core.progress import Progress, steps
 
 PRE, POST = "pre-qualifying", "post-qualifying"
@@ -31,8 +28,7 @@ MIN_TRAINING_ROWS = 200  # about ten races: fewer cannot fit either stage sensib
 
 # The code stage 1's walk-forward predictions depend on: part of their cache key, so a change in how
 # features or models are computed never serves predictions made by the old code.
-FEATURES_CODE = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (
-    _features_module, _models_module)) + Path(__file__).read_bytes()).hexdigest()[:12]
+STAGE1_CODE = code_hash(_features_module, _rating_filter_module, _models_module, sys.modules[__name__])
 
 
 class NotEnoughData(RuntimeError):
@@ -115,7 +111,7 @@ def with_predicted_grid(rows: pd.DataFrame, gaps: np.ndarray) -> pd.DataFrame:
 
 def stage1_config_key(config: TrainingConfig) -> str:
     payload = json.dumps([STAGE1_FEATURES, config.stage1_from, config.stage1_estimators, config.stage1_params,
-                          config.pre_stage2_from, config.retrain_every, SEED, config.stage1_base, FEATURES_CODE],
+                          config.pre_stage2_from, config.retrain_every, SEED, config.stage1_base, STAGE1_CODE],
                          sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

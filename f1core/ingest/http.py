@@ -6,6 +6,9 @@ a second (each byte restarts it), in the headers as well as in the body, so a wa
 request's sockets down when the deadline passes. Failures of any kind (status, timeout, broken
 connection, truncated or non-JSON body) become `SourceError` naming the URL, so the ingestion log
 says which request broke.
+
+Past 400 lines on purpose: one HTTP client with its rate limit, retries and single deadline;
+the deadline's watchdog and the retry loop only make sense side by side.
 """
 from __future__ import annotations
 
