@@ -97,6 +97,8 @@ if done:
 # A champion whose file cannot be loaded is served by the newest version that loads: say so here,
 # and keep every tab working, so the way out (roll back, retrain) stays reachable.
 model_fallback_notice(engine)
+if (behind := engine.behind_baseline()) is not None:
+    st.warning(f"**The champion is behind its baseline lately.** {behind}", icon=":material/trending_down:")
 bundle = engine.champion()  # None when no version loads at all
 
 

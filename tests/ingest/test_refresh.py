@@ -85,8 +85,9 @@ def test_background_thread_runs_at_start_and_on_demand(settings):
     while not runs and time.monotonic() < deadline:
         time.sleep(0.02)
     assert len(runs) == 1
-    while refresher.running:
+    while refresher.running and time.monotonic() < deadline + 5:
         time.sleep(0.02)
+    assert not refresher.running, "the first refresh did not finish within its deadline"
     assert refresher.trigger()
     while len(runs) < 2 and time.monotonic() < deadline + 5:
         time.sleep(0.02)

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.pages.conftest import open_tab, run_page, texts
+from tests.pages.conftest import models_dir, open_tab, run_page, texts
 
 
 def frames(at) -> dict[tuple, object]:
@@ -126,3 +126,18 @@ def test_a_newer_pending_model_is_a_switch_forward_not_a_roll_back(with_model):
     assert not at.exception
     assert at.selectbox(key="models_rollback_version").value == "v0002"
     assert at.button(key="models_rollback_button").label == "Switch forward to v0002"
+
+
+def test_a_champion_behind_the_grid_baseline_is_said_so(with_model):
+    import json as _json
+
+    index_path = models_dir() / "registry.json"
+    index = _json.loads(index_path.read_text())
+    meta = index["versions"][index["champion"]]
+    meta["metrics"] = {"recent": {**meta["metrics"]["recent"], "winner_logloss": 1.5},
+                       "recent_baselines": {"grid": {"winner_logloss": 1.1}}}
+    index_path.write_text(_json.dumps(index))
+    at = run_page("models.py", timeout=180)
+    assert not at.exception
+    assert "The champion is behind its baseline lately" in texts(at.warning)
+    assert "1.50 against 1.10" in texts(at.warning)
