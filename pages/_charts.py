@@ -24,7 +24,7 @@ def probability_bars(table: pd.DataFrame, column: str = "p_win", title: str | No
     t = t.iloc[::-1]  # plotly draws the first row at the bottom
     # with a baseline, a thin grey bar under each driver's bar: a tick across the bar would strike
     # through the percentage printed at its end
-    model_bar = dict(width=0.5, offset=-0.35) if baseline is not None else {}
+    model_bar = dict(width=0.5, offset=-0.15) if baseline is not None else {}
     fig = go.Figure(go.Bar(
         x=t[column], y=t["code"], orientation="h", marker_color=_colors(t),
         text=[pct(p) for p in t[column]], textposition="outside", cliponaxis=False,
@@ -33,7 +33,7 @@ def probability_bars(table: pd.DataFrame, column: str = "p_win", title: str | No
     ))
     if baseline is not None:
         b = baseline.loc[t.index]
-        fig.add_trace(go.Bar(x=b, y=t["code"], orientation="h", name="baseline", width=0.18, offset=0.17,
+        fig.add_trace(go.Bar(x=b, y=t["code"], orientation="h", name="baseline", width=0.18, offset=-0.37,
                              marker_color="#9AA0A6", hovertemplate="baseline: %{x:.1%}<extra></extra>"))
         fig.update_layout(barmode="overlay")
     fig.data[0].showlegend = False  # bars are team-coloured; a legend swatch would show one team's colour

@@ -17,7 +17,7 @@ RATING_LABELS = {"strength": "Strength (car + driver)", "driver_rating": "Driver
 
 st.title("Head to head")
 st.caption("Two drivers side by side: points through the season, who was ahead in every race and qualifying "
-           "both took part in, their duel as teammates, and their ratings going into each race.")
+           "both took part in, their duel as teammates, and their ratings after each race.")
 require_data()
 
 seasons = cached_query(seasons_with_results)
@@ -80,9 +80,12 @@ with st.container(horizontal=True, wrap=True, gap="small"):
             st.subheader(f"{da['code']} {left} – {right} {db['code']}", anchor=False)
             st.caption(note)
 if c.teammates:
+    def times(n: int) -> str:
+        return f"{n} time{'' if n == 1 else 's'}"
+
     st.markdown(f":material/groups: **Teammates** in {s['teammate_races']} races: {da['code']} finished ahead "
-                f"{s['a_ahead_as_teammates']} times, {db['code']} {s['b_ahead_as_teammates']} times (both classified "
-                "or not, by finishing order).")
+                f"{times(s['a_ahead_as_teammates'])}, {db['code']} {times(s['b_ahead_as_teammates'])} (both "
+                "classified or not, by finishing order).")
 
 fig = go.Figure()
 for ref, row in ((a, da), (b, db)):

@@ -268,7 +268,8 @@ try:
                     st.markdown(f":material/cancel: **The model missed it**: its favourite was "
                                 f"{call.favourite_name} ({pct(call.favourite_p_win)}); the winner was its "
                                 f"{ordinal(call.winner_pick)} pick at {pct(call.winner_p_win)}.")
-                st.caption(f"{call.podium_hits} of the 3 podium finishers were among its 3 likeliest podium "
+                st.caption(f"{call.podium_hits} of the 3 podium finishers {'was' if call.podium_hits == 1 else 'were'} "
+                           "among its 3 likeliest podium "
                            f"finishers. Prediction: {source}.")
             else:
                 top = cached_query(racecards.podium, last.season, last.round)
