@@ -56,11 +56,12 @@ def qualifying_table(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict
         lap_interval=[f"{lap(lo)}–{lap(hi)}"
                       for lo, hi in zip(t["pred_quali_time_lo_s"], t["pred_quali_time_hi_s"])],
     )
-    # the numbers right after the name, the team last: a phone shows the left of the table first
-    # four narrow columns read whole on a phone; names, teams and gaps are in the CSV
+    # a phone shows the left of the table first: four narrow columns read whole there, and the
+    # names and teams follow for a wider screen (or a swipe); the gaps are in the CSV
     columns = ["pred_grid", "code", "predicted_lap", "lap_interval"]
     if t["actual_quali_position"].notna().any():
         columns += ["actual_quali_position"]
+    columns += ["driver", "team"]
     config = {
         "pred_grid": st.column_config.NumberColumn("pred.", format="P%d", width=50,
                                                    help="Predicted grid slot (qualifying position)."),
@@ -113,9 +114,10 @@ def race_table(table: pd.DataFrame, before: bool) -> tuple[pd.DataFrame, list[st
         "baseline_win_pct": st.column_config.NumberColumn("base", format="%.0f%%", width=48,
                                                           help="The baseline's chance to win, for comparison."),
     }
-    # six narrow columns read whole on a phone: the chances, with the baseline beside the win;
-    # names, teams, grid and the finishing range are in the CSV and the charts below
-    columns = ["code", "win_pct", "baseline_win_pct", "podium_pct", "points_pct", "dnf_pct"]
+    # six narrow columns read whole on a phone: the chances, with the baseline beside the win; the
+    # expected finish, names and teams follow for a wider screen (or a swipe)
+    columns = ["code", "win_pct", "baseline_win_pct", "podium_pct", "points_pct", "dnf_pct",
+               "expected_position", "position_range", "driver", "team"]
     export = t[["code", "driver", "team", "grid", "win_pct", "podium_pct", "points_pct", "dnf_pct",
                 "expected_position", "position_p10", "position_p90", "position_range", "baseline",
                 "baseline_win_pct", "driver_ref", "constructor_ref"]]
@@ -198,11 +200,14 @@ def show_sprint(race, slug: str) -> None:
     t = sprint.table
     fav = sprint.favourite
     st.markdown(f"Favourite: **{fav['driver_name']}** ({fav['team_name']}) at {pct(fav['p_win'])} to win the sprint.")
-    rows = t.assign(driver=t["driver_name"], win_pct=t["p_win"] * 100, podium_pct=t["p_podium"] * 100,
-                    points_pct=t["p_points"] * 100, dnf_pct=t["p_dnf"] * 100)
-    show_table(rows, f"upcoming_{slug}_sprint.csv", columns=["code", "win_pct", "podium_pct", "points_pct", "dnf_pct"],
+    rows = t.assign(driver=t["driver_name"], team=t["team_name"], win_pct=t["p_win"] * 100,
+                    podium_pct=t["p_podium"] * 100, points_pct=t["p_points"] * 100, dnf_pct=t["p_dnf"] * 100)
+    show_table(rows, f"upcoming_{slug}_sprint.csv",
+               columns=["code", "win_pct", "podium_pct", "points_pct", "dnf_pct", "driver", "team"],
                column_config={
                    "code": st.column_config.TextColumn("", width=45, pinned=True),
+                   "driver": st.column_config.TextColumn(width=140),
+                   "team": st.column_config.TextColumn(width=100),
                    "win_pct": st.column_config.NumberColumn("win", format="%.0f%%", width=52),
                    "podium_pct": st.column_config.NumberColumn("podium", format="%.0f%%", width=60),
                    "points_pct": st.column_config.NumberColumn("points", format="%.0f%%", width=60,

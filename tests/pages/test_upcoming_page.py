@@ -17,6 +17,11 @@ def race_tables(at):
     return quali, race
 
 
+def shown_columns(at) -> list[list[str]]:
+    """The columns each table puts on screen, in order (the CSV has more)."""
+    return [list(d.proto.column_order) for d in at.dataframe]
+
+
 def check_race(at, name: str, sprint: bool = False) -> None:
     assert not at.exception
     assert not at.error
@@ -39,6 +44,10 @@ def check_race(at, name: str, sprint: bool = False) -> None:
         assert sprint_table["points_pct"].sum() == pytest.approx(800, abs=1)  # eight scoring places
         assert "to win the sprint" in texts(at.markdown)
     assert len(at.get("plotly_chart")) == 2  # the qualifying chart and the chosen race chart
+    # every table names the drivers and their teams on screen, after the columns a phone reads first
+    for columns in shown_columns(at):
+        assert columns[0] in ("code", "pred_grid") and columns[-2:] == ["driver", "team"]
+    assert {"expected_position", "position_range"} <= set(shown_columns(at)[-1])
 
 
 def test_three_race_tabs_with_tables_and_downloads(with_model):
