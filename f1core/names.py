@@ -1,12 +1,17 @@
 """How drivers are named on screen. The rule lives in the store's `driver_labels` view (the
 official code, else the first three letters of the surname); `with_driver_labels` fills the
 names of drivers the store does not know by the same rule, the last word of the driverRef
-standing in for the surname ('max_verstappen' -> 'VER')."""
+standing in for the surname ('max_verstappen' -> 'VER'). `plural` words a count."""
 from __future__ import annotations
 
 import unicodedata
 
 import pandas as pd
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """'1 race', '3 races' ('1 was', '2 were' with `words`)."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
 
 
 def fallback_code(driver_ref: str) -> str:

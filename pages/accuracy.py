@@ -11,6 +11,7 @@ import streamlit as st
 
 from f1core.engine.backtest import RACE_METRICS, STAGE1_METRICS
 from f1core.engine.baselines import serving_baseline
+from f1core.names import plural
 from f1core.views import reports
 from f1core.views.terms import (
     METRICS,
@@ -160,9 +161,12 @@ def metric_card(column, metric: str, values: dict[str, dict], baseline: str, ver
         info.label, info.format(value), delta=delta,
         delta_color=("normal" if info.higher_is_better else "inverse") if decided else "off",
         delta_description=(f"vs {baseline} {info.format(base.get(metric))}"
-                           + ("" if decided else f" · {verdict or 'too close to call'}")) if delta else None,
+                           # a card has room for a word: the table below says "too close to call"
+                           + ("" if decided else f" · {'identical' if verdict == 'identical' else 'unclear'}"))
+        if delta else None,
         help=f"{info.meaning.capitalize()}. 90% interval: {info.with_interval(value, lo, hi)}. The difference is "
-             "coloured only when the race-by-race comparison puts it beyond luck.",
+             "coloured only when the race-by-race comparison puts it beyond luck; \"unclear\" when it is too close "
+             "to call.",
         border=True)
 
 
@@ -362,7 +366,7 @@ def draw_track_record() -> None:
                 "first scores appear after the next race.", icon=":material/lock_clock:")
     elif record is not None:
         scored = record[record["predictor"] == "model"]
-        st.markdown(f"**{len(scored)} race{'s' if len(scored) != 1 else ''} predicted live** and scored after "
+        st.markdown(f"**{plural(len(scored), 'race')} predicted live** and scored after "
                     "the race, with the backtest's baselines on the same races and mode.")
         rs = reports.record_summary(record)
         rs = rs.assign(cell=[METRICS[m].with_interval(v, lo, hi)

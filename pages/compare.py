@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from f1core.names import plural
 from f1core.views import compare
 from f1core.views.insights import seasons_with_results
 from pages._resources import cached_frame_query, cached_query
@@ -80,12 +81,9 @@ with st.container(horizontal=True, wrap=True, gap="small"):
             st.subheader(f"{da['code']} {left} – {right} {db['code']}", anchor=False)
             st.caption(note)
 if c.teammates:
-    def times(n: int) -> str:
-        return f"{n} time{'' if n == 1 else 's'}"
-
-    st.markdown(f":material/groups: **Teammates** in {s['teammate_races']} races: {da['code']} finished ahead "
-                f"{times(s['a_ahead_as_teammates'])}, {db['code']} {times(s['b_ahead_as_teammates'])} (both "
-                "classified or not, by finishing order).")
+    st.markdown(f":material/groups: **Teammates** in {plural(s['teammate_races'], 'race')}: {da['code']} finished "
+                f"ahead {plural(s['a_ahead_as_teammates'], 'time')}, {db['code']} "
+                f"{plural(s['b_ahead_as_teammates'], 'time')} (both classified or not, by finishing order).")
 
 fig = go.Figure()
 for ref, row in ((a, da), (b, db)):

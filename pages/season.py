@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from f1core.engine.season import SEASON_SIMS, Condition, clinch_words
+from f1core.names import plural
 from f1core.views import season as season_view
 from pages._resources import cached_query, champion_version, get_engine
 from pages._style import pct, show_chart, style_figure, team_color
@@ -191,7 +192,7 @@ elif section == "Through the season":
                    "app showed it ('frozen'), or replayed later with models trained only on the races before "
                    "('replay'). Hover a point to see which.")
     if missing:
-        st.info(f"The title odds after {len(missing)} round(s) of {season} are not kept yet. The background upkeep "
+        st.info(f"The title odds after {plural(len(missing), 'round')} of {season} are not kept yet. The background upkeep "
                 "fills the season in progress; any season can be replayed here (a few seconds a round).",
                 icon=":material/history:")
         if require_admin("replay the season", key=P + "replay"):

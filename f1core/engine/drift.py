@@ -15,6 +15,7 @@ import pandas as pd
 from f1core.engine.features import FEATURE_BY_NAME
 from f1core.engine.registry import ModelBundle
 from f1core.engine.training import POST
+from f1core.names import plural
 
 WINDOW = 12
 MODERATE, MAJOR = 0.1, 0.25
@@ -92,10 +93,10 @@ def summarise(series: pd.DataFrame, bundle: ModelBundle) -> dict:
     if suggest:
         names = label((major_important if len(major_important) else major)["feature"].head(4)) or \
             label(moderate["feature"].head(4))
-        message = (f"drift suggests retraining: {len(major)} feature(s) above PSI {MAJOR}, "
+        message = (f"drift suggests retraining: {plural(len(major), 'feature')} above PSI {MAJOR}, "
                    f"{len(moderate)} between {MODERATE} and {MAJOR} (most: {names}){not_counted}")
     else:
-        message = (f"no retraining needed for drift: {len(major)} feature(s) above PSI {MAJOR}, "
+        message = (f"no retraining needed for drift: {plural(len(major), 'feature')} above PSI {MAJOR}, "
                    f"{len(moderate)} between {MODERATE} and {MAJOR}, none of them among the most important"
                    f"{not_counted}")
     return {"suggest_retrain": suggest, "message": message, "latest": latest,

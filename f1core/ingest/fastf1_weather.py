@@ -24,6 +24,7 @@ from typing import Callable
 import pandas as pd
 
 from f1core.ingest.runs import RunResult, ingestion_run
+from f1core.names import plural
 from f1core.store import RaceRef, Store
 
 log = logging.getLogger(__name__)
@@ -248,20 +249,16 @@ def skip_reason(exc: BaseException) -> str:
     return f"error ({type(exc).__name__})"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def _summary(fetched: list[RaceRef], added: int, skipped: Counter) -> str:
     n_skipped = sum(skipped.values())
     why = ", ".join(f"{n} {reason}" if len(skipped) > 1 else reason for reason, n in skipped.most_common())
-    skip_text = f"{_plural(n_skipped, 'race')} skipped: {why}" if n_skipped else ""
+    skip_text = f"{plural(n_skipped, 'race')} skipped: {why}" if n_skipped else ""
     if not fetched and n_skipped and set(skipped) <= _UNREACHABLE:
         return f"FastF1 unreachable, weather not fetched ({skip_text})"
     parts = []
     if fetched:
         labels = ", ".join(f"{r.season} R{r.round}" for r in fetched)
-        parts.append(f"weather_observed +{added} ({_plural(len(fetched), 'race')} fetched: {labels})")
+        parts.append(f"weather_observed +{added} ({plural(len(fetched), 'race')} fetched: {labels})")
     if skip_text:
         parts.append(skip_text)
     return "; ".join(parts) or "no new rows"
@@ -295,7 +292,7 @@ def import_session_weather(
         if uses_fastf1:
             _stuck_fastf1_workers[:] = [t for t in _stuck_fastf1_workers if t.is_alive()]
             if _stuck_fastf1_workers:
-                run.message = (f"{_plural(len(races), 'race')} skipped: an earlier FastF1 load is still "
+                run.message = (f"{plural(len(races), 'race')} skipped: an earlier FastF1 load is still "
                                "running past its deadline")
                 log.info("FastF1 weather: %s", run.message)
                 return run
@@ -303,7 +300,7 @@ def import_session_weather(
                 loader = fastf1_loader(cache_dir)
             except Exception as exc:  # noqa: BLE001 - FastF1 missing, cache folder unusable, ...
                 run.message = (f"FastF1 unavailable ({type(exc).__name__}: {exc}); "
-                               f"{_plural(len(races), 'race')} skipped")
+                               f"{plural(len(races), 'race')} skipped")
                 log.warning("FastF1 weather: %s", run.message)
                 return run
 

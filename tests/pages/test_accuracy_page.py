@@ -21,7 +21,7 @@ def test_headline_metrics_stand_beside_the_baselines(with_model):
     assert {"Winner picked", "Winner in top 3 picks", "Winner log loss", "Finishing-order Spearman"} <= set(cards)
     assert all("vs grid" in (m.proto.delta_description or "") for m in list(cards.values())[:4])
     # four races decide nothing: no card is coloured as if the model were better or worse
-    undecided = [m for m in list(cards.values())[:4] if "too close to call" in (m.proto.delta_description or "")
+    undecided = [m for m in list(cards.values())[:4] if "unclear" in (m.proto.delta_description or "")
                  or "identical" in (m.proto.delta_description or "")]
     assert undecided and all(m.proto.color == 2 for m in undecided)  # MetricColor GRAY
     headline = frames(at)[0]

@@ -20,7 +20,7 @@ def test_renders_the_suggestion_and_the_latest_window(with_model):
     assert {"feature", "label", "description", "psi", "kl", "level", "important"} <= set(latest.columns)
     # the banner counts what the chart shows in full colour: shifts the calendar does not explain
     counted = int(((latest["psi"] >= 0.25) & ~latest["calendar"]).sum())
-    assert f"{counted} feature(s) above PSI 0.25" in verdict
+    assert f"{counted} feature{'' if counted == 1 else 's'} above PSI 0.25" in verdict
     calendar = int(((latest["psi"] >= 0.25) & latest["calendar"]).sum())
     assert not calendar or f"{calendar} more above 0.25 follow the calendar" in verdict
     assert not any("_" in label for label in latest["label"])  # plain words, not code names
