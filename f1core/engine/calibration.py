@@ -3,14 +3,16 @@
 The booster's Plackett-Luce scores are sharp on the races it was fitted on and too sharp on new
 ones, and they lean on recent form. The race model therefore serves a blend, in log-strength:
 
-    strength = alpha * booster score + beta * log P(win | grid slot)
+    strength = alpha * booster score + beta * log P(win | grid slot) [+ rho * rating]
 
 where P(win | grid slot) is how often each slot has won in the training races (made
 non-increasing in the slot, so a better slot never weakens a car). Alpha and beta are fitted by
 maximum likelihood of the finishing orders of the most recent training races, scored by a booster
 trained only on the races before them (a walk-forward step inside the training window), so they
 measure how much the booster deserves on races it has not seen. Both are kept non-negative, which
-keeps the blend monotone in the grid slot.
+keeps the blend monotone in the grid slot. Before qualifying a third term can join: the rating
+filter's expected race score (`models.rating_term`), which the booster does not see; on 2016-2021
+it told the blend who is quick this season better than the booster's form features did.
 
 `reliability_table` is the per-season reliability diagram of walk-forward win probabilities.
 """
@@ -99,11 +101,14 @@ def weighted_pl_loglik(scores: np.ndarray, groups: np.ndarray, decay: float = 0.
 
 def fit_blend(raw: np.ndarray, grid: np.ndarray, finish: np.ndarray, groups: np.ndarray,
               grid_logp: tuple[float, ...], decay: float = 0.75, top_k: int | None = None,
-              ridge: float = 0.0) -> Blend:
-    """Alpha and beta maximising the weighted Plackett-Luce likelihood of the classified order of
-    each race, from out-of-sample booster scores `raw`. Rows: any order; `finish` NaN = not
-    classified (left out, as in the booster's fit)."""
+              ridge: float = 0.0, rating: np.ndarray | None = None) -> Blend:
+    """Alpha and beta (and rho, given the rating filter's expected race scores `rating`)
+    maximising the weighted Plackett-Luce likelihood of the classified order of each race, from
+    out-of-sample booster scores `raw`. Rows: any order; `finish` NaN = not classified (left
+    out, as in the booster's fit)."""
     from scipy.optimize import minimize
+
+    from f1core.engine.models import rating_term
 
     finish = np.asarray(finish, dtype=float)
     groups = np.asarray(groups)
@@ -113,18 +118,26 @@ def fit_blend(raw: np.ndarray, grid: np.ndarray, finish: np.ndarray, groups: np.
     g_rows = groups[ok][order]
     blend0 = Blend(1.0, 0.0, grid_logp, 0, -1, -1, 0.0)
     gterm = blend0.grid_term(np.asarray(grid, dtype=float)[ok][order])
+    # centred within each race, as a driver's rating is compared with the field he races
+    rterm = np.zeros(len(r))
+    if rating is not None:
+        scores = np.asarray(rating, dtype=float)[ok][order]
+        for race in np.unique(g_rows):
+            at = g_rows == race
+            rterm[at] = rating_term(scores[at])
     n_races = len(np.unique(g_rows))
 
     def loss(theta):
-        a, b = theta
-        return -weighted_pl_loglik(a * r + b * gterm, g_rows, decay, top_k) / max(n_races, 1) + ridge * (
+        a, b, c = theta
+        return -weighted_pl_loglik(a * r + b * gterm + c * rterm, g_rows, decay, top_k) / max(n_races, 1) + ridge * (
             (a - 1) ** 2 + b ** 2)
 
-    best = minimize(loss, x0=np.array([1.0, 0.0]), method="L-BFGS-B", bounds=[(0.0, 3.0), (0.0, 3.0)])
-    a, b = (float(v) for v in best.x)
-    gain = float(loss((1.0, 0.0)) - best.fun)
+    bounds = [(0.0, 3.0), (0.0, 3.0), (0.0, 3.0) if rating is not None else (0.0, 0.0)]
+    best = minimize(loss, x0=np.array([1.0, 0.0, 0.0]), method="L-BFGS-B", bounds=bounds)
+    a, b, c = (float(v) for v in best.x)
+    gain = float(loss((1.0, 0.0, 0.0)) - best.fun)
     return Blend(a, b, grid_logp, n_races, int(groups[ok].min()) if ok.any() else -1,
-                 int(groups[ok].max()) if ok.any() else -1, gain)
+                 int(groups[ok].max()) if ok.any() else -1, gain, rating=c)
 
 
 # -- reliability --------------------------------------------------------------------------------------

@@ -223,9 +223,27 @@ class Blend:
     first_race_idx: int  # the fitting races: [first_race_idx, last_race_idx], all before the model's cut-off
     last_race_idx: int
     loglik_gain: float  # mean per-race log-likelihood gain of the blend over the plain booster there
+    rating: float = 0.0  # weight of the rating filter's expected race score (`rating_term`); 0 = not used
 
     def grid_term(self, grid: np.ndarray) -> np.ndarray:
         return _grid_term(self.grid_logp, grid)
+
+    def rating_part(self, X: pd.DataFrame) -> np.ndarray:
+        """The rating filter's share of the served log-strength (zeros when the blend has none)."""
+        weight = getattr(self, "rating", 0.0)  # blends pickled before the term existed have none
+        if not weight or RATING_SCORE not in X.columns:
+            return np.zeros(len(X))
+        return weight * rating_term(X[RATING_SCORE].to_numpy(dtype=float))
+
+
+RATING_SCORE = "exp_race_score"  # the rating filter's expected finishing score (normal scores, lower is better)
+
+
+def rating_term(score: np.ndarray) -> np.ndarray:
+    """Higher is stronger; a driver the filter has no score for counts as the field's average."""
+    score = np.asarray(score, dtype=float)
+    centre = float(np.nanmean(score)) if np.isfinite(score).any() else 0.0
+    return -(np.where(np.isfinite(score), score, centre) - centre)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -311,8 +329,9 @@ class RaceModel:
     def fit(self, X: pd.DataFrame, finish: np.ndarray, dnf: np.ndarray, groups: np.ndarray,
             weight: np.ndarray | None = None, calibration: tuple | None = None) -> "RaceModel":
         """`weight`: optional per-row weight, constant within a race (e.g. favouring recent seasons).
-        `calibration`: (booster scores, grid, finish, race id) of races the scores were made
-        without seeing (walk-forward), on which the blend with the grid prior is fitted."""
+        `calibration`: (booster scores, grid, finish, race id[, rating filter score]) of races the
+        scores were made without seeing (walk-forward), on which the blend with the grid prior
+        (and, when given, the rating filter's expected race score) is fitted."""
         from f1core.engine.calibration import fit_blend, grid_win_logp
 
         finish = np.asarray(finish, dtype=float)
@@ -336,9 +355,10 @@ class RaceModel:
         grid = X["grid"].to_numpy(dtype=float)
         grid_logp = grid_win_logp(grid, finish, groups)
         if calibration is not None:
-            raw, cal_grid, cal_finish, cal_groups = (np.asarray(v) for v in calibration)
+            raw, cal_grid, cal_finish, cal_groups, *cal_rating = (np.asarray(v) for v in calibration)
             decay = self.decay if self.calibration_decay is None else self.calibration_decay
-            self.blend_ = fit_blend(raw, cal_grid, cal_finish, cal_groups, grid_logp, decay, self.calibration_top_k)
+            self.blend_ = fit_blend(raw, cal_grid, cal_finish, cal_groups, grid_logp, decay, self.calibration_top_k,
+                                    rating=cal_rating[0] if cal_rating else None)
         if self.weather and "rain" in X.columns:
             from f1core.engine.weather_effect import fit_weather_effect
 
@@ -354,7 +374,8 @@ class RaceModel:
         blend = getattr(self, "blend_", None)
         if blend is None:
             return raw
-        return blend.alpha * raw + blend.beta * blend.grid_term(X["grid"].to_numpy(dtype=float))
+        return (blend.alpha * raw + blend.beta * blend.grid_term(X["grid"].to_numpy(dtype=float))
+                + blend.rating_part(X))
 
     def _rain_factor(self, X: pd.DataFrame) -> np.ndarray:
         weather = getattr(self, "weather_", None)
@@ -388,6 +409,9 @@ class RaceModel:
             out["grid"] = out["grid"] + scale * self._prior(X, getattr(self, "prior_logp_", None))
         if blend is not None and "grid" in out:
             out["grid"] = out["grid"] + blend.beta * blend.grid_term(X["grid"].to_numpy(dtype=float))
+        if blend is not None and getattr(blend, "rating", 0.0):
+            part = blend.rating_part(X)
+            out[RATING_SCORE] = out[RATING_SCORE] + part if RATING_SCORE in out else part
         if getattr(self, "weather_", None) is not None and "rain" in X.columns:
             calibrated = self._calibrated(self.raw_strengths(X), X)
             rain_part = (self._rain_factor(X) - 1.0) * calibrated

@@ -17,7 +17,7 @@ from f1core.engine import features as _features_module
 from f1core.engine import models as _models_module
 from f1core.engine import rating_filter as _rating_filter_module
 from f1core.engine.features import QUALI_TIME_FEATURES, SPRINT_BEFORE_QUALI_FROM, STAGE1_FEATURES, STAGE2_FEATURES
-from f1core.engine.models import SEED, QualifyingModel, RaceDistribution, RaceModel, grid_from_gaps
+from f1core.engine.models import RATING_SCORE, SEED, QualifyingModel, RaceDistribution, RaceModel, grid_from_gaps
 from f1core.engine.rating_filter import teammate_gap
 from f1core.files import code_hash
 from f1core.progress import Progress, steps
@@ -60,6 +60,7 @@ class TrainingConfig:
     # ... for these modes only: on 2016-2021 the blend helped before qualifying (1.62 -> 1.57 winner
     # log loss) and hurt after it (1.31 -> 1.33), where the real grid is already the booster's input
     calibration_modes: tuple[str, ...] = ("pre-qualifying",)
+    calibration_rating_modes: tuple[str, ...] = ("pre-qualifying",)  # ... with the rating filter's term
     weather: bool = True  # learn rain's effect on order and retirements from the training races
     grid_prior: float = 0.0  # the race booster starts from this times log P(win | grid slot)
     mask_quali_every: int = 8  # post-qualifying model: a copy of every 8th race without qualifying times
@@ -221,6 +222,8 @@ def train_stage2(frame: pd.DataFrame, cutoff_idx: int, mode: str, config: Traini
             cal = rows.loc[scores.index]
             calibration = (scores.to_numpy(), cal["grid"].to_numpy(dtype=float), cal["finish"].to_numpy(dtype=float),
                            cal["race_idx"].to_numpy())
+            if mode in config.calibration_rating_modes and RATING_SCORE in cal:
+                calibration += (cal[RATING_SCORE].to_numpy(dtype=float),)
             model.calibration_scores_ = scores
     return model.fit(rows, rows["finish"].to_numpy(), rows["dnf"].to_numpy(), rows["race_idx"].to_numpy(),
                      _recency_weight(rows, config), calibration=calibration)

@@ -32,6 +32,39 @@ def test_blend_undoes_an_over_confident_score():
     assert blend.first_race_idx == 0 and blend.last_race_idx == 59
 
 
+def _races_with_pace(n_races=80, n=20, seed=1):
+    """Races decided half by the grid and half by a pace the grid does not show; the rating
+    filter's score (lower is better) sees that pace with some noise, the booster only the grid."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for r in range(n_races):
+        grid = np.arange(1, n + 1)
+        pace = rng.normal(size=n)
+        order = np.argsort(-(-np.log(grid) + pace + rng.gumbel(size=n)))
+        finish = np.empty(n)
+        finish[order] = np.arange(1, n + 1)
+        rows.append(pd.DataFrame({"race": r, "grid": grid.astype(float), "finish": finish, "raw": -np.log(grid),
+                                  "rating": -pace + rng.normal(scale=0.3, size=n), "noise": rng.normal(size=n)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_the_rating_term_earns_weight_only_when_it_knows_something():
+    df = _races_with_pace()
+    logp = grid_win_logp(df["grid"], df["finish"], df["race"])
+    informed = fit_blend(df["raw"], df["grid"], df["finish"], df["race"], logp, decay=0.0, rating=df["rating"])
+    without = fit_blend(df["raw"], df["grid"], df["finish"], df["race"], logp, decay=0.0)
+    noise = fit_blend(df["raw"], df["grid"], df["finish"], df["race"], logp, decay=0.0, rating=df["noise"])
+    assert informed.rating > 0.5 and informed.loglik_gain > without.loglik_gain + 0.1
+    assert without.rating == 0.0 and noise.rating < 0.2
+    # served: the better-rated of two cars on the same slot is the stronger; a missing score is average
+    X = pd.DataFrame({"exp_race_score": [-1.0, 1.0, np.nan]})
+    part = informed.rating_part(X)
+    assert part[0] > part[2] > part[1] and part[2] == pytest.approx(0.0)
+    old = Blend(1.0, 0.0, logp, 0, 0, 0, 0.0)
+    del old.__dict__["rating"]  # as a blend pickled before the term existed comes back
+    assert (old.rating_part(X) == 0).all()
+
+
 def test_grid_prior_is_non_increasing_in_the_slot():
     df = _races(n_races=30)
     logp = np.asarray(grid_win_logp(df["grid"], df["finish"], df["race"]))

@@ -1,6 +1,7 @@
 """The race model's newer behaviour on the real snapshot: post-qualifying mode from the order
 alone, rain learned from wet races, calibration fitted on earlier races only, and the
 walk-forward's extra columns."""
+import dataclasses
 import shutil
 
 import numpy as np
@@ -92,7 +93,10 @@ def test_calibration_is_fitted_on_earlier_races_only(trained_engine):
     scrambled.loc[later, "finish"] = rng.permutation(scrambled.loc[later, "finish"].to_numpy())
     scrambled.loc[later, "dnf"] = rng.permutation(scrambled.loc[later, "dnf"].to_numpy())
     again = train_stage2(scrambled, cutoff, PRE, FAST).blend_
-    assert (again.alpha, again.beta) == (blend.alpha, blend.beta)
+    assert (again.alpha, again.beta, again.rating) == (blend.alpha, blend.beta, blend.rating)
+    # before qualifying the rating filter's view of this season earns its weight on those races
+    assert blend.rating > 0
+    assert train_stage2(frame, cutoff, PRE, dataclasses.replace(FAST, calibration_rating_modes=())).blend_.rating == 0
 
 
 def test_walk_forward_carries_stage1_and_outcomes_and_checks_rain(trained_engine):
