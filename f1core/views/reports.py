@@ -310,10 +310,9 @@ def registry_table(registry: Registry, per_race: pd.DataFrame | None = None) -> 
         grid_loss.append(grid.get("winner_logloss", np.nan))
         grid_top1.append(grid.get("winner_top1", np.nan))
     # the registry has them for versions that stored their baselines; the backtest fills the others
-    table["grid_recent_logloss"] = table.get("grid_recent_logloss", pd.Series(np.nan, index=table.index)).fillna(
-        pd.Series(grid_loss, index=table.index))
-    table["grid_recent_top1"] = table.get("grid_recent_top1", pd.Series(np.nan, index=table.index)).fillna(
-        pd.Series(grid_top1, index=table.index))
+    for column, values in (("grid_recent_logloss", grid_loss), ("grid_recent_top1", grid_top1)):
+        stored = pd.to_numeric(table.get(column, pd.Series(np.nan, index=table.index)), errors="coerce")
+        table[column] = stored.fillna(pd.Series(values, index=table.index, dtype=float))
     return table.reset_index(drop=True)
 
 
