@@ -1,7 +1,7 @@
 """HTTP for the JSON sources: retries with backoff, a rate limiter, and nothing that can hang.
 
-Every request has a connect and a read timeout and one deadline for all of it: connecting, the
-headers, the body and any retries. A read timeout alone does not stop a server that trickles a byte
+Every request has a connect and a read timeout and one deadline for all of it: looking up the
+host, connecting, the headers, the body and any retries. A read timeout alone does not stop a server that trickles a byte
 a second (each byte restarts it), in the headers as well as in the body, so a watchdog shuts the
 request's sockets down when the deadline passes. Failures of any kind (status, timeout, broken
 connection, truncated or non-JSON body) become `SourceError` naming the URL, so the ingestion log
@@ -12,6 +12,7 @@ the deadline's watchdog and the retry loop only make sense side by side.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import socket
@@ -24,6 +25,8 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
 from urllib3.util.retry import Retry
 
 from f1core.ingest.runs import IngestError
@@ -138,21 +141,65 @@ def _active_deadline() -> _Deadline | None:
     return getattr(_current, "deadline", None)
 
 
+def _addresses(host: str, port: int, seconds: float) -> list[str] | None:
+    """The host's addresses, looked up within `seconds` (getaddrinfo has no time limit of its
+    own, so it runs on a daemon thread that is left behind if it hangs). None when the lookup
+    failed: connecting by name then reports the failure the usual way."""
+    found: dict[str, Any] = {}
+
+    def look_up() -> None:
+        try:
+            found["infos"] = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+        except OSError:
+            pass
+
+    worker = threading.Thread(target=look_up, name=f"dns-{host}", daemon=True)
+    worker.start()
+    worker.join(max(seconds, 0.0))
+    if worker.is_alive():
+        raise _DeadlinePassed(f"looking up {host} did not finish within the deadline")
+    infos = found.get("infos")
+    return list(dict.fromkeys(info[4][0] for info in infos)) if infos else None
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
 class _Watched:
     """Connection mixin: new sockets and reused ones are put under the active request's deadline,
-    and connecting never waits longer than what is left of it."""
+    and neither looking up the host nor connecting waits longer than what is left of it."""
 
     def _new_conn(self):  # type: ignore[no-untyped-def]
         deadline = _active_deadline()
-        if deadline is not None:
-            left = deadline.remaining()
-            if left <= 0:
-                raise _DeadlinePassed("the deadline passed before connecting")
-            if not isinstance(self.timeout, (int, float)) or self.timeout > left:
-                self.timeout = left
-        sock = super()._new_conn()  # type: ignore[misc]
-        if deadline is not None:
-            deadline.watch(sock)
+        if deadline is None:
+            return super()._new_conn()  # type: ignore[misc]
+        left = deadline.remaining()
+        if left <= 0:
+            raise _DeadlinePassed("the deadline passed before connecting")
+        if not isinstance(self.timeout, (int, float)) or self.timeout > left:
+            self.timeout = left
+        name = self._dns_host  # type: ignore[attr-defined]
+        addresses = None if _is_address(name) else _addresses(name, self.port, left)  # type: ignore[attr-defined]
+        if not addresses:
+            sock = super()._new_conn()  # type: ignore[misc]
+        else:
+            # each address in turn, as urllib3 would; the Host header and TLS keep the name
+            for i, address in enumerate(addresses):
+                self._dns_host = address
+                try:
+                    sock = super()._new_conn()  # type: ignore[misc]
+                    break
+                except (NewConnectionError, ConnectTimeoutError):
+                    if i == len(addresses) - 1:
+                        raise
+                finally:
+                    self._dns_host = name
+        deadline.watch(sock)
         return sock
 
     def request(self, *args: Any, **kwargs: Any) -> None:

@@ -58,6 +58,7 @@ class Seen:
     header_bytes: int = 0  # how long the status line and headers of the answer were
     sent: int = 0  # bytes of them (headers first, then the body) the client took before hanging up
     answered: threading.Event = field(default_factory=threading.Event)  # set when the handler is done
+    host: str = ""  # the Host header the client sent
 
 
 Handler = Callable[[Seen], Reply]
@@ -78,7 +79,8 @@ class FakeApi:
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 parts = urlsplit(self.path)
-                seen = Seen(parts.path, dict(parse_qsl(parts.query)), time.monotonic())
+                seen = Seen(parts.path, dict(parse_qsl(parts.query)), time.monotonic(),
+                            host=self.headers.get("Host", ""))
                 with api._lock:
                     api.seen.append(seen)
                 reply = api._reply(seen)

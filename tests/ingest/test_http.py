@@ -112,6 +112,42 @@ def test_a_retry_that_would_wait_past_the_deadline_fails_at_once(api):
     assert len(api.seen) == 1
 
 
+@pytest.fixture
+def names(monkeypatch):
+    """Host names for the tests: `hangs.test` never resolves, `two.test` has a dead address
+    before the live one; other names resolve as usual."""
+    real = socket.getaddrinfo
+    release = threading.Event()
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host == "hangs.test":
+            release.wait(30)  # a resolver that never answers (let go when the test ends)
+            raise socket.gaierror("no answer")
+        if host == "two.test":
+            return real("127.0.0.2", port, *args, **kwargs) + real("127.0.0.1", port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield
+    release.set()
+
+
+def test_a_host_lookup_that_hangs_hits_the_deadline(api, names):
+    port = api.base_url.rsplit(":", 1)[1]
+    started = time.monotonic()
+    with pytest.raises(SourceError, match="looking up hangs.test did not finish within the deadline"):
+        client(retries=2, deadline_s=1.0).get_json(f"http://hangs.test:{port}/x.json")
+    assert time.monotonic() - started < 5
+    assert api.seen == []
+
+
+def test_every_address_of_a_host_is_tried_and_the_name_is_kept(api, names):
+    api.route("/x.json", Reply(200, {"ok": 1}))
+    port = api.base_url.rsplit(":", 1)[1]
+    assert client(retries=0).get_json(f"http://two.test:{port}/x.json") == {"ok": 1}
+    assert [s.host for s in api.seen] == [f"two.test:{port}"]
+
+
 def test_malformed_json_is_reported_with_the_url(api):
     api.route("/bad.json", Reply(200, '{"MRData": {"total": "3",'))
     with pytest.raises(SourceError, match="not valid JSON") as err:
