@@ -9,9 +9,9 @@ import unicodedata
 import pandas as pd
 
 
-def plural(n: int, word: str, words: str | None = None) -> str:
-    """'1 race', '3 races' ('1 was', '2 were' with `words`)."""
-    return f"{n} {word if n == 1 else (words or word + 's')}"
+def plural(n: int, word: str) -> str:
+    """'1 race', '3 races'."""
+    return f"{n} {word if n == 1 else word + 's'}"
 
 
 def fallback_code(driver_ref: str) -> str:
