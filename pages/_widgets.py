@@ -55,9 +55,10 @@ def download_csv(df: pd.DataFrame, filename: str, label: str = "Download CSV") -
 
 def show_table(df: pd.DataFrame, filename: str, *, columns: list[str] | None = None,
                column_config: dict | None = None, height: int | str = "auto") -> None:
-    """A table with a CSV download of all its columns (including ones not shown)."""
+    """A table with a CSV download of all its columns (including ones not shown); a missing value
+    shows as a dash, not as "None"."""
     st.dataframe(df, hide_index=True, width="stretch", height=height, column_order=columns,
-                 column_config=column_config)
+                 column_config=column_config, placeholder="—")
     download_csv(df, filename)
 
 

@@ -1,6 +1,7 @@
 """The Data page renders over a store, over an empty store, and guards its refresh button."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from f1core.ingest.refresh import Refresher
@@ -34,6 +35,9 @@ def test_renders_sources_log_and_counts(app_env, mini_db):
     sources, log, rows = (d.value for d in at.dataframe)
     assert {"Ergast-format CSV dump", "Jolpica API", "Open-Meteo"} <= set(sources["source"])
     assert sources.set_index("setting").loc["F1_SNAPSHOT", "rows added"] > 0
+    # a source never reached has no "last success": a dash there, not the word None
+    assert pd.isna(sources.set_index("setting").loc["JOLPICA_URL", "last success"])
+    assert all(d.proto.placeholder == "—" for d in at.dataframe)
     assert list(log["outcome"]) == ["ok", "ok"]  # the dump and the weather import
     assert rows.set_index("table").loc["races", "rows"] == 3
     assert refresh_buttons(at), "no password set: the button is offered"
