@@ -33,6 +33,7 @@ class Settings:
     admin_password: str | None
     models_dir: Path
     train_from: int | None = None
+    snapshot_url: str | None = None  # an Ergast-format dump (.zip) to bootstrap an empty store from
 
 
 def _read_secrets(path: Path) -> dict[str, object]:
@@ -82,6 +83,9 @@ def load_settings(env: dict[str, str] | None = None, secrets_path: Path | None =
         except ValueError as exc:
             raise SettingsError(f"F1_TRAIN_FROM={get('F1_TRAIN_FROM')!r} is not a season like 2014") from exc
 
+    snapshot_url = get("F1_SNAPSHOT_URL")
+    if snapshot_url and not snapshot_url.lower().startswith(("http://", "https://")):
+        raise SettingsError(f"F1_SNAPSHOT_URL={snapshot_url!r} is not an http(s) address of a zipped dump")
     return Settings(
         db_path=Path(get("F1_DB") or "data/f1.duckdb").expanduser(),
         snapshot=path_or_none("F1_SNAPSHOT"),
@@ -94,4 +98,5 @@ def load_settings(env: dict[str, str] | None = None, secrets_path: Path | None =
         admin_password=get("F1_ADMIN_PASSWORD"),
         models_dir=Path(get("F1_MODELS") or "models").expanduser(),
         train_from=train_from,
+        snapshot_url=snapshot_url,
     )

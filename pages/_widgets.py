@@ -246,7 +246,10 @@ def empty_store_notice() -> None:
         if not get_store().is_empty():
             st.rerun(scope="app")
         if filling():
-            source = ("the offline dump set in F1_SNAPSHOT" if get_settings().snapshot else "the Jolpica F1 API")
+            settings = get_settings()
+            source = ("the offline dump set in F1_SNAPSHOT" if settings.snapshot else
+                      "the history dump at F1_SNAPSHOT_URL, then the Jolpica F1 API" if settings.snapshot_url else
+                      "the Jolpica F1 API")
             st.info(f"**Filling the data store** from {source}: a few seconds from a dump, a few minutes from the "
                     "API. This page updates by itself.", icon=":material/hourglass_top:")
             if status.current_step:
@@ -254,8 +257,9 @@ def empty_store_notice() -> None:
             return
         failed = [o for o in status.steps if not o.ok]
         if any(o.unreachable for o in failed):
+            unreachable = " or ".join(dict.fromkeys(o.source for o in failed if o.unreachable))
             st.warning("**No internet access to the F1 data service.** This server could not reach "
-                       f"{failed[0].source}, so there is no race data yet.", icon=":material/cloud_off:")
+                       f"{unreachable}, so there is no race data yet.", icon=":material/cloud_off:")
         elif failed:
             st.warning(f"**There is no race data yet**: reading {failed[0].source} failed "
                        f"({escape_markdown(failed[0].message, 160)}).", icon=":material/error:")

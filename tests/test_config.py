@@ -14,6 +14,7 @@ def test_defaults_with_an_empty_environment(tmp_path):
     s = load_settings({}, secrets_path=tmp_path / "absent.toml")
     assert s.db_path == Path("data/f1.duckdb") and s.models_dir == Path("models")
     assert s.snapshot is None and s.weather is None and s.today is None and s.admin_password is None
+    assert s.snapshot_url is None  # bootstrapping from a download is opt-in
     assert s.jolpica_url == DEFAULT_JOLPICA_URL and s.refresh_hours == 6 and s.train_from is None
 
 
@@ -38,6 +39,7 @@ def test_blank_values_count_as_unset(tmp_path):
     ({"F1_TODAY": "20 May 2026"}, "F1_TODAY='20 May 2026' is not a date like 2026-05-10"),
     ({"F1_REFRESH_HOURS": "often"}, "F1_REFRESH_HOURS='often' is not a number"),
     ({"F1_REFRESH_HOURS": "0"}, "F1_REFRESH_HOURS must be positive"),
+    ({"F1_SNAPSHOT_URL": "/data/dump.zip"}, r"F1_SNAPSHOT_URL='/data/dump.zip' is not an http\(s\) address"),
     ({"F1_TRAIN_FROM": "twenty"}, "F1_TRAIN_FROM='twenty' is not a season like 2014"),
 ])
 def test_unusable_values_are_named(tmp_path, env, message):

@@ -221,9 +221,14 @@ def read_dump(path: str | Path, progress: Callable[[str], None] | None = None) -
 def import_dump(store: Store, path: str | Path, progress: Callable[[str], None] | None = None) -> RunResult:
     """Load a dump into the store: all tables in one transaction, recorded in the ingestion log."""
     with ingestion_run(store, f"ergast-csv:{path}") as run:
-        frames = read_dump(path, progress)
-        if progress:
-            progress("writing to the store")
-        with run.transaction() as cur:
-            run.add(Store.upsert(cur, frames))
+        load_dump(run, path, progress)
     return run
+
+
+def load_dump(run: RunResult, path: str | Path, progress: Callable[[str], None] | None = None) -> None:
+    """Read the dump at `path` and write all its tables in `run`'s one transaction."""
+    frames = read_dump(path, progress)
+    if progress:
+        progress("writing to the store")
+    with run.transaction() as cur:
+        run.add(Store.upsert(cur, frames))

@@ -304,7 +304,7 @@ def _describe(url: str, params: Mapping[str, Any] | None) -> str:
     return requests.Request("GET", url, params=params).prepare().url or url
 
 
-def _read_body(response: requests.Response, where: str, until: float) -> bytes:
+def _read_body(response: requests.Response, where: str, until: float, max_bytes: int = MAX_BODY_BYTES) -> bytes:
     chunks: list[bytes] = []
     size = 0
     # read1 returns whatever has arrived instead of waiting for a full chunk, so the deadline is
@@ -315,8 +315,8 @@ def _read_body(response: requests.Response, where: str, until: float) -> bytes:
             break
         chunks.append(chunk)
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise SourceError(f"{where}: response larger than {MAX_BODY_BYTES} bytes")
+        if size > max_bytes:
+            raise SourceError(f"{where}: response larger than {max_bytes} bytes")
         if time.monotonic() > until:
             raise _DeadlinePassed("mid-body")
     return b"".join(chunks)
@@ -329,7 +329,7 @@ def _too_slow(where: str, deadline: _Deadline, when: str) -> SourceError:
     )
 
 
-def get_json(
+def get_body(
     url: str,
     params: Mapping[str, Any] | None = None,
     *,
@@ -337,11 +337,12 @@ def get_json(
     timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
     deadline_s: float = DEFAULT_DEADLINE_S,
     limiter: RateLimiter | None = None,
-) -> Any:
-    """GET `url` and return its JSON. Raises SourceError naming the URL when the server does not
+    max_bytes: int = MAX_BODY_BYTES,
+) -> bytes:
+    """GET `url` and return its body. Raises SourceError naming the URL when the server does not
     answer 200 after the session's retries, does not finish answering within `deadline_s` (one
-    deadline for connecting, headers, body and retries), or sends a body that is cut short or is
-    not JSON. Without a session, a fresh retrying one is used for this call."""
+    deadline for looking up, connecting, headers, body and retries), sends more than `max_bytes`
+    or a body that is cut short. Without a session, a fresh retrying one is used for this call."""
     where = _describe(url, params)
     own_session = session is None
     session = session or make_session(limiter=limiter)
@@ -368,28 +369,34 @@ def get_json(
                     + (f": {snippet}" if snippet else "")
                 )
             try:
-                body = _read_body(response, where, deadline.at)
+                body = _read_body(response, where, deadline.at, max_bytes)
             except _DeadlinePassed:
                 raise _too_slow(where, deadline, "mid-body") from None
             except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                 if deadline.expired:
                     raise _too_slow(where, deadline, "mid-body") from exc
                 raise _failure(where, exc, "reading the response (cut short?)") from exc
+            if deadline.expired:
+                # The watchdog's shutdown ends a body early the way a dropped connection does.
+                raise _too_slow(where, deadline, "mid-body")
     finally:
         deadline.finish()
         _current.deadline = outer
         if own_session:
             session.close()
+    return body
+
+
+def get_json(url: str, params: Mapping[str, Any] | None = None, **options: Any) -> Any:
+    """GET `url` and return its JSON (see `get_body` for the options and the errors); a body that
+    is empty or not JSON is a SourceError naming the URL."""
+    where = _describe(url, params)
+    body = get_body(url, params, **options)
+    if not body.strip():
+        raise SourceError(f"{where}: empty response body")
     try:
-        if not body.strip():
-            raise SourceError(f"{where}: empty response body")
         return json.loads(body)
-    except (SourceError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        if deadline.expired:
-            # The watchdog's shutdown ends a body early the way a dropped connection does.
-            raise _too_slow(where, deadline, "mid-body") from exc
-        if isinstance(exc, SourceError):
-            raise
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         tail = body[-60:].decode("utf-8", "replace")
         raise SourceError(
             f"{where}: the response is not valid JSON ({exc}); it ends with {tail!r} (truncated?)"

@@ -39,7 +39,8 @@ class StepOutcome:
 
 # What each refresh step reads, as a user knows it.
 STEP_SOURCES = {
-    "snapshot": "the offline dump (F1_SNAPSHOT)", "weather-csv": "the weather files (F1_WEATHER)",
+    "snapshot": "the offline dump (F1_SNAPSHOT)", "snapshot-url": "the history dump (F1_SNAPSHOT_URL)",
+    "weather-csv": "the weather files (F1_WEATHER)",
     "jolpica-bootstrap": "the Jolpica F1 API", "jolpica": "the Jolpica F1 API",
     "fastf1": "FastF1's session weather", "open-meteo": "the Open-Meteo forecast",
 }
@@ -61,7 +62,7 @@ class RefreshStatus:
 
 
 class NothingToBootstrapFrom(RuntimeError):
-    """The store is empty and neither a snapshot nor the API is available."""
+    """The store is empty and neither a snapshot, nor a dump to download, nor the API is available."""
 
 
 def _run_step(name: str, fn: Callable[[], RunResult], outcomes: list[StepOutcome], progress: Progress) -> RunResult | None:
@@ -79,14 +80,19 @@ def _run_step(name: str, fn: Callable[[], RunResult], outcomes: list[StepOutcome
 
 
 def bootstrap(store: Store, settings: Settings, progress: Progress = silent) -> list[StepOutcome]:
-    """Fill an empty store: from F1_SNAPSHOT (and F1_WEATHER) when set, otherwise from the API."""
+    """Fill an empty store: from F1_SNAPSHOT (and F1_WEATHER) when set, else from the dump at
+    F1_SNAPSHOT_URL when set and it downloads and loads, else from the API."""
     from f1core.ingest.ergast_csv import import_dump
+    from f1core.ingest.snapshot_url import import_dump_from_url
     from f1core.ingest.weather_csv import import_weather
 
     outcomes: list[StepOutcome] = []
     if settings.snapshot:
         _run_step("snapshot", lambda: import_dump(store, settings.snapshot, progress), outcomes, progress)
-    else:
+    elif settings.snapshot_url:
+        _run_step("snapshot-url", lambda: import_dump_from_url(store, settings.snapshot_url, settings.db_path.parent,
+                                                              progress), outcomes, progress)
+    if not settings.snapshot and store.is_empty():
         from f1core.ingest.jolpica import JolpicaClient, bootstrap_from_api
 
         client = JolpicaClient(settings.jolpica_url)

@@ -44,7 +44,7 @@ def ingestion_log(store: Store, limit: int = 50) -> pd.DataFrame:
 # The setting that chooses each source of the ingestion log (file imports log their path after
 # a colon, "ergast-csv:/data/dump", so they are grouped by the part before it).
 _SOURCE_SETTING = {
-    "ergast-csv": "F1_SNAPSHOT", "weather-csv": "F1_WEATHER", "jolpica": "JOLPICA_URL",
+    "ergast-csv": "F1_SNAPSHOT", "ergast-url": "F1_SNAPSHOT_URL", "weather-csv": "F1_WEATHER", "jolpica": "JOLPICA_URL",
     "jolpica-bootstrap": "JOLPICA_URL", "fastf1": "FASTF1_CACHE", "open-meteo": "OPEN_METEO_URL",
 }
 
@@ -58,6 +58,8 @@ def _configured_sources(settings: Settings) -> pd.DataFrame:
     rows = [
         ("Ergast-format CSV dump", "F1_SNAPSHOT", path_state(settings.snapshot),
          "bootstraps an empty store", "Ergast / Jolpica-F1 data (Kaggle dump: CC0)"),
+        ("Ergast-format dump to download", "F1_SNAPSHOT_URL", settings.snapshot_url or "not set",
+         "bootstraps an empty store in one download", "Ergast / Jolpica-F1 data (Kaggle dump: CC0)"),
         ("Race weather CSVs", "F1_WEATHER", path_state(settings.weather),
          "observed weather backfill", "FastF1 and Open-Meteo (CC BY 4.0)"),
         ("Jolpica API", "JOLPICA_URL", settings.jolpica_url,

@@ -128,3 +128,15 @@ def test_first_start_offline_says_so_in_plain_words(app_env):
     # the other pages say it in one line and point here, instead of repeating the whole block
     other = run_page("accuracy.py")
     assert "The Overview says why" in texts(other.info) and not other.warning
+
+
+def test_first_start_offline_with_a_dump_to_download_names_both_sources(app_env, monkeypatch):
+    from pages._resources import get_refresher
+
+    app_env(None)
+    monkeypatch.setenv("F1_SNAPSHOT_URL", "http://127.0.0.1:9/releases/data.zip")
+    get_refresher().run_once()  # the download fails, then the API bootstrap does
+    at = run_page("overview.py")
+    assert not at.exception
+    assert ("could not reach the history dump (F1_SNAPSHOT_URL) or the Jolpica F1 API"
+            in texts(at.warning)), texts(at.warning)
