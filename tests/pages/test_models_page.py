@@ -118,10 +118,13 @@ def test_rollback_to_an_earlier_version(with_model, monkeypatch):
     assert history["action"].iloc[0] == "rollback"
 
 
-def test_a_newer_pending_model_is_a_switch_forward_not_a_roll_back(with_model):
+def test_a_newer_pending_model_is_a_switch_forward_not_a_roll_back(with_model, monkeypatch):
     from pages._resources import get_engine
+    from tests.engine.conftest import FAST
 
-    get_engine().lifecycle.retrain()  # no new races: the challenger v0002 is kept pending
+    engine = get_engine()
+    monkeypatch.setattr(engine, "config", FAST)  # the champion's set-up: the same data gives the same model
+    engine.lifecycle.retrain()  # no new races and no gain: the challenger v0002 is kept pending
     at = open_tab(run_page("models.py", timeout=180), "Retrain & roll back")
     assert not at.exception
     assert at.selectbox(key="models_rollback_version").value == "v0002"
