@@ -54,7 +54,6 @@ def fit_weather_effect(ref_strength: np.ndarray, rain: np.ndarray, finish: np.nd
     s = np.asarray(ref_strength, dtype=float)[ok][order]
     w = w_all[ok][order]
     g = groups[ok][order]
-    n_races = len(np.unique(g))
 
     def nll(theta):
         tau, gamma = theta
@@ -63,7 +62,6 @@ def fit_weather_effect(ref_strength: np.ndarray, rain: np.ndarray, finish: np.nd
     fit = minimize(nll, x0=np.array([1.0, 0.0]), method="L-BFGS-B", bounds=[(0.05, 5.0), (0.0, 0.9)])
     tau, gamma = (float(v) for v in fit.x)
     gamma_sd = float(1 / np.sqrt(max(_curvature(lambda x: nll((tau, x)), max(gamma, 1e-3)), 1e-9)))
-    del n_races
 
     # retirements
     dnf = np.asarray(dnf, dtype=float)
