@@ -1,6 +1,6 @@
 """The race model's newer behaviour on the real snapshot: post-qualifying mode from the order
-alone, rain learned from wet races, calibration fitted on earlier races only, and the
-walk-forward's extra columns."""
+alone, rain learned from wet races, calibration fitted on earlier races only, sharper strengths
+after qualifying, and the walk-forward's extra columns."""
 import dataclasses
 import shutil
 
@@ -97,6 +97,26 @@ def test_calibration_is_fitted_on_earlier_races_only(trained_engine):
     # before qualifying the rating filter's view of this season earns its weight on those races
     assert blend.rating > 0
     assert train_stage2(frame, cutoff, PRE, dataclasses.replace(FAST, calibration_rating_modes=())).blend_.rating == 0
+
+
+def test_strengths_after_qualifying_are_sharpened_and_before_it_left_to_the_blend(trained_engine):
+    frame = trained_engine.frame()
+    cutoff = int(frame[(frame["season"] == 2025) & (frame["round"] == 10)]["race_idx"].iloc[0])
+    race = frame[frame["race_idx"] == cutoff]
+    race = race[race["started"]]
+    flat = dataclasses.replace(FAST, post_sharpness=1.0)
+    sharp = dataclasses.replace(FAST, post_sharpness=1.3)
+    s_flat = train_stage2(frame, cutoff, POST, flat).strengths(race)
+    s_sharp = train_stage2(frame, cutoff, POST, sharp).strengths(race)
+    np.testing.assert_allclose(s_sharp, 1.3 * s_flat, rtol=1e-9)
+    p_flat = simulate(s_flat, np.zeros(len(race)), 20_000, 1).p_win
+    p_sharp = simulate(s_sharp, np.zeros(len(race)), 20_000, 1).p_win
+    favourite = int(np.argmax(s_flat))
+    assert p_sharp[favourite] > p_flat[favourite] + 0.02
+    # before qualifying the blend fits its own sharpness, so the setting leaves it alone
+    pre_rows = with_predicted_grid(race, race["exp_quali_gap"].fillna(race["exp_quali_gap"].max()).to_numpy())
+    assert np.array_equal(train_stage2(frame, cutoff, PRE, flat).strengths(pre_rows),
+                          train_stage2(frame, cutoff, PRE, sharp).strengths(pre_rows))
 
 
 def test_walk_forward_carries_stage1_and_outcomes_and_checks_rain(trained_engine):
