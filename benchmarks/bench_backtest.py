@@ -22,12 +22,12 @@ import pandas as pd
 from common import snapshot_arguments  # puts the repository on the import path
 
 from f1core.engine.backtest import walk_forward
-from f1core.engine.calibration import reliability_table
 from f1core.engine.ratings import latest_ratings
 from f1core.engine.scenario import Scenario
 from f1core.engine.service import Engine
 from f1core.engine.training import POST, PRE
 from f1core.store import Store
+from f1core.views.reports import reliability as reliability_bins
 
 
 def season_table(per_race: pd.DataFrame) -> pd.DataFrame:
@@ -95,7 +95,7 @@ def main() -> int:
                       f"(difference {r['difference']:+.3f}, 90% {r['difference_ci'][0]:+.3f} to "
                       f"{r['difference_ci'][1]:+.3f}); mean DNF chance {r['dnf_observed']:.3f} vs {r['dnf_dry']:.3f}, "
                       f"actual {r['dnf_actual']:.3f}")
-        reliability = reliability_table(result.predictions, mode=POST)
+        reliability = reliability_bins(result.predictions[result.predictions["mode"] == POST], "win", by="season")
         print(f"\nbacktest: stage 1 walk-forward {stage1_s:.0f} s + race models {result.seconds:.0f} s = {total_s:.0f} s")
 
         # the rain what-if on the next race, with a model trained on everything

@@ -36,6 +36,7 @@ from pages._widgets import (
 )
 
 HEADLINE_METRICS = ["winner_top1", "winner_top3", "winner_logloss", "spearman"]
+ALL_SEASONS = "All seasons"
 
 st.title("Accuracy")
 st.caption("How good the predictions have really been. Every figure is out-of-sample: each race was "
@@ -60,6 +61,7 @@ def backtest_tables(db_path: str, run_id: int) -> dict:
         "per_race": per_race,
         "seasons": reports.season_metrics(per_race),
         "reliability": {o: reports.reliability(predictions, o) for o in ("win", "podium")},
+        "reliability_by_season": {o: reports.reliability(predictions, o, by="season") for o in ("win", "podium")},
         "stage1": stage1,
         "stage1_seasons": reports.stage1_by_season(stage1, stage1_base) if not stage1.empty else pd.DataFrame(),
     }
@@ -287,16 +289,28 @@ def draw_over_time() -> None:
 
 
 def draw_calibration() -> None:
-    outcome = st.segmented_control("Outcome", ["win", "podium"], default="win", required=True,
-                                   format_func=str.capitalize, key="accuracy_calibration_outcome")
-    bins = tables["reliability"][outcome]
-    bins = bins[bins["mode"] == mode]
+    left, right = st.columns(2)
+    with left:
+        outcome = st.segmented_control("Outcome", ["win", "podium"], default="win", required=True,
+                                       format_func=str.capitalize, key="accuracy_calibration_outcome")
+    by_season = tables["reliability_by_season"][outcome]
+    by_season = by_season[by_season["mode"] == mode]
+    seasons = sorted({int(s) for s in by_season["season"]}, reverse=True)
+    with right:
+        season = st.selectbox("Season", [ALL_SEASONS, *seasons], key="accuracy_calibration_season",
+                              help="One season's diagram: about 23 races, so its groups are small and wander a lot.")
+    if season == ALL_SEASONS:
+        bins = tables["reliability"][outcome]
+        bins = bins[bins["mode"] == mode]
+    else:
+        bins = by_season[by_season["season"] == season].drop(columns="season")
     if bins.empty:
         st.info("No probabilities are stored for this backtest.")
     else:
         show_chart(reliability_chart(bins, outcome), key="accuracy_reliability_chart")
         show_chart(bin_count_chart(bins, outcome), key="accuracy_reliability_counts")
-        st.caption(f"Every driver in every backtest race, grouped by the {outcome} probability he was given. "
+        where = "every backtest race" if season == ALL_SEASONS else f"every race of {season}"
+        st.caption(f"Every driver in {where}, grouped by the {outcome} probability he was given. "
                    "On the dotted diagonal, things given 20% happened 20% of the time; points below it are "
                    "over-confident, above it under-confident. The whiskers are 90% intervals of the model's "
                    "points, and the bars below count the driver-races in each of the model's groups (log scale): "
@@ -305,7 +319,8 @@ def draw_calibration() -> None:
             shown = bins.assign(predictor=bins["predictor"].map(lambda p: PREDICTOR_LABEL.get(p, p)),
                                 given=[f"{lo * 100:.0f}–{hi * 100:.0f}%"
                                        for lo, hi in zip(bins["bin_lo"], bins["bin_hi"])])
-            show_table(shown, f"calibration_{outcome}_{mode}_run{run_id}.csv",
+            suffix = "" if season == ALL_SEASONS else f"_{season}"
+            show_table(shown, f"calibration_{outcome}_{mode}{suffix}_run{run_id}.csv",
                        columns=["predictor", "given", "predicted", "observed", "observed_lo", "observed_hi",
                                 "count", "hits"],
                        column_config={c: st.column_config.NumberColumn(format="percent")

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from f1core.engine.baselines import baseline_fields, position_tables
-from f1core.engine.calibration import reliability_table  # noqa: F401  (the Accuracy page's helper)
 from f1core.engine.models import wetness
 from f1core.engine.training import MODES, POST, TrainingConfig, predict_field, race_seed, stage2_rows, train_stage2
 from f1core.progress import Progress, steps

@@ -14,12 +14,11 @@ keeps the blend monotone in the grid slot. Before qualifying a third term can jo
 filter's expected race score (`models.rating_term`), which the booster does not see; on 2016-2021
 it told the blend who is quick this season better than the booster's form features did.
 
-`reliability_table` is the per-season reliability diagram of walk-forward win probabilities.
+The reliability diagrams of these probabilities, per season, are `views.reports.reliability`.
 """
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from f1core.engine.models import Blend
 
@@ -137,37 +136,3 @@ def fit_blend(raw: np.ndarray, grid: np.ndarray, finish: np.ndarray, groups: np.
     gain = float(loss((1.0, 0.0, 0.0)) - best.fun)
     return Blend(a, b, grid_logp, n_races, int(groups[ok].min()) if ok.any() else -1,
                  int(groups[ok].max()) if ok.any() else -1, gain, rating=c)
-
-
-# -- reliability --------------------------------------------------------------------------------------
-
-DEFAULT_BINS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 1.0)
-
-
-def reliability_table(predictions: pd.DataFrame, mode: str | None = None, predictor: str = "model",
-                      bins: tuple[float, ...] = DEFAULT_BINS, by: str | None = "season") -> pd.DataFrame:
-    """Reliability diagram of win probabilities from walk-forward predictions (one row per mode,
-    predictor, race and driver with `p_win` and `position_order` or `finish`): per season (or per
-    `by`, or overall when None) and bin of predicted win probability, the number of driver-races,
-    the mean predicted probability, the observed win frequency and a 90% Wilson interval for it.
-    The page draws observed against predicted: points on the diagonal are honest."""
-    df = predictions
-    if mode is not None and "mode" in df:
-        df = df[df["mode"] == mode]
-    if predictor is not None and "predictor" in df:
-        df = df[df["predictor"] == predictor]
-    outcome = df["finish"] if "finish" in df else df["position_order"]
-    df = df.assign(won=(outcome == 1).astype(float),
-                   bin=pd.cut(df["p_win"], bins=list(bins), include_lowest=True, right=True))
-    keys = ([by] if by else []) + ["bin"]
-    out = df.groupby(keys, observed=True).agg(n=("won", "size"), predicted=("p_win", "mean"),
-                                               observed=("won", "mean")).reset_index()
-    z = 1.645
-    n, p = out["n"].to_numpy(dtype=float), out["observed"].to_numpy(dtype=float)
-    centre = (p + z ** 2 / (2 * n)) / (1 + z ** 2 / n)
-    half = z * np.sqrt(p * (1 - p) / n + z ** 2 / (4 * n ** 2)) / (1 + z ** 2 / n)
-    out["observed_lo"], out["observed_hi"] = centre - half, centre + half
-    out["bin_lo"] = [iv.left for iv in out["bin"]]
-    out["bin_hi"] = [iv.right for iv in out["bin"]]
-    out["bin"] = out["bin"].astype(str)
-    return out

@@ -164,24 +164,24 @@ def _wilson(successes: np.ndarray, n: np.ndarray, level: float = LEVEL) -> tuple
     return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
-def reliability(predictions: pd.DataFrame, outcome: str = "win", edges: list[float] | None = None) -> pd.DataFrame:
-    """Reliability-diagram bins of the backtest's probabilities: per mode, predictor and bin of
-    predicted probability, the mean predicted probability, the observed frequency of the outcome
-    ('win' or 'podium') with a 90% Wilson interval, and the number of driver-races in the bin.
-    Empty bins are left out."""
+def reliability(predictions: pd.DataFrame, outcome: str = "win", edges: list[float] | None = None,
+                by: str | None = None) -> pd.DataFrame:
+    """Reliability-diagram bins of the backtest's probabilities: per mode, predictor (and `by`,
+    e.g. "season", when given) and bin of predicted probability, the mean predicted probability,
+    the observed frequency of the outcome ('win' or 'podium') with a 90% Wilson interval, and the
+    number of driver-races in the bin. Empty bins are left out."""
     column, places = OUTCOME_COLUMN[outcome]
     edges = np.asarray(edges or RELIABILITY_EDGES[outcome], dtype=float)
-    cols = ["mode", "predictor", "bin", "bin_lo", "bin_hi", "predicted", "observed", "observed_lo",
-            "observed_hi", "count", "hits"]
+    keys = ([by] if by else []) + ["mode", "predictor"]
+    cols = [*keys, "bin", "bin_lo", "bin_hi", "predicted", "observed", "observed_lo", "observed_hi", "count", "hits"]
     p = predictions[predictions[column].notna() & predictions["position_order"].notna()]
     if p.empty:
         return pd.DataFrame(columns=cols)
     hit = (p["position_order"] <= places).astype(float)
     b = np.clip(np.searchsorted(edges, p[column].to_numpy(dtype=float), side="right") - 1, 0, len(edges) - 2)
-    frame = pd.DataFrame({"mode": p["mode"].to_numpy(), "predictor": p["predictor"].to_numpy(), "bin": b,
-                          "p": p[column].to_numpy(dtype=float), "hit": hit.to_numpy()})
-    out = frame.groupby(["mode", "predictor", "bin"]).agg(predicted=("p", "mean"), observed=("hit", "mean"),
-                                                          count=("hit", "size"), hits=("hit", "sum")).reset_index()
+    frame = p[keys].reset_index(drop=True).assign(bin=b, p=p[column].to_numpy(dtype=float), hit=hit.to_numpy())
+    out = frame.groupby([*keys, "bin"]).agg(predicted=("p", "mean"), observed=("hit", "mean"),
+                                            count=("hit", "size"), hits=("hit", "sum")).reset_index()
     out["bin_lo"] = edges[out["bin"]]
     out["bin_hi"] = edges[out["bin"] + 1]
     lo, hi = _wilson(out["hits"].to_numpy(), out["count"].to_numpy())

@@ -37,3 +37,11 @@ def test_accuracy_page_shows_the_headline_and_switches_mode(app_server, page):
     page.get_by_role("tab", name="Calibration").click()
     wait_for_app_run(page)
     expect(charts).to_have_count(2)  # the diagram and the counts
+    # one season's diagram (the backtest here is the 2026 races)
+    box = page.get_by_role("combobox", name="Season")
+    box.click()
+    page.get_by_role("option", name="2026", exact=True).click()
+    wait_for_app_run(page)
+    assert_no_error(page)
+    expect(page.get_by_text("Every driver in every race of 2026", exact=False)).to_be_visible()
+    expect(charts).to_have_count(2)

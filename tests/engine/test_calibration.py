@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from f1core.engine.calibration import fit_blend, grid_win_logp, reliability_table, weighted_pl_loglik
+from f1core.engine.calibration import fit_blend, grid_win_logp, weighted_pl_loglik
 from f1core.engine.models import Blend
 
 
@@ -79,23 +79,3 @@ def test_weighted_likelihood_prefers_the_truth():
     truth = weighted_pl_loglik(df["raw"] / 2, df["race"].to_numpy())
     flat = weighted_pl_loglik(np.zeros(len(df)), df["race"].to_numpy())
     assert truth > flat
-
-
-def test_reliability_table_per_season():
-    rng = np.random.default_rng(3)
-    rows = []
-    for season in (2022, 2023):
-        for rnd in range(1, 11):
-            p = rng.dirichlet(np.ones(20))
-            winner = rng.choice(20, p=p)
-            rows.append(pd.DataFrame({"mode": "post-qualifying", "predictor": "model", "season": season,
-                                      "round": rnd, "driver_ref": [f"d{i}" for i in range(20)], "p_win": p,
-                                      "position_order": np.where(np.arange(20) == winner, 1, 2)}))
-    preds = pd.concat(rows)
-    table = reliability_table(preds, mode="post-qualifying")
-    assert set(table["season"]) == {2022, 2023}
-    assert table.groupby("season")["n"].sum().tolist() == [200, 200]
-    assert ((table["observed_lo"] <= table["observed"] + 1e-12) & (table["observed"] <= table["observed_hi"] + 1e-12)).all()
-    assert (table["predicted"].between(table["bin_lo"], table["bin_hi"])).all()
-    overall = reliability_table(preds, by=None)
-    assert overall["n"].sum() == 400

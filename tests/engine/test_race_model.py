@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from f1core.engine.backtest import walk_forward
-from f1core.engine.calibration import reliability_table
 from f1core.engine.models import simulate
 from f1core.engine.scenario import Scenario
 from f1core.engine.service import Engine
 from f1core.engine.training import POST, PRE, race_seed, train_stage2, with_predicted_grid
 from f1core.store import Store
+from f1core.views.reports import reliability
 from tests.conftest import RACE_OUTCOME_TABLES
 from tests.engine.conftest import FAST, TODAY
 
@@ -132,8 +132,8 @@ def test_walk_forward_carries_stage1_and_outcomes_and_checks_rain(trained_engine
     post = preds[(preds["predictor"] == "model") & (preds["mode"] == POST)]
     assert (post["grid"] == post["actual_grid"]).all() and (post["finish"] == post["position_order"]).all()
     assert post["pred_quali_time_s"].between(60, 130).mean() > 0.9
-    table = reliability_table(preds, mode=POST)
-    assert table["n"].sum() == len(post)
+    table = reliability(preds, "win", by="season")
+    assert table[(table["mode"] == POST) & (table["predictor"] == "model")]["count"].sum() == len(post)
     check = result.rain_validation()
     assert set(result.wet_races.columns) >= {"logloss_observed", "logloss_dry", "rain"}
     assert check["races"] == len(result.wet_races[result.wet_races["mode"] == POST])

@@ -61,6 +61,14 @@ def test_before_qualifying_has_only_the_form_baseline(with_model):
     open_tab(at, key="accuracy_tab", label="Calibration")
     at.segmented_control(key="accuracy_calibration_outcome").set_value("podium").run()
     assert not at.exception and not at.error
+    pooled = next(f for f in frames(at) if "predicted" in f.columns)
+    # one season's diagram: the backtest here is 2026 alone, so it holds the same driver-races
+    assert at.selectbox(key="accuracy_calibration_season").options == ["All seasons", "2026"]
+    at.selectbox(key="accuracy_calibration_season").set_value(2026).run()
+    assert not at.exception and not at.error
+    assert "Every driver in every race of 2026, grouped by the podium probability" in texts(at.caption)
+    season = next(f for f in frames(at) if "predicted" in f.columns)
+    assert season["count"].sum() == pooled["count"].sum() > 0
 
 
 def test_without_a_backtest_offers_to_run_one_behind_the_password(with_model, monkeypatch):

@@ -135,6 +135,27 @@ def test_reliability_bins_count_every_driver_race(backtest, outcome, places):
     assert (wins.groupby(["mode", "predictor"])["hits"].sum() == 4).all()
 
 
+def test_reliability_per_season_splits_the_same_driver_races():
+    rng = np.random.default_rng(3)
+    rows = []
+    for season in (2022, 2023):
+        for rnd in range(1, 11):
+            p = rng.dirichlet(np.ones(20))
+            winner = rng.choice(20, p=p)
+            rows.append(pd.DataFrame({"mode": POST, "predictor": "model", "season": season, "round": rnd,
+                                      "driver_ref": [f"d{i}" for i in range(20)], "p_win": p, "p_podium": 3 * p,
+                                      "position_order": np.where(np.arange(20) == winner, 1, 2)}))
+    predictions = pd.concat(rows, ignore_index=True)
+    by_season = reports.reliability(predictions, "win", by="season")
+    assert by_season.groupby("season")["count"].sum().to_dict() == {2022: 200, 2023: 200}
+    assert by_season.groupby("season")["hits"].sum().to_dict() == {2022: 10, 2023: 10}
+    one = reports.reliability(predictions[predictions["season"] == 2023], "win")
+    mine = by_season[by_season["season"] == 2023].drop(columns="season").reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, one.reset_index(drop=True), check_dtype=False)
+    pooled = reports.reliability(predictions, "win")
+    assert pooled["count"].sum() == 400 and "season" not in pooled
+
+
 def test_stage1_by_season_with_the_last_race_baseline(backtest):
     engine, latest, _, _, stage1 = backtest
     races = tuple((int(s), int(r)) for s, r in stage1[["season", "round"]].itertuples(index=False))
