@@ -125,9 +125,13 @@ if bundle is not None:
     window = bundle.training_window
     first_data = int(get_store().scalar("SELECT min(season) FROM results") or window["first_season"])
     first = max(int(window["first_season"]), first_data)
+    same_setup = latest.get("config") == engine.lifecycle.champion_setup()
+    describes = ("this backtest trains the same set-up on the same store, so its figures describe this model"
+                 if same_setup else
+                 "its set-up differs from this backtest's (the app was updated in between; the next retrain or "
+                 "backtest brings them together), so these figures describe it only roughly")
     st.caption(f":material/model_training: The model serving predictions here, {bundle.version}, learned from "
-               f"{window['races']} races, {first} to {window['last_race_label']}; this backtest trains the same set-up "
-               "on the same store, so its figures describe this model"
+               f"{window['races']} races, {first} to {window['last_race_label']}; {describes}"
                + (f" (this store starts in {first_data}: a store with more history scores better, see the README)"
                   if first_data > 2003 else "") + ".")
 

@@ -15,7 +15,7 @@ from pages._widgets import friendly_error, require_data, require_model, show_tab
 MODERATE, MAJOR = drift_mod.MODERATE, drift_mod.MAJOR
 LEVEL_COLOR = {"major": "#E10600", "moderate": "#FFB800", "small": "#9AA0A6"}
 CALENDAR_COLOR = {"major": "rgba(225,6,0,0.35)", "moderate": "rgba(255,184,0,0.35)", "small": "rgba(154,160,166,0.35)"}
-TRIGGER_ICON = {"no-model": ":material/block:", "new-results": ":material/sports_score:",
+TRIGGER_ICON = {"no-model": ":material/block:", "set-up": ":material/tune:", "new-results": ":material/sports_score:",
                 "drift": ":material/trending_down:", "accuracy": ":material/target:", "age": ":material/schedule:"}
 LOG_TICKS = [0.001, 0.01, 0.03, 0.1, 0.25, 1, 3, 10, 30]
 
@@ -95,7 +95,8 @@ elif triggers:
     st.markdown("Drift is the only reason to retrain right now: there are no new results since the champion "
                 "was trained, and it is recent.")
 if triggers:
-    st.caption("The background upkeep retrains by itself when new results arrive, and for the other reasons at "
+    st.caption("The background upkeep retrains by itself when new results arrive or the set-up changed, and for "
+               "the other reasons at "
                "most once a day. Retrain by hand on the **Models** page: the new model replaces the champion only "
                "when it is at least as accurate on the most recent races.")
 else:

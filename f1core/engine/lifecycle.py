@@ -250,14 +250,39 @@ class Lifecycle:
         """The newest version trained on exactly the data in the store now, if any: retraining
         again would give the same model (training is deterministic), whatever the drift says."""
         version = self.engine.data_version()
+        setup = self.engine.config.as_stored()
         same = [v for v, meta in self.registry.index().get("versions", {}).items()
-                if meta.get("training_window", {}).get("data_version") == version]
+                if meta.get("training_window", {}).get("data_version") == version and meta.get("parameters") == setup]
         return max(same) if same else None
 
+    def champion_setup(self) -> dict | None:
+        """The set-up the champion was trained with, as its registry entry keeps it (an artifact
+        pickled before a parameter existed would read that parameter's new default)."""
+        version = self.registry.champion_version()
+        return self.registry.index().get("versions", {}).get(version or "", {}).get("parameters")
+
+    def setup_changed(self) -> bool:
+        """The champion was trained with another set-up than this engine's (an upgrade changed a
+        parameter or added one): its successor should be trained and its backtest re-run."""
+        setup = self.champion_setup()
+        return setup is not None and setup != self.engine.config.as_stored()
+
+    def backtest_due(self) -> bool:
+        """No backtest yet, or the latest one is a season or three races behind the results, or it
+        trained another set-up than this engine's (so it would not describe the model served)."""
+        latest = self.records.latest_backtest()
+        last_race = self.engine.store.last_race_with_results()
+        if last_race is None:
+            return False
+        return (latest is None or int(latest["summary"].get("to_season", 0)) < last_race.season
+                or self.records.backtest_races_behind(latest) >= 3
+                or latest.get("config") != self.engine.config.as_stored())
+
     def retrain_triggers(self) -> list[tuple[str, str]]:
-        """Why the champion may be due for a retrain, as (kind, plain words): 'no-model',
-        'new-results', 'drift', 'accuracy' (live track record worse than expected), 'age'. Once a
-        model has been trained on the data as it is, only new data can be a reason."""
+        """Why the champion may be due for a retrain, as (kind, plain words): 'no-model', 'set-up'
+        (trained with other parameters than this version of the code uses), 'new-results', 'drift',
+        'accuracy' (live track record worse than expected), 'age'. Once a model has been trained
+        with this set-up on the data as it is, only new data can be a reason."""
         bundle = self.engine.champion()
         if bundle is None:
             return [("no-model", "no model file can be loaded" if self.registry.champion_version()
@@ -265,6 +290,8 @@ class Lifecycle:
         if self.retrained_on_current_data():
             return []
         triggers = []
+        if self.setup_changed():
+            triggers.append(("set-up", "the training set-up changed since the champion was trained"))
         done = self.engine.store.races_with_results(since_season=bundle.config.stage2_from)
         new = len(done) - bundle.training_window.get("races", 0)
         if new > 0:
@@ -300,7 +327,7 @@ class Lifecycle:
         kinds = {k for k, _ in triggers}
         last = max((h["at"] for h in self.registry.history()), default=None)
         stale = last is None or dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(last) > dt.timedelta(days=1)
-        if kinds & {"no-model", "new-results"} or (kinds and stale):
+        if kinds & {"no-model", "set-up", "new-results"} or (kinds and stale):
             try:
                 decision = self.retrain(within(progress, 0, 1, "retraining: "))
                 done.append(f"retrained ({'; '.join(m for _, m in triggers)}): {decision.summary}")
@@ -314,10 +341,7 @@ class Lifecycle:
         frozen = self.freeze_season_odds(within(progress, 0, 1, "championship: "))
         if frozen:
             done.append(frozen)
-        latest = self.records.latest_backtest()
-        last_race = self.engine.store.last_race_with_results()
-        if last_race and (latest is None or int(latest["summary"].get("to_season", 0)) < last_race.season
-                          or self.records.backtest_races_behind(latest) >= 3):
+        if self.backtest_due():
             # a store or set-up that starts late has no honest backtest of its earliest seasons
             first = max(BACKTEST_FROM, self.engine.config.pre_stage2_from + 1)
             run_id, summary = self.run_backtest(first, None, within(progress, 0, 1, "backtest: "))

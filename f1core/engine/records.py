@@ -65,13 +65,14 @@ class Records:
         return int(self.store.scalar("SELECT coalesce(max(run_id), 0) FROM backtest_runs") or 0)
 
     def latest_backtest(self) -> dict | None:
-        row = self.store.read("SELECT run_id, created_at, model_version, seconds, summary FROM backtest_runs "
+        row = self.store.read("SELECT run_id, created_at, model_version, seconds, config, summary FROM backtest_runs "
                               "ORDER BY run_id DESC LIMIT 1")
         if row.empty:
             return None
         r = row.iloc[0]
         return {"run_id": int(r.run_id), "created_at": r.created_at, "model_version": r.model_version,
-                "seconds": float(r.seconds), "summary": json.loads(r.summary)}
+                "seconds": float(r.seconds), "config": json.loads(r.config) if r.config else {},
+                "summary": json.loads(r.summary)}
 
     def backtest_races_behind(self, latest: dict) -> int:
         """Races with results since the run's first season that the run did not score."""

@@ -90,6 +90,10 @@ class TrainingConfig:
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
+    def as_stored(self) -> dict:
+        """The set-up as the registry and the backtest runs keep it (JSON), to compare with theirs."""
+        return json.loads(json.dumps(self.as_dict(), default=str))
+
 
 def stage2_features(mode: str) -> list[str]:
     """Both modes see 'grid' and 'quali_gap_pct': real after qualifying, stage 1's before."""

@@ -1,4 +1,5 @@
 """Training, the promotion rule, rollback, one retrain at a time, and the upkeep."""
+import dataclasses
 import shutil
 import threading
 
@@ -75,6 +76,26 @@ def test_no_reason_to_retrain_once_a_model_has_seen_the_data_as_it_is(engine_pat
     import_dump(store, ergast_dir)  # Miami's results arrive
     assert engine.lifecycle.retrained_on_current_data() is None
     assert [k for k, _ in engine.lifecycle.retrain_triggers()][0] == "new-results"
+
+
+def test_an_updated_setup_retrains_and_reruns_the_backtest(engine_paths, tmp_path):
+    db, _ = engine_paths
+    store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
+    before = Engine(store, tmp_path / "models", FAST, today=TODAY)
+    before.lifecycle.retrain()
+    before.lifecycle.run_backtest()
+    assert before.lifecycle.retrain_triggers() == [] and not before.lifecycle.backtest_due()
+    # the same store and models, opened by a version of the code with one parameter changed
+    after = Engine(store, tmp_path / "models", dataclasses.replace(FAST, post_sharpness=1.3), today=TODAY)
+    assert after.lifecycle.setup_changed() and after.lifecycle.retrained_on_current_data() is None
+    assert "set-up" in [k for k, _ in after.lifecycle.retrain_triggers()]
+    assert after.lifecycle.backtest_due()
+    done = after.lifecycle.upkeep()
+    assert any(d.startswith("retrained (the training set-up changed") for d in done), done
+    assert any(d.startswith("backtest run") for d in done), done
+    assert after.lifecycle.retrain_triggers() == [] and not after.lifecycle.backtest_due()
+    assert after.records.latest_backtest()["config"]["post_sharpness"] == 1.3
+    assert after.lifecycle.retrained_on_current_data() == "v0002"
 
 
 def test_a_challenger_behind_the_grid_baseline_is_not_promoted_over_one_that_is_not(trained_engine):

@@ -71,6 +71,20 @@ def test_before_qualifying_has_only_the_form_baseline(with_model):
     assert season["count"].sum() == pooled["count"].sum() > 0
 
 
+def test_says_whether_the_backtest_trains_the_served_models_setup(with_model):
+    at = run_page("accuracy.py", timeout=180)
+    assert "its figures describe this model" in texts(at.caption)
+    # an update changed a parameter: the stored backtest no longer trains the champion's set-up
+    store = Store(with_model)
+    with store.transaction() as cur:
+        cur.execute("UPDATE backtest_runs SET config = json_merge_patch(config, '{\"post_sharpness\": 9.0}')")
+    store.close()
+    at = run_page("accuracy.py", timeout=180)
+    assert not at.exception and not at.error
+    captions = texts(at.caption)
+    assert "its set-up differs from this backtest's" in captions and "describe this model" not in captions
+
+
 def test_without_a_backtest_offers_to_run_one_behind_the_password(with_model, monkeypatch):
     store = Store(with_model)
     with store.transaction() as cur:

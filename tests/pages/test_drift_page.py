@@ -5,7 +5,11 @@ from __future__ import annotations
 from tests.pages.conftest import run_page, texts
 
 
-def test_renders_the_suggestion_and_the_latest_window(with_model):
+def test_renders_the_suggestion_and_the_latest_window(with_model, monkeypatch):
+    from pages._resources import get_engine
+    from tests.engine.conftest import FAST
+
+    monkeypatch.setattr(get_engine(), "config", FAST)  # the set-up the champion was trained with
     at = run_page("drift.py", timeout=180)
     assert not at.exception
     assert not at.error
@@ -41,3 +45,11 @@ def test_switching_measure_features_and_upcoming_races(with_model):
     at.multiselect(key="drift_features").set_value([]).run()
     assert not at.exception
     assert "Pick at least one feature" in texts(at.info)
+
+
+def test_a_champion_trained_with_another_setup_is_a_reason_to_retrain(with_model):
+    # the fixture's champion was trained with the lighter test set-up; the app runs the default one
+    at = run_page("drift.py", timeout=180)
+    assert not at.exception and not at.error
+    assert "The training set-up changed since the champion was trained" in texts(at.markdown)
+    assert "No reason to retrain right now" not in texts(at.markdown)
