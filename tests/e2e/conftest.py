@@ -55,24 +55,25 @@ def _healthy(base_url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def e2e_store(tmp_path_factory) -> Path:
-    """The real snapshot with a model already trained (the lighter test set-up) and a short
+    """The real snapshot with a model already trained (with the app's own set-up) and a short
     backtest, so the server's background upkeep has nothing heavy left to do while tests run."""
     if not ERGAST_DIR.is_dir():
         pytest.skip(f"browser tests need the real snapshot beside the repository ({ERGAST_DIR} is absent)")
     import datetime as dt
 
     from f1core.engine.service import Engine
+    from f1core.engine.training import TrainingConfig
     from f1core.ingest.ergast_csv import import_dump
     from f1core.ingest.weather_csv import import_weather
     from f1core.store import Store
-    from tests.engine.conftest import FAST
 
     root = tmp_path_factory.mktemp("e2e-store")
     path = root / "f1.duckdb"
     store = Store(path)
     import_dump(store, ERGAST_DIR)
     import_weather(store, WEATHER_DIR)
-    engine = Engine(store, root / "models", FAST, today=dt.date.fromisoformat(TODAY))
+    # with another set-up than the app's, its upkeep would retrain in the middle of the tests
+    engine = Engine(store, root / "models", TrainingConfig(), today=dt.date.fromisoformat(TODAY))
     engine.lifecycle.retrain()
     engine.lifecycle.run_backtest(2026)
     store.close()  # never opened by a server: each one runs on a copy (see running_app)
