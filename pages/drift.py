@@ -96,9 +96,8 @@ elif triggers:
                 "was trained, and it is recent.")
 if triggers:
     st.caption("The background upkeep retrains by itself when new results arrive or the set-up changed, and for "
-               "the other reasons at "
-               "most once a day. Retrain by hand on the **Models** page: the new model replaces the champion only "
-               "when it is at least as accurate on the most recent races.")
+               "the other reasons at most once a day. Retrain by hand on the **Models** page: the new model "
+               "replaces the champion only when it is at least as accurate on the most recent races.")
 else:
     st.markdown(":material/check: **No reason to retrain right now**: no new results, no marked drift, the "
                 "live track record is as expected and the model is recent.")

@@ -1,9 +1,9 @@
 """HTTP for the JSON sources: retries with backoff, a rate limiter, and nothing that can hang.
 
 Every request has a connect and a read timeout and one deadline for all of it: looking up the
-host, connecting, the headers, the body and any retries. A read timeout alone does not stop a server that trickles a byte
-a second (each byte restarts it), in the headers as well as in the body, so a watchdog shuts the
-request's sockets down when the deadline passes. Failures of any kind (status, timeout, broken
+host, connecting, the headers, the body and any retries. A read timeout alone does not stop a
+server that trickles a byte a second (each byte restarts it), in the headers as well as in the
+body, so a watchdog shuts the request's sockets down when the deadline passes. Failures of any kind (status, timeout, broken
 connection, truncated or non-JSON body) become `SourceError` naming the URL, so the ingestion log
 says which request broke.
 
