@@ -12,7 +12,15 @@ from f1core.names import plural
 from f1core.views import season as season_view
 from pages._resources import cached_query, champion_version, get_engine
 from pages._style import pct, show_chart, style_figure, team_color
-from pages._widgets import friendly_error, progress_status, require_admin, require_data, require_model, show_table
+from pages._widgets import (
+    escape_markdown,
+    friendly_error,
+    progress_status,
+    require_admin,
+    require_data,
+    require_model,
+    show_table,
+)
 
 P = "season_"
 SECTIONS = ["Drivers", "Constructors", "Through the season", "What if", "Calendar"]
@@ -93,7 +101,10 @@ params = st.query_params
 try:
     asked = int(params.get("season", seasons[0]))
 except ValueError:
-    asked = seasons[0]
+    asked = None
+if asked not in seasons:
+    st.warning(f"The link asked for season {escape_markdown(params.get('season'))}, which has no results here; "
+               f"showing {seasons[0]}.", icon=":material/link_off:")
 season_col, round_col = st.columns(2)
 season = season_col.selectbox("Season", seasons, index=seasons.index(asked) if asked in seasons else 0,
                               key=P + "season")

@@ -1,7 +1,9 @@
 """The Season page (AppTest) over the real snapshot with a trained model."""
 from __future__ import annotations
 
-from tests.pages.conftest import run_page, texts
+from streamlit.testing.v1 import AppTest
+
+from tests.pages.conftest import PAGES, run_page, texts
 
 
 def section(at, name: str):
@@ -62,3 +64,15 @@ def test_through_the_season_offers_a_replay(with_model):
     at.button(key="season_replay_button").click().run()
     assert not at.exception and not at.error
     assert at.get("plotly_chart") and "are not kept yet" not in texts(at.info)
+
+
+def test_a_link_to_a_season_without_results_says_so(with_model):
+    at = AppTest.from_file(str(PAGES / "season.py"), default_timeout=180)
+    at.query_params["season"] = "[1850](http://evil.example)"
+    at.run()
+    assert not at.exception and not at.error
+    warning = texts(at.warning)
+    assert "which has no results here; showing 2026" in warning
+    assert "\\[1850\\]\\(http" in warning  # shown as text, never a link
+    assert at.selectbox(key="season_season").value == 2026
+    assert at.query_params["season"] == "2026"
