@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Iterator
 import pandas as pd
 
 from f1core import clock
-from f1core.engine.backtest import summarise, walk_forward
+from f1core.engine.backtest import BACKTEST_CODE, summarise, walk_forward
 from f1core.engine.baselines import position_tables
 from f1core.engine.features import STAGE1_FEATURES
 from f1core.engine.registry import ModelBundle
@@ -269,14 +269,16 @@ class Lifecycle:
 
     def backtest_due(self) -> bool:
         """No backtest yet, or the latest one is a season or three races behind the results, or it
-        trained another set-up than this engine's (so it would not describe the model served)."""
+        trained another set-up than this engine's or was made by other code (so it would not describe
+        the model served)."""
         latest = self.records.latest_backtest()
         last_race = self.engine.store.last_race_with_results()
         if last_race is None:
             return False
         return (latest is None or int(latest["summary"].get("to_season", 0)) < last_race.season
                 or self.records.backtest_races_behind(latest) >= 3
-                or latest.get("config") != self.engine.config.as_stored())
+                or latest.get("config") != self.engine.config.as_stored()
+                or latest["summary"].get("code") != BACKTEST_CODE)
 
     def retrain_triggers(self) -> list[tuple[str, str]]:
         """Why the champion may be due for a retrain, as (kind, plain words): 'no-model', 'set-up'

@@ -5,6 +5,8 @@ import threading
 
 import pytest
 
+from f1core.engine import lifecycle as lifecycle_module
+from f1core.engine.backtest import BACKTEST_CODE
 from f1core.engine.lifecycle import RetrainInProgress
 from f1core.engine.registry import RegistryError
 from f1core.engine.service import Engine
@@ -78,7 +80,7 @@ def test_no_reason_to_retrain_once_a_model_has_seen_the_data_as_it_is(engine_pat
     assert [k for k, _ in engine.lifecycle.retrain_triggers()][0] == "new-results"
 
 
-def test_an_updated_setup_retrains_and_reruns_the_backtest(engine_paths, tmp_path):
+def test_an_updated_setup_retrains_and_reruns_the_backtest(engine_paths, tmp_path, monkeypatch):
     db, _ = engine_paths
     store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
     before = Engine(store, tmp_path / "models", FAST, today=TODAY)
@@ -96,6 +98,10 @@ def test_an_updated_setup_retrains_and_reruns_the_backtest(engine_paths, tmp_pat
     assert after.lifecycle.retrain_triggers() == [] and not after.lifecycle.backtest_due()
     assert after.records.latest_backtest()["config"]["post_sharpness"] == 1.3
     assert after.lifecycle.retrained_on_current_data() == "v0002"
+    # an update of the evaluation code alone (same set-up) re-runs the backtest, and retrains nothing
+    assert after.records.latest_backtest()["summary"]["code"] == BACKTEST_CODE
+    monkeypatch.setattr(lifecycle_module, "BACKTEST_CODE", "the next version's")
+    assert after.lifecycle.backtest_due() and after.lifecycle.retrain_triggers() == []
 
 
 def test_a_challenger_behind_the_grid_baseline_is_not_promoted_over_one_that_is_not(trained_engine):
