@@ -20,6 +20,7 @@ from f1core.engine import features as features_module
 from f1core.engine import models as models_module
 from f1core.engine import predict as predict_module
 from f1core.engine import rating_filter as rating_filter_module
+from f1core.engine import reference as reference_module
 from f1core.engine import scenario as scenario_module
 from f1core.engine import training as training_module
 from f1core.files import atomic_pickle, code_hash, read_pickle
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 
 FEATURES_CODE = code_hash(features_module, rating_filter_module)
-PREDICTION_CODE = code_hash(features_module, rating_filter_module, models_module, predict_module, scenario_module, training_module)
+PREDICTION_CODE = code_hash(features_module, rating_filter_module, models_module, predict_module, reference_module,
+                            scenario_module, training_module)
 
 
 @dataclass

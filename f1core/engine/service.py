@@ -20,12 +20,12 @@ import pandas as pd
 
 from f1core import clock
 from f1core.engine import drift as drift_mod
-from f1core.engine.backtest import reference_times
 from f1core.engine.cache import FEATURES_CODE, PREDICTION_CODE, BoundedCache, DiskCache, MemoryCache
 from f1core.engine.features import FEATURE_BY_NAME, build_frame, race_rows
 from f1core.engine.lifecycle import Lifecycle
 from f1core.engine.predict import PredictionError, RacePrediction, predict_rows, race_view
 from f1core.engine.records import Records
+from f1core.engine.reference import reference_times
 from f1core.engine.registry import ARTIFACT, ModelBundle, Registry, RegistryError
 from f1core.engine.scenario import Scenario
 from f1core.engine.training import POST, NotEnoughData, TrainingConfig

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from f1core.engine.backtest import RACE_METRICS, STAGE1_METRICS, bootstrap_ci, reference_times, score_stage1
+from f1core.engine.backtest import RACE_METRICS, STAGE1_METRICS, bootstrap_ci, score_stage1
+from f1core.engine.reference import reference_times
 from f1core.engine.registry import ARTIFACT, Registry
 from f1core.engine.training import POST
 from f1core.store import Store

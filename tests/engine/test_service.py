@@ -33,6 +33,19 @@ def test_upcoming_race_is_predicted_before_qualifying(trained_engine):
     assert t["code"].str.len().eq(3).all()
 
 
+def test_a_stored_prediction_is_served_only_to_the_code_that_made_it(trained_engine, monkeypatch):
+    from f1core.engine import service
+
+    trained_engine.predict_race(2026, 5)
+    name = trained_engine._prediction_name(2026, 5)[0]
+    assert trained_engine.disk.path(name).exists()
+    monkeypatch.setattr(service, "PREDICTION_CODE", "the next version's")  # e.g. a new reference pole time
+    assert trained_engine._prediction_name(2026, 5)[0] != name
+    trained_engine.predict_race(2026, 5)
+    assert not trained_engine.disk.path(name).exists()  # replaced, never read again
+    assert trained_engine.disk.path(trained_engine._prediction_name(2026, 5)[0]).exists()
+
+
 def test_race_with_a_real_grid_uses_it(trained_engine):
     pred = trained_engine.predict_race(2026, 4)
     assert pred.mode == POST and pred.has_results

@@ -1,7 +1,7 @@
-"""Stage 1's reference pole time (backtest.reference_times) on the real snapshot."""
+"""Stage 1's reference pole time (engine.reference) on the real snapshot."""
 from __future__ import annotations
 
-from f1core.engine.backtest import reference_times, wet_qualifying
+from f1core.engine.reference import reference_times, wet_qualifying
 from f1core.ingest.csvfiles import lap_seconds
 
 
