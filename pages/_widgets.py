@@ -31,6 +31,10 @@ from pages._resources import get_engine, get_refresher, get_settings, get_store,
 _ADMIN_SESSION = "_f1_admin_session"  # this session's key in the password throttle
 _ADMIN_TRIED = "_f1_admin_tried"  # per password field: a digest of the wrong value already counted
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+# The browser's markdown links bare addresses (http://…, www.…, name@host) whatever their escapes:
+# an invisible word joiner inside each keeps them text
+_BARE_LINK = re.compile(r"(?i)(:/)(/)|(www)(\.)|()(@)")
+WORD_JOINER = "\u2060"
 
 
 def escape_markdown(text: object, limit: int = 60) -> str:
@@ -38,7 +42,8 @@ def escape_markdown(text: object, limit: int = 60) -> str:
     or a file can then never become a link, an image, a colour or a heading."""
     raw = str(text)
     raw = raw if len(raw) <= limit else raw[:limit] + "…"
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", raw.replace("\n", " "))
+    raw = _BARE_LINK.sub(lambda m: WORD_JOINER.join(g for g in m.groups() if g is not None), raw.replace("\n", " "))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", raw)
 
 
 # -- tables -------------------------------------------------------------------------------------

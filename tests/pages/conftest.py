@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from f1core.ingest.ergast_csv import import_dump
 from f1core.ingest.weather_csv import import_weather
 from f1core.store import Store
+from pages._widgets import WORD_JOINER
 from tests.conftest import FIXTURES, REPO
 
 PAGES = REPO / "pages"
@@ -82,8 +83,9 @@ def texts(elements) -> str:
 
 
 def shown(elements) -> str:
-    """`texts` as a reader sees them: markdown's backslash escapes (`escape_markdown`) removed."""
-    return re.sub(r"\\(.)", r"\1", texts(elements))
+    """`texts` as a reader sees them: markdown's backslash escapes and the invisible word joiners
+    that keep bare addresses from becoming links (`escape_markdown`) removed."""
+    return re.sub(r"\\(.)", r"\1", texts(elements)).replace(WORD_JOINER, "")
 
 
 @pytest.fixture(scope="session")
