@@ -150,7 +150,8 @@ def show_race(race) -> None:
     with chart_col:
         show_chart(qualifying_chart(table), key=f"upcoming_{slug}_quali_chart")
     st.caption("Predicted gap to pole with its P10–P90 interval (80% of the time inside the bar); the lap "
-               "time is the gap applied to the circuit's recent pole laps (wet sessions left out)."
+               "time is the gap applied to a reference pole lap: the circuit's typical pole of the last five seasons "
+               "averaged with its latest dry one, at this season's pace."
                + (" Crosses: the real qualifying." if table["actual_quali_gap_pct"].notna().any() else ""))
 
     if race_has_sprint(race):
