@@ -2,6 +2,8 @@
 Colours and fonts otherwise follow the Streamlit theme (`.streamlit/config.toml`)."""
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -61,3 +63,17 @@ def pct(p: float | None, digits: int = 0) -> str:
     if 0 < p < 0.005:
         return "<1%"
     return f"{p * 100:.{digits}f}%"
+
+
+LABEL_WIDTH = 34  # characters per line of a bar chart's category label: a phone keeps room for the bars
+
+
+def wrap_labels(labels, width: int = LABEL_WIDTH) -> list[str]:
+    """Category labels broken into lines of at most `width` characters (Plotly's <br>)."""
+    return ["<br>".join(textwrap.wrap(str(label), width)) or str(label) for label in labels]
+
+
+def bar_rows_height(labels: list[str], *, base: int = 90, minimum: int = 300) -> int:
+    """Height of a horizontal bar chart whose category labels may run over several lines."""
+    lines = sum(label.count("<br>") + 1 for label in labels)
+    return max(minimum, base + 10 * len(labels) + 16 * lines)

@@ -9,7 +9,7 @@ import streamlit as st
 from f1core.engine import drift as drift_mod
 from f1core.engine.features import FEATURE_BY_NAME
 from pages._resources import champion_version, get_engine, get_store
-from pages._style import show_chart, style_figure
+from pages._style import bar_rows_height, show_chart, style_figure, wrap_labels
 from pages._widgets import friendly_error, require_data, require_model, show_table
 
 MODERATE, MAJOR = drift_mod.MODERATE, drift_mod.MAJOR
@@ -117,14 +117,14 @@ st.subheader(f"What moved most ({window_end}, last 12 races)")
 
 def latest_chart(frame: pd.DataFrame, top: int = 15) -> go.Figure:
     t = frame.head(top).iloc[::-1]
-    labels = [f"{'★ ' if imp else ''}{label}{' (calendar)' if cal else ''}"
-              for label, imp, cal in zip(t["label"], t["important"], t["calendar"])]
+    labels = wrap_labels(f"{'★ ' if imp else ''}{label}{' (calendar)' if cal else ''}"
+                         for label, imp, cal in zip(t["label"], t["important"], t["calendar"]))
     fig = go.Figure(go.Bar(
         x=t["psi"], y=labels, orientation="h",
         marker_color=[(CALENDAR_COLOR if cal else LEVEL_COLOR)[lv] for lv, cal in zip(t["level"], t["calendar"])],
         text=[f"{p:.2f}" for p in t["psi"]], textposition="outside", cliponaxis=False,
         customdata=np.c_[t["description"], t["kl"], t["level"]],
-        hovertemplate="<b>%{y}</b>: %{customdata[0]}<br>PSI %{x:.3f} (%{customdata[2]}) · KL %{customdata[1]:.3f}"
+        hovertemplate="%{customdata[0]}<br>PSI %{x:.3f} (%{customdata[2]}) · KL %{customdata[1]:.3f}"
                       "<extra></extra>",
     ))
     for x, name, side in ((MODERATE, "moderate", "right"), (MAJOR, "major", "left")):
@@ -135,7 +135,7 @@ def latest_chart(frame: pd.DataFrame, top: int = 15) -> go.Figure:
     fig.update_xaxes(type="log", title="PSI (log scale)", tickvals=LOG_TICKS, ticktext=[f"{v:g}" for v in LOG_TICKS],
                      range=[np.log10(0.01), np.log10(max(t["psi"].max(), 1) * 3)])
     fig.update_yaxes(type="category", automargin=True)
-    return style_figure(fig, height=max(300, 26 * len(t) + 90))
+    return style_figure(fig, height=bar_rows_height(labels))
 
 
 show_chart(latest_chart(latest), key="drift_latest_chart")

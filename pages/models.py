@@ -15,7 +15,7 @@ from f1core.views import reports
 from f1core.views.terms import METRICS, MODE_NOTE
 from pages._admin import ERROR_LIMIT, for_visitor
 from pages._resources import champion_version, get_engine, get_store, race_prediction
-from pages._style import pct, show_chart, style_figure, team_color
+from pages._style import bar_rows_height, pct, show_chart, style_figure, team_color, wrap_labels
 from pages._widgets import (
     escape_markdown,
     friendly_error,
@@ -170,15 +170,17 @@ def draw_champion() -> None:
         importance = feature_importance(str(store.path), bundle.version).head(15)
         importance = importance.assign(description=importance["feature"].map(describe))
         t = importance.iloc[::-1]
+        labels = wrap_labels(FEATURE_BY_NAME[f].label if f in FEATURE_BY_NAME else f for f in t["feature"])
         fig = go.Figure(go.Bar(
-            x=t["gain"], y=[FEATURE_BY_NAME[f].label if f in FEATURE_BY_NAME else f for f in t["feature"]],
+            x=t["gain"], y=labels,
             orientation="h", marker_color="#E10600",
             text=[pct(g) for g in t["gain"]], textposition="outside", cliponaxis=False,
             customdata=np.c_[t["feature"], t["description"]],
             hovertemplate="<b>%{customdata[1]}</b> (%{customdata[0]})<br>%{x:.1%} of the gain<extra></extra>"))
-        fig.update_xaxes(tickformat=".0%", title="Share of the model's total gain")
+        fig.update_xaxes(tickformat=".0%", title="Share of the model's total gain",
+                         range=[0, float(t["gain"].max()) * 1.25])  # room for the value beside the longest bar
         fig.update_yaxes(type="category", automargin=True)
-        show_chart(style_figure(fig, height=max(320, 24 * len(t) + 80)), key="models_importance_chart")
+        show_chart(style_figure(fig, height=bar_rows_height(labels, minimum=320)), key="models_importance_chart")
         st.caption("How much each input improved the race model's fit while it was trained (its share of the "
                    "total gain of the trees), top 15. This is what the model leans on in general; the next tab "
                    "shows what moved one driver's prediction.")
@@ -202,6 +204,7 @@ def waterfall(contrib: pd.DataFrame, code: str, color: str, title: str, top: int
     labels.append(f"{code} vs field average")
     values.append(float(contrib["contribution"].sum()))
     hover.append(f"<b>{code}</b>: strength {values[-1]:+.2f} relative to the average driver of this field")
+    labels = wrap_labels(labels)
     fig = go.Figure(go.Waterfall(
         orientation="h", y=labels, x=values, measure=["relative"] * (len(values) - 1) + ["total"],
         increasing=dict(marker=dict(color=UP)), decreasing=dict(marker=dict(color=DOWN)),
@@ -216,7 +219,7 @@ def waterfall(contrib: pd.DataFrame, code: str, color: str, title: str, top: int
     fig.update_yaxes(autorange="reversed", type="category", automargin=True, tickfont=dict(size=11))
     fig.update_xaxes(title="← lowers · raises his chances →", zeroline=False,
                      range=[lo - (pad if lo < 0 else 0.02 * pad), hi + pad])
-    return style_figure(fig, height=max(340, 30 * len(values) + 110), title=title)
+    return style_figure(fig, height=bar_rows_height(labels, base=110, minimum=340), title=title)
 
 
 def draw_explanation() -> None:

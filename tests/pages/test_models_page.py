@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+from f1core.engine.features import FEATURES
+from pages._style import LABEL_WIDTH
 from tests.pages.conftest import models_dir, open_tab, run_page, texts
 
 
@@ -19,6 +21,17 @@ def registry_index() -> dict:
     import os
 
     return json.loads((Path(os.environ["F1_MODELS"]) / "registry.json").read_text())
+
+
+def test_the_importance_chart_keeps_its_labels_short_enough_for_a_phone(with_model):
+    at = run_page("models.py", timeout=180)
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    bars = next(c["data"][0] for c in charts if c["layout"].get("xaxis", {}).get("title", {}).get("text")
+                == "Share of the model's total gain")
+    lines = [line for label in bars["y"] for line in label.split("<br>")]
+    assert len(bars["y"]) == 15 and max(map(len, lines)) <= LABEL_WIDTH
+    assert any("<br>" in label for label in bars["y"])  # the long ones are wrapped, not cut
+    assert {label.replace("<br>", " ") for label in bars["y"]} <= {f.label for f in FEATURES}  # whole names
 
 
 def test_renders_the_registry_champion_and_explanation(with_model):
