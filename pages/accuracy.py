@@ -1,6 +1,6 @@
 """Accuracy: how good the predictions have really been, out-of-sample, beside the baselines.
 
-Past 400 lines on purpose: one page with six tabs of one backtest (its charts are in
+Past 400 lines on purpose: one page with seven tabs of one backtest (its charts are in
 `pages/_accuracy_charts.py`); each tab's drawing is a few dozen lines and reads the same tables.
 """
 from __future__ import annotations
@@ -457,9 +457,33 @@ def draw_championship() -> None:
                f"{run['seconds']:.0f} s.")
 
 
+def draw_rain() -> None:
+    check = reports.rain_check(summary)
+    if check is None:
+        st.info("This backtest run was made before the app checked its rain effect; the next run adds it.",
+                icon=":material/rainy:")
+        return
+    if not check["wet races"].any():
+        st.info(f"No race of {seasons_span} had rain for at least a twentieth of its distance, so there is no "
+                "wet race to check the rain effect on.", icon=":material/rainy:")
+        return
+    # one column per mode: the measures read down, and the table fits a phone
+    by_mode = check.set_index("predictions").T.astype(str).rename_axis("measure").reset_index()
+    show_table(by_mode, f"rain_check_run{run_id}.csv", height="content")
+    st.caption(
+        "Does the learned rain effect help? Every race of the backtest with rain was predicted twice by the same "
+        "model: with the rain that was observed (FastF1 rainfall, else Open-Meteo precipitation) and as if it had "
+        "been dry. **Winner log loss** (lower is better) both ways, and the difference race by race with its "
+        "90% bootstrap interval: below zero, knowing about the rain made the winner likelier. **DNF chance**: the "
+        "mean chance of not being classified, both ways, beside the share of cars that were not. The effect itself "
+        "is learned from the training races' weather, with the uncertainty a few dozen wet races allow; a "
+        "handful of wet races is a small sample, so read the interval before the sign.")
+
+
 # Only the open tab runs (a tab switch reruns the page), so a page switch draws one tab's charts.
 TABS = {"By season": draw_by_season, "Over time": draw_over_time, "Calibration": draw_calibration,
-        "Qualifying": draw_qualifying, "Championship": draw_championship, "Live track record": draw_track_record}
+        "Qualifying": draw_qualifying, "Rain": draw_rain, "Championship": draw_championship,
+        "Live track record": draw_track_record}
 for tab, draw in zip(st.tabs(list(TABS), key="accuracy_tab", on_change="rerun"), TABS.values()):
     if tab.open:
         with tab:

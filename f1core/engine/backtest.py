@@ -167,6 +167,7 @@ class BacktestResult:
                 entry["baselines"][name] = summarise(g[g["predictor"] == name])
             out["modes"][mode] = entry
         out["stage1"] = summarise_stage1(self.stage1_per_race)
+        out["rain"] = {mode: self.rain_validation(mode) for mode in sorted(out["modes"])}
         out["code"] = BACKTEST_CODE
         return out
 

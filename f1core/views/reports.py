@@ -16,7 +16,7 @@ from f1core.engine.reference import reference_times
 from f1core.engine.registry import ARTIFACT, Registry
 from f1core.engine.training import POST
 from f1core.store import Store
-from f1core.views.terms import METRICS, PREDICTOR_LABEL, ordered_predictors
+from f1core.views.terms import METRICS, MODE_LABEL, PREDICTOR_LABEL, ordered_predictors
 
 LEVEL = 0.9  # every interval of the reports
 
@@ -99,6 +99,40 @@ def headline_table(summary: dict, per_race: pd.DataFrame, mode: str) -> pd.DataF
             row[f"model − {d.baseline}"] = (
                 f"{info.format_difference(d.difference)} ({info.format_difference(d.lo)} to "
                 f"{info.format_difference(d.hi)})")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def rain_check(summary: dict) -> pd.DataFrame | None:
+    """The backtest's rain validation for people, one row per mode: on its wet races, the winner log
+    loss with the observed rain against the same models with the rain forced to 0 (lower is better),
+    the paired difference with its 90% interval and a verdict, and the mean retirement chance both
+    ways beside the share of cars that were not classified. None for a run made before the check."""
+    if "rain" not in summary:
+        return None
+    info = METRICS["winner_logloss"]
+    rows = []
+    for mode, check in summary["rain"].items():
+        races = int(check.get("races", 0))
+        row = {"predictions": MODE_LABEL.get(mode, mode), "wet races": races}
+        if races:
+            lo, hi = check["difference_ci"]
+            if races < 2 or abs(hi - lo) < 1e-12:
+                verdict = "sample too small for an interval"
+            elif hi < 0:
+                verdict = "the rain helps"
+            elif lo > 0:
+                verdict = "the rain hurts"
+            else:
+                verdict = "too close to call"
+            row |= {"log loss with rain": info.format(check["logloss_observed"]),
+                    "log loss as if dry": info.format(check["logloss_dry"]),
+                    "difference (90%)": f"{info.format_difference(check['difference'])} "
+                                        f"({info.format_difference(lo)} to {info.format_difference(hi)})",
+                    "verdict": verdict,
+                    "DNF chance with rain": f"{check['dnf_observed']:.1%}",
+                    "DNF chance as if dry": f"{check['dnf_dry']:.1%}",
+                    "cars not classified": f"{check['dnf_actual']:.1%}"}
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -13,7 +13,7 @@ from f1core.engine.scenario import Scenario
 from f1core.engine.service import Engine
 from f1core.engine.training import POST, PRE, race_seed, train_stage2, with_predicted_grid
 from f1core.store import Store
-from f1core.views.reports import reliability
+from f1core.views.reports import rain_check, reliability
 from tests.conftest import RACE_OUTCOME_TABLES
 from tests.engine.conftest import FAST, TODAY
 
@@ -137,3 +137,7 @@ def test_walk_forward_carries_stage1_and_outcomes_and_checks_rain(trained_engine
     check = result.rain_validation()
     assert set(result.wet_races.columns) >= {"logloss_observed", "logloss_dry", "rain"}
     assert check["races"] == len(result.wet_races[result.wet_races["mode"] == POST])
+    summary = result.summary()  # what the store keeps and the Accuracy page's Rain tab shows
+    assert summary["rain"][POST] == check and set(summary["rain"]) == {POST, PRE}
+    shown = rain_check(summary)
+    assert list(shown["wet races"]) == [summary["rain"][m]["races"] for m in summary["rain"]]

@@ -30,7 +30,7 @@ def test_headline_metrics_stand_beside_the_baselines(with_model):
     assert frames(at)[1].equals(headline)  # the other baseline, in an expander
     assert "4 races of 2026" in texts(at.caption) and "UTC (server clock)" in texts(at.caption)
     assert "walk-forward" in texts(at.markdown).lower()  # the plain-words note
-    assert [t.label for t in at.tabs] == ["By season", "Over time", "Calibration", "Qualifying", "Championship",
+    assert [t.label for t in at.tabs] == ["By season", "Over time", "Calibration", "Qualifying", "Rain", "Championship",
                                          "Live track record"]
     by_season = frames(at)[2]
     assert list(by_season.columns) == ["season", "races", "Model", "Grid baseline", "Form baseline"]
@@ -44,6 +44,9 @@ def test_headline_metrics_stand_beside_the_baselines(with_model):
     assert {"Grid Spearman", "Pole picked", "Lap-time error"} <= {m.label for m in at.metric}
     assert set(next(f for f in frames(at) if "races" in f.columns and "predictor" in f.columns)["predictor"]) == {
         "Model", "Last-race baseline"}
+    # 2026's first four races were dry (the table itself: tests/views/test_reports.py)
+    at = open_tab(at, key="accuracy_tab", label="Rain")
+    assert "No race of 2026 had rain for at least a twentieth of its distance" in texts(at.info)
     # nothing has been frozen and scored yet
     assert "No live track record yet" in texts(open_tab(at, key="accuracy_tab", label="Live track record").info)
     assert not at.exception and not at.error

@@ -257,3 +257,24 @@ def test_an_interval_with_no_width_says_the_sample_is_too_small():
     assert top1.with_interval(1.0, 1.0, 1.0) == "100% (sample too small for an interval)"
     assert top1.with_interval(0.62, 0.53, 0.70) == "62% (53%–70%)"
     assert METRICS["winner_logloss"].with_interval(float("nan"), 0, 1) == "—"
+
+
+def test_the_stored_rain_check_reads_as_a_table(backtest):
+    _, latest, *_ = backtest
+    stored = latest["summary"]["rain"]  # the 2026 backtest, as the store keeps it
+    table = reports.rain_check(latest["summary"])
+    assert list(table["predictions"]) == ["After qualifying", "Before qualifying"]
+    assert list(table["wet races"]) == [stored[POST]["races"], stored[PRE]["races"]]
+    assert reports.rain_check({k: v for k, v in latest["summary"].items() if k != "rain"}) is None  # older runs
+
+
+@pytest.mark.parametrize("lo, hi, races, verdict", [
+    (-0.20, -0.01, 19, "the rain helps"), (0.02, 0.30, 19, "the rain hurts"), (-0.04, 0.07, 19, "too close to call"),
+    (-0.05, -0.05, 1, "sample too small for an interval")])
+def test_the_rain_check_verdict_reads_the_interval(lo, hi, races, verdict):
+    check = {"races": races, "logloss_observed": 1.4, "logloss_dry": 1.38, "difference": (lo + hi) / 2,
+             "difference_ci": [lo, hi], "dnf_observed": 0.14, "dnf_dry": 0.13, "dnf_actual": 0.128}
+    row = reports.rain_check({"rain": {POST: check}}).iloc[0]
+    assert row["verdict"] == verdict and row["wet races"] == races
+    assert row["difference (90%)"].startswith("−" if lo + hi < 0 else "+")
+    assert row["DNF chance with rain"] == "14.0%" and row["cars not classified"] == "12.8%"
