@@ -157,6 +157,14 @@ def cmd_backtest(args: argparse.Namespace, runtime: Runtime) -> int:
     s1 = summary["stage1"]
     print(f"\nqualifying: grid Spearman {_fmt(s1['grid_spearman'])}, pole hit {_fmt(s1['pole_hit'])}, "
           f"median lap-time error {_fmt(s1['laptime_median_abs_error_s'])} s")
+    for mode, check in summary.get("rain", {}).items():
+        if not check.get("races"):
+            print(f"rain check, {mode}: no wet race in the backtest")
+            continue
+        lo, hi = check["difference_ci"]
+        print(f"rain check, {mode}: {check['races']} wet races, winner log loss {_fmt(check['logloss_observed'])} "
+              f"with the rain vs {_fmt(check['logloss_dry'])} as if dry (difference "
+              f"{check['difference']:+.3f}, 90% {lo:+.3f} to {hi:+.3f})")
     if args.json:
         predictions = runtime.engine.records.backtest_predictions(run_id)
         Path(args.json).write_text(json.dumps(backtest_json(summary, predictions), indent=2))
@@ -166,14 +174,15 @@ def cmd_backtest(args: argparse.Namespace, runtime: Runtime) -> int:
 
 def backtest_json(summary: dict, predictions=None) -> dict:
     """The documented shape: races, seconds, model and baselines (post-qualifying), stage1, every
-    mode in full under `modes`, and with `predictions` (the stored run's rows) `per_race`: the
-    model's chances and what happened, race by race and mode, so anyone can recount every metric."""
+    mode in full under `modes`, the rain check per mode under `rain`, the evaluation code's hash
+    under `code`, and with `predictions` (the stored run's rows) `per_race`: the model's chances
+    and what happened, race by race and mode, so anyone can recount every metric."""
     post = summary["modes"].get(POST) or next(iter(summary["modes"].values()))
     out = {
         "races": summary["races"], "seconds": summary["seconds"], "retrain_every": summary["retrain_every"],
         "from_season": summary.get("from_season"), "to_season": summary.get("to_season"),
         "model": post["model"], "baselines": post["baselines"], "stage1": summary["stage1"],
-        "modes": summary["modes"],
+        "modes": summary["modes"], "rain": summary.get("rain"), "code": summary.get("code"),
     }
     if predictions is not None:
         model = predictions[predictions["predictor"] == "model"].sort_values(["season", "round", "mode", "driver_ref"])

@@ -139,6 +139,8 @@ def test_train_and_backtest(cli):
                     "position_mae"):
             assert key in entry and len(entry[f"{key}_ci"]) == 2
     assert {"grid_spearman", "pole_hit", "laptime_median_abs_error_s"} <= set(data["stage1"])
+    assert set(data["rain"]) == {"post-qualifying", "pre-qualifying"} and data["code"]
+    assert "rain check, post-qualifying: no wet race in the backtest" in printed  # 2026's first races were dry
     # per_race lets anyone recount the metrics: the winner's log loss, race by race, gives the headline
     races = [r for r in data["per_race"] if r["mode"] == "post-qualifying"]
     assert len(races) == 4 and {"driver", "grid", "p_win", "p_podium", "expected_position", "pred_grid",
