@@ -27,6 +27,7 @@ from f1core.engine.scenario import Scenario
 from f1core.engine.service import Engine
 from f1core.engine.training import POST, PRE
 from f1core.store import Store
+from f1core.views.reports import rain_check_line
 from f1core.views.reports import reliability as reliability_bins
 
 
@@ -88,13 +89,9 @@ def main() -> int:
         print("\nqualifying model (stage 1)")
         print(s1.round(3).to_string(index=False))
         rain = {mode: result.rain_validation(mode) for mode in (POST, PRE)}
-        print("\nrain validation (wet races, winner log loss with the observed rain vs rain forced to 0):")
-        for mode, r in rain.items():
-            if r["races"]:
-                print(f"  {mode}: {r['races']} races, {r['logloss_observed']:.3f} vs {r['logloss_dry']:.3f} "
-                      f"(difference {r['difference']:+.3f}, 90% {r['difference_ci'][0]:+.3f} to "
-                      f"{r['difference_ci'][1]:+.3f}); mean DNF chance {r['dnf_observed']:.3f} vs {r['dnf_dry']:.3f}, "
-                      f"actual {r['dnf_actual']:.3f}")
+        print()
+        for mode, check in rain.items():
+            print(rain_check_line(mode, check))
         reliability = reliability_bins(result.predictions[result.predictions["mode"] == POST], "win", by="season")
         print(f"\nbacktest: stage 1 walk-forward {stage1_s:.0f} s + race models {result.seconds:.0f} s = {total_s:.0f} s")
 

@@ -56,7 +56,7 @@ def backtest_tables(db_path: str, run_id: int) -> dict:
     predictions = eng.records.backtest_predictions(run_id)
     stage1 = eng.records.backtest_stage1(run_id)
     races = tuple((int(s), int(r)) for s, r in stage1[["season", "round"]].itertuples(index=False))
-    stage1_base = reports.stage1_baseline(eng.store, eng.frame(), races) if races else None
+    stage1_base = reports.stage1_baseline(eng.store, eng.frame(), races, eng.reference_poles()) if races else None
     return {
         "per_race": per_race,
         "seasons": reports.season_metrics(per_race),

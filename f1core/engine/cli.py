@@ -16,6 +16,7 @@ from f1core.engine.scenario import CONDITIONS, Scenario, ScenarioError, closest,
 from f1core.engine.service import NoModel
 from f1core.engine.training import POST, NotEnoughData
 from f1core.runtime import Runtime
+from f1core.views.reports import rain_check_line
 from f1core.views.terms import METRICS
 
 # What each command catches and prints as one line: every one of them says what and where.
@@ -158,13 +159,7 @@ def cmd_backtest(args: argparse.Namespace, runtime: Runtime) -> int:
     print(f"\nqualifying: grid Spearman {_fmt(s1['grid_spearman'])}, pole hit {_fmt(s1['pole_hit'])}, "
           f"median lap-time error {_fmt(s1['laptime_median_abs_error_s'])} s")
     for mode, check in summary.get("rain", {}).items():
-        if not check.get("races"):
-            print(f"rain check, {mode}: no wet race in the backtest")
-            continue
-        lo, hi = check["difference_ci"]
-        print(f"rain check, {mode}: {check['races']} wet races, winner log loss {_fmt(check['logloss_observed'])} "
-              f"with the rain vs {_fmt(check['logloss_dry'])} as if dry (difference "
-              f"{check['difference']:+.3f}, 90% {lo:+.3f} to {hi:+.3f})")
+        print(rain_check_line(mode, check))
     if args.json:
         predictions = runtime.engine.records.backtest_predictions(run_id)
         Path(args.json).write_text(json.dumps(backtest_json(summary, predictions), indent=2))

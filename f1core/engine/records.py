@@ -49,7 +49,7 @@ class Records:
                 "INSERT INTO backtest_runs (created_at, model_version, from_season, to_season, seconds, config, summary) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING run_id",
                 [dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), model_version, summary["from_season"],
-                 summary["to_season"], result.seconds, json.dumps(result.config.as_dict(), default=str),
+                 summary["to_season"], result.seconds, json.dumps(result.config.as_stored()),
                  json.dumps(summary, default=float)],
             ).fetchone()[0]
             _insert(cur, "backtest_predictions", result.predictions.assign(run_id=run_id))

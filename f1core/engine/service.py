@@ -96,6 +96,11 @@ class Engine:
                 log.info("features ready for data version %s in %.1f s", version, time.perf_counter() - started)
             return self._cache.frame
 
+    def reference_poles(self) -> pd.Series:
+        """Each frame row's reference pole time (`engine.reference`), computed once with the frame."""
+        self.frame()
+        return self._cache.ref_pole
+
     def _names(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         drivers = self.store.read("SELECT driver_ref, code, driver_name, nationality FROM driver_labels")
         teams = self.store.read("SELECT constructor_ref, name AS team_name FROM constructors")

@@ -137,6 +137,17 @@ def rain_check(summary: dict) -> pd.DataFrame | None:
     return pd.DataFrame(rows)
 
 
+def rain_check_line(mode: str, check: dict) -> str:
+    """One mode's rain check in a line, for the terminal (the `backtest` command, the benchmark)."""
+    if not check.get("races"):
+        return f"rain check, {mode}: no wet race in the backtest"
+    lo, hi = check["difference_ci"]
+    return (f"rain check, {mode}: {check['races']} wet races, winner log loss {check['logloss_observed']:.3f} with "
+            f"the rain vs {check['logloss_dry']:.3f} as if dry (difference {check['difference']:+.3f}, 90% {lo:+.3f} "
+            f"to {hi:+.3f}); mean DNF chance {check['dnf_observed']:.3f} vs {check['dnf_dry']:.3f}, actual "
+            f"{check['dnf_actual']:.3f}")
+
+
 def top1_margin(summary: dict, mode: str) -> float | None:
     """Half the width of the model's winner-picked interval, in points: how precisely the
     backtest knows that figure (about 5 points for about 90 races)."""
@@ -228,12 +239,14 @@ def reliability(predictions: pd.DataFrame, outcome: str = "win", edges: list[flo
 
 # -- qualifying (stage 1) --------------------------------------------------------------------------
 
-def stage1_baseline(store: Store, frame: pd.DataFrame, races: tuple[tuple[int, int], ...]) -> pd.DataFrame:
+def stage1_baseline(store: Store, frame: pd.DataFrame, races: tuple[tuple[int, int], ...],
+                    ref: pd.Series | None = None) -> pd.DataFrame:
     """The naive qualifying forecast scored like stage 1 on the given (season, round) races: every
     driver's gap to pole is the one he had at his previous race (drivers without one go to the
-    back), turned into a lap time with the same reference pole time. Out-of-sample by
-    construction: the previous race is always known before qualifying. `store` is unused (the
-    signature fits `cached_frame_query`). Returns season, round, grid_spearman, pole_hit,
+    back), turned into a lap time with the same reference pole time (`ref`, per frame row: the
+    engine's `reference_poles()`; computed here when not given). Out-of-sample by construction:
+    the previous race is always known before qualifying. `store` is unused (the signature fits
+    `cached_frame_query`). Returns season, round, grid_spearman, pole_hit,
     laptime_median_abs_error_s."""
     del store
     cols = ["season", "round", *STAGE1_METRICS]
@@ -241,7 +254,7 @@ def stage1_baseline(store: Store, frame: pd.DataFrame, races: tuple[tuple[int, i
         return pd.DataFrame(columns=cols)
     wanted = pd.MultiIndex.from_tuples([(int(s), int(r)) for s, r in races])
     rows = frame[frame["has_result"] & pd.MultiIndex.from_frame(frame[["season", "round"]]).isin(wanted)].copy()
-    ref = reference_times(frame)
+    ref = reference_times(frame) if ref is None else ref
     rows["pred_gap"] = rows["drv_qgap_last"].fillna(rows.groupby("race_idx")["drv_qgap_last"].transform("max") + 1)
     rows["pred_gap"] = rows["pred_gap"].fillna(rows["quali_gap_pct"].max())
     rows["pred_time_s"] = ref.loc[rows.index] * (1 + rows["pred_gap"] / 100)

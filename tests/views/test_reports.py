@@ -164,6 +164,9 @@ def test_stage1_by_season_with_the_last_race_baseline(backtest):
     assert baseline["pole_hit"].isin([0.0, 1.0]).all()
     assert baseline["grid_spearman"].between(-1, 1).all()
     assert (baseline["laptime_median_abs_error_s"] > 0).all()
+    # the engine's reference, computed once with its frame, is the one the baseline would compute
+    pd.testing.assert_frame_equal(reports.stage1_baseline(engine.store, engine.frame(), races,
+                                                          engine.reference_poles()), baseline)
 
     table = reports.stage1_by_season(stage1, baseline)
     assert set(table["predictor"]) == {"model", "last race"}
