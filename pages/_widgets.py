@@ -48,6 +48,39 @@ def escape_markdown(text: object, limit: int = 60) -> str:
 
 # -- tables -------------------------------------------------------------------------------------
 
+class LinkChoices:
+    """The values a shared link (the page's query parameters) asks for, each checked against the
+    page's choices; what cannot be used is collected, echoed escaped, and said once by `warn`."""
+
+    def __init__(self) -> None:
+        self.params = st.query_params
+        self.notices: list[str] = []
+
+    def get(self, name: str, allowed: list, cast=str, unusable: str = "is not one of the choices"):
+        """The link's `name` cast and checked, or None when absent or not in `allowed`."""
+        raw = self.params.get(name)
+        if raw is None:
+            return None
+        try:
+            value = cast(raw)
+        except ValueError:
+            value = None
+        if value not in allowed:
+            self.notices.append(f"{name}={escape_markdown(raw)} {unusable}")
+            return None
+        return value
+
+    def rewrite(self, link: dict[str, str]) -> None:
+        """Make the address bar say what the page shows, so a copied link gives the same view."""
+        if {k: self.params.get(k) for k in link} != link:
+            st.query_params.from_dict(link)
+
+    def warn(self) -> None:
+        if self.notices:
+            st.warning("Parts of the link could not be used: " + "; ".join(self.notices) + ".",
+                       icon=":material/link_off:")
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 

@@ -11,7 +11,7 @@ from f1core.views import compare
 from f1core.views.insights import seasons_with_results
 from pages._resources import cached_frame_query, cached_query
 from pages._style import show_chart, style_figure, team_color
-from pages._widgets import escape_markdown, friendly_error, require_data, show_table
+from pages._widgets import LinkChoices, friendly_error, require_data, show_table
 
 P = "compare_"
 RATING_LABELS = {"strength": "Strength (car + driver)", "driver_rating": "Driver", "car_rating": "Car"}
@@ -22,41 +22,21 @@ st.caption("Two drivers side by side: points through the season, who was ahead i
 require_data()
 
 seasons = cached_query(seasons_with_results)
-params = st.query_params
-notices = []
-
-
-def from_link(name: str, allowed: list, cast=str):
-    raw = params.get(name)
-    if raw is None:
-        return None
-    try:
-        value = cast(raw)
-    except ValueError:
-        value = None
-    if value not in allowed:
-        notices.append(f"{name}={escape_markdown(raw)} is not one of the choices")
-        return None
-    return value
-
-
-season = from_link("season", seasons, int) or seasons[0]
+link = LinkChoices()
+season = link.get("season", seasons, int) or seasons[0]
 season = st.selectbox("Season", seasons, index=seasons.index(season), key=P + f"season_{season}")
 field = cached_query(compare.drivers_of_season, season)
 refs = list(field["driver_ref"])
 label = dict(zip(field["driver_ref"], field["code"] + " · " + field["driver_name"]))
-a_default = from_link("a", refs) or refs[0]
-b_default = from_link("b", [r for r in refs if r != a_default]) or next(r for r in refs if r != a_default)
+a_default = link.get("a", refs) or refs[0]
+b_default = link.get("b", [r for r in refs if r != a_default]) or next(r for r in refs if r != a_default)
 col_a, col_b = st.columns(2)
 a = col_a.selectbox("Driver", refs, index=refs.index(a_default), format_func=label.get, key=P + f"a_{season}")
 others = [r for r in refs if r != a]
 b = col_b.selectbox("against", others, index=others.index(b_default) if b_default in others else 0,
                     format_func=label.get, key=P + f"b_{season}")
-link = {"season": str(season), "a": a, "b": b}
-if {k: params.get(k) for k in link} != link:
-    st.query_params.from_dict(link)
-if notices:
-    st.warning("Parts of the link could not be used: " + "; ".join(notices) + ".", icon=":material/link_off:")
+link.rewrite({"season": str(season), "a": a, "b": b})
+link.warn()
 
 try:
     c = cached_query(compare.compare, season, a, b)

@@ -13,7 +13,7 @@ from f1core.views import season as season_view
 from pages._resources import cached_query, champion_version, get_engine
 from pages._style import pct, show_chart, style_figure, team_color
 from pages._widgets import (
-    escape_markdown,
+    LinkChoices,
     friendly_error,
     progress_status,
     require_admin,
@@ -97,14 +97,9 @@ seasons = cached_query(season_view.seasons_to_show)
 if not seasons:
     st.info("No season has results yet.")
     st.stop()
-params = st.query_params
-try:
-    asked = int(params.get("season", seasons[0]))
-except ValueError:
-    asked = None
-if asked not in seasons:
-    st.warning(f"The link asked for season {escape_markdown(params.get('season'))}, which has no results here; "
-               f"showing {seasons[0]}.", icon=":material/link_off:")
+link = LinkChoices()
+asked = link.get("season", seasons, int, unusable=f"has no results here; showing {seasons[0]}")
+link.warn()
 season_col, round_col = st.columns(2)
 season = season_col.selectbox("Season", seasons, index=seasons.index(asked) if asked in seasons else 0,
                               key=P + "season")
@@ -117,8 +112,7 @@ after_round = round_col.selectbox(
     + (f" (round {r} of {rounds_total})" if r == last and r else ""),
     help="A past round is replayed with models trained only on the races before the next one: what the app "
          "would have said then.")
-if params.get("season") != str(season):
-    st.query_params["season"] = str(season)
+link.rewrite({"season": str(season)})
 
 try:
     outlook = outlook_for(season, after_round)

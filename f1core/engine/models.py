@@ -275,24 +275,11 @@ class RaceModel:
     calibration_decay: float | None = None  # choice weights of the blend fit; None = `decay`
     calibration_top_k: int | None = None
     weather: bool = False
-    grid_prior: float = 0.0  # the booster starts from this times the grid slot's fitted strength
-
-    def _prior(self, X: pd.DataFrame, grid_logp: tuple[float, ...] | None) -> np.ndarray:
-        """The booster's starting point: `grid_prior` x the grid slot's Plackett-Luce strength."""
-        if not getattr(self, "grid_prior", 0.0) or grid_logp is None:
-            return np.zeros(len(X))
-        return self.grid_prior * _grid_term(grid_logp, X["grid"].to_numpy(dtype=float))
 
     def _fit_booster(self, X: pd.DataFrame, finish: np.ndarray, groups: np.ndarray, weight: np.ndarray | None):
-        """A Plackett-Luce booster on these rows; returns (booster, in-sample log-likelihood,
-        the grid prior table it starts from). Score new rows with `_score`."""
-        from f1core.engine.calibration import grid_strengths
-
-        grid_logp = None
-        if getattr(self, "grid_prior", 0.0) and "grid" in X:
-            grid_logp = grid_strengths(X["grid"].to_numpy(dtype=float), finish, groups, self.decay)
+        """A Plackett-Luce booster on these rows; returns (booster, in-sample log-likelihood).
+        Score new rows with `_score`."""
         data = X[self.features].to_numpy(dtype=float)
-        init = self._prior(X, grid_logp)
         groups = np.asarray(groups, dtype=float)
         masked = [self.features.index(f) for f in getattr(self, "mask_features", ()) if f in self.features]
         if getattr(self, "mask_every", 0) and masked:
@@ -302,14 +289,12 @@ class RaceModel:
             copy = data[pick].copy()
             copy[:, masked] = np.nan
             data = np.vstack([data, copy])
-            init = np.r_[init, init[pick]]
             finish = np.r_[finish, finish[pick]]
             groups = np.r_[groups, groups[pick] + 0.5]
             weight = None if weight is None else np.r_[weight, weight[pick]]
         ranked = ~np.isnan(finish)
         order = np.lexsort((finish[ranked], groups[ranked]))
         Xr = data[ranked][order]
-        init_r = init[ranked][order]
         gr = groups[ranked][order]
         race_weight = None
         if weight is not None:
@@ -319,12 +304,11 @@ class RaceModel:
         params = _lgb_params(objective=plackett_luce_objective(gr, self.top_k, self.tail_weight, self.decay,
                                                                race_weight), monotone_constraints=_monotone(self.features),
                              **self.params)
-        booster = lgb.train(params, lgb.Dataset(Xr, np.zeros(len(Xr)), feature_name=self.features,
-                                                init_score=init_r if init_r.any() else None), self.n_estimators)
-        return booster, plackett_luce_loglik(booster.predict(Xr) + init_r, gr), grid_logp
+        booster = lgb.train(params, lgb.Dataset(Xr, np.zeros(len(Xr)), feature_name=self.features), self.n_estimators)
+        return booster, plackett_luce_loglik(booster.predict(Xr), gr)
 
-    def _score(self, booster, grid_logp, X: pd.DataFrame) -> np.ndarray:
-        return (booster.predict(X[self.features].to_numpy(dtype=float)) + self._prior(X, grid_logp)) / self.temperature
+    def _score(self, booster, X: pd.DataFrame) -> np.ndarray:
+        return booster.predict(X[self.features].to_numpy(dtype=float)) / self.temperature
 
     def fit(self, X: pd.DataFrame, finish: np.ndarray, dnf: np.ndarray, groups: np.ndarray,
             weight: np.ndarray | None = None, calibration: tuple | None = None) -> "RaceModel":
@@ -337,7 +321,7 @@ class RaceModel:
         finish = np.asarray(finish, dtype=float)
         groups = np.asarray(groups)
         weight = None if weight is None else np.asarray(weight, dtype=float)
-        self.booster_, self.train_loglik_, self.prior_logp_ = self._fit_booster(X, finish, groups, weight)
+        self.booster_, self.train_loglik_ = self._fit_booster(X, finish, groups, weight)
         dnf = np.asarray(dnf, dtype=float)
         known = ~np.isnan(dnf)
         self.dnf_features_ = [f for f in DNF_FEATURES if f in X.columns]
@@ -385,7 +369,7 @@ class RaceModel:
 
     def raw_strengths(self, X: pd.DataFrame) -> np.ndarray:
         """The booster's log-strengths alone (before the blend and the weather)."""
-        return self._score(self.booster_, getattr(self, "prior_logp_", None), X)
+        return self._score(self.booster_, X)
 
     def strengths(self, X: pd.DataFrame) -> np.ndarray:
         """Plackett-Luce log-strengths (only differences within a race matter)."""
@@ -405,8 +389,6 @@ class RaceModel:
         blend = getattr(self, "blend_", None)
         scale = (blend.alpha if blend is not None else 1.0) / self.temperature
         out = pd.DataFrame(raw[:, :-1] * scale, columns=self.features, index=X.index)
-        if "grid" in out:
-            out["grid"] = out["grid"] + scale * self._prior(X, getattr(self, "prior_logp_", None))
         if blend is not None and "grid" in out:
             out["grid"] = out["grid"] + blend.beta * blend.grid_term(X["grid"].to_numpy(dtype=float))
         if blend is not None and getattr(blend, "rating", 0.0):

@@ -61,7 +61,6 @@ class TrainingConfig:
     top_k: int | None = None
     tail_weight: float = 0.0
     decay: float = 0.75  # weight of the k-th choice in the Plackett-Luce fit: k^-decay (front matters more)
-    recency_halflife: float | None = None  # seasons; older races count less in the race model
     calibration_races: int = 80  # the race model's blend with the grid prior is fitted on this many latest races
     calibration_block: int = 10  # ... scored walk-forward in blocks of this many races when not given
     calibration_decay: float | None = None  # choice weights of that fit (None: as `decay`)
@@ -73,7 +72,6 @@ class TrainingConfig:
     # pre-qualifying winner log loss from 1.56 to 1.49 and gained nothing after qualifying
     calibration_rating_modes: tuple[str, ...] = ("pre-qualifying",)
     weather: bool = True  # learn rain's effect on order and retirements from the training races
-    grid_prior: float = 0.0  # the race booster starts from this times log P(win | grid slot)
     mask_quali_every: int = 8  # post-qualifying model: a copy of every 8th race without qualifying times
     retrain_every: int = 3  # walk-forward: races predicted by one model before it is retrained
 
@@ -185,14 +183,7 @@ def _race_model(mode: str, config: TrainingConfig) -> RaceModel:
                      config.top_k, config.tail_weight, config.decay, calibration_decay=config.calibration_decay,
                      calibration_top_k=config.calibration_top_k, weather=config.weather,
                      mask_features=tuple(QUALI_TIME_FEATURES) if mode == POST else (),
-                     mask_every=config.mask_quali_every if mode == POST else 0, grid_prior=config.grid_prior)
-
-
-def _recency_weight(rows: pd.DataFrame, config: TrainingConfig) -> np.ndarray | None:
-    if not config.recency_halflife:
-        return None
-    age = rows["season"].max() - rows["season"]
-    return 0.5 ** (age.to_numpy() / config.recency_halflife)
+                     mask_every=config.mask_quali_every if mode == POST else 0)
 
 
 def booster_scores(frame: pd.DataFrame, cutoff_idx: int, mode: str, config: TrainingConfig,
@@ -208,10 +199,9 @@ def booster_scores(frame: pd.DataFrame, cutoff_idx: int, mode: str, config: Trai
         if rows["race_idx"].nunique() < 40:
             continue
         model = _race_model(mode, config)
-        booster, _, logp = model._fit_booster(rows, rows["finish"].to_numpy(dtype=float), rows["race_idx"].to_numpy(),
-                                              _recency_weight(rows, config))
+        booster, _ = model._fit_booster(rows, rows["finish"].to_numpy(dtype=float), rows["race_idx"].to_numpy(), None)
         target = frame[frame["race_idx"].isin(block) & frame["started"] & frame["grid"].notna()]
-        out.append(pd.Series(model._score(booster, logp, target), index=target.index))
+        out.append(pd.Series(model._score(booster, target), index=target.index))
     return pd.concat(out) if out else pd.Series(dtype=float)
 
 
@@ -242,7 +232,7 @@ def train_stage2(frame: pd.DataFrame, cutoff_idx: int, mode: str, config: Traini
                 calibration += (cal[RATING_SCORE].to_numpy(dtype=float),)
             model.calibration_scores_ = scores
     return model.fit(rows, rows["finish"].to_numpy(), rows["dnf"].to_numpy(), rows["race_idx"].to_numpy(),
-                     _recency_weight(rows, config), calibration=calibration)
+                     calibration=calibration)
 
 
 def predict_field(model: RaceModel, rows: pd.DataFrame, seed: int) -> pd.DataFrame:

@@ -72,7 +72,7 @@ def test_a_link_to_a_season_without_results_says_so(with_model):
     at.run()
     assert not at.exception and not at.error
     warning = texts(at.warning)
-    assert "which has no results here; showing 2026" in warning
+    assert "has no results here; showing 2026" in warning
     assert "\\[1850\\]\\(http" in warning  # shown as text, never a link
     assert at.selectbox(key="season_season").value == 2026
     assert at.query_params["season"] == "2026"
