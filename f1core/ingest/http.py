@@ -390,16 +390,15 @@ def get_body(
 def get_json(url: str, params: Mapping[str, Any] | None = None, **options: Any) -> Any:
     """GET `url` and return its JSON (see `get_body` for the options and the errors); a body that
     is empty or not JSON is a SourceError naming the URL."""
-    where = _describe(url, params)
     body = get_body(url, params, **options)
     if not body.strip():
-        raise SourceError(f"{where}: empty response body")
+        raise SourceError(f"{_describe(url, params)}: empty response body")
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         tail = body[-60:].decode("utf-8", "replace")
         raise SourceError(
-            f"{where}: the response is not valid JSON ({exc}); it ends with {tail!r} (truncated?)"
+            f"{_describe(url, params)}: the response is not valid JSON ({exc}); it ends with {tail!r} (truncated?)"
         ) from exc
 
 
