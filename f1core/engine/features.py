@@ -252,6 +252,20 @@ def _lagged(df: pd.DataFrame, key: str | list[str], col: str, halflife: float | 
     return out.reset_index(level=list(range(len(keys))), drop=True).reindex(df.index)
 
 
+def _with_shootout(rows: pd.DataFrame) -> np.ndarray:
+    """The expected gap of each row of sprint weekends (race_idx, sprint_quali_pos, exp_quali_gap)
+    with the shootout counted as one more qualifying session: the k-th of the shootout is given the
+    k-th smallest expected gap of his race, averaged with his own (one session is about as
+    informative as the ratings before it)."""
+    implied = np.empty(len(rows))
+    for idx in rows.groupby("race_idx", sort=False).indices.values():
+        race = rows.iloc[idx]
+        ranks = race["sprint_quali_pos"].rank(method="first").to_numpy(dtype=int) - 1
+        implied[idx] = np.sort(race["exp_quali_gap"].to_numpy(dtype=float))[ranks]
+    own = rows["exp_quali_gap"].to_numpy(dtype=float)
+    return SPRINT_SESSION_WEIGHT * implied + (1 - SPRINT_SESSION_WEIGHT) * own
+
+
 def _elo(df: pd.DataFrame, key: str, outcome: str, k: float = 24.0, season_regress: float = 0.0) -> np.ndarray:
     """Multi-player Elo, value before each race. Each race is a round robin of pairwise duels among
     the rows whose `outcome` (lower is better) is known; rows without an outcome are only rated."""
@@ -399,16 +413,11 @@ def build_frame(store: Store) -> pd.DataFrame:
     df.loc[df["sprint_quali_pos"] == 0, "sprint_quali_pos"] = np.nan
     # ... counts as one more qualifying session: the k-th in the shootout is given the k-th smallest
     # expected gap, averaged with his own (one session is about as informative as the ratings before it)
+    df["exp_quali_gap_ratings"] = df["exp_quali_gap"]  # before this weekend's shootout (season projections)
     has_sprint = df["sprint_quali_pos"].notna()
     if has_sprint.any():
-        sorted_gap = df[has_sprint].groupby("race_idx")["exp_quali_gap"].transform(
-            lambda g: pd.Series(np.sort(g.to_numpy()), index=g.index))
-        rank = df[has_sprint].groupby("race_idx")["sprint_quali_pos"].rank(method="first").astype(int)
-        implied = df[has_sprint].assign(_r=rank, _g=sorted_gap)
-        lookup = implied.set_index(["race_idx", "_r"])["_g"]
-        implied_gap = lookup.reindex(list(zip(implied["race_idx"], implied["_r"]))).to_numpy()
-        df.loc[has_sprint, "exp_quali_gap"] = SPRINT_SESSION_WEIGHT * implied_gap + (
-            1 - SPRINT_SESSION_WEIGHT) * df.loc[has_sprint, "exp_quali_gap"].to_numpy()
+        df.loc[has_sprint, "exp_quali_gap"] = _with_shootout(df.loc[has_sprint, ["race_idx", "sprint_quali_pos",
+                                                                                 "exp_quali_gap"]])
 
     # ratings
     df["drv_elo"] = _elo(df, "driver_ref", "finish", k=24, season_regress=0.1)
