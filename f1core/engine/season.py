@@ -45,7 +45,10 @@ WEEKEND_COLUMNS = ["season", "round", "date", "circuit_ref", "race_idx", "round_
                    *WEATHER_FEATURES, *[f.name for f in FEATURES if f.group == "circuit"]]
 OUTCOME_COLUMNS = ["position", "position_order", "points", "finish", "points_f", "dnf", "gain", "status",
                    "position_text", "quali_position", "quali_best_s", "quali_gap_pct", "sprint_position",
-                   "fastest_lap_time", "flgap", "teammate_delta", "grid"]
+                   "fastest_lap_time", "flgap", "teammate_delta", "grid", "sprint_grid", "sprint_quali_pos"]
+# ... of those, what is known of the next weekend once its qualifying (or sprint shootout) has run
+KNOWN_BEFORE_THE_RACE = ("grid", "quali_position", "quali_best_s", "quali_gap_pct", "sprint_position", "sprint_grid",
+                         "sprint_quali_pos")
 
 
 # -- points --------------------------------------------------------------------------------------
@@ -55,16 +58,24 @@ class PointsSystem:
     season: int
     race: tuple[float, ...]  # points for P1, P2, ...
     sprint: tuple[float, ...]  # empty in seasons without sprints
+    # rounds that gave more, announced with the season's rules (2014's double-points finale)
+    race_rounds: tuple[tuple[int, tuple[float, ...]], ...] = ()
+    fastest_lap: float = 0.0  # for the fastest lap, to a driver who finishes in the points (2019-2024)
 
-    def table(self, kind: str, n: int) -> np.ndarray:
-        points = self.race if kind == "race" else self.sprint
+    def _race(self, round_: int | None) -> tuple[float, ...]:
+        return dict(self.race_rounds).get(round_, self.race)
+
+    def table(self, kind: str, n: int, round_: int | None = None) -> np.ndarray:
+        points = self._race(round_) if kind == "race" else self.sprint
         out = np.zeros(n)
         out[: min(n, len(points))] = points[:n]
         return out
 
-    def weekend_max(self, sprint: bool) -> float:
-        """The most points one driver can score in a weekend (race, and sprint when there is one)."""
-        return float((self.race[0] if self.race else 0) + (self.sprint[0] if sprint and self.sprint else 0))
+    def weekend_max(self, sprint: bool, round_: int | None = None) -> float:
+        """The most points one driver can score in a weekend (race with its fastest-lap point,
+        and sprint when there is one)."""
+        race = self._race(round_)
+        return float((race[0] + self.fastest_lap if race else 0) + (self.sprint[0] if sprint and self.sprint else 0))
 
 
 def _points_by_position(store: Store, table: str, season: int, through: int = 99) -> tuple[float, ...] | None:
@@ -78,10 +89,33 @@ def _points_by_position(store: Store, table: str, season: int, through: int = 99
     return tuple(pts)
 
 
+def _rules_of_the_rounds(store: Store, season: int, race: tuple[float, ...]) -> tuple[tuple, float]:
+    """What the season's rules gave beyond its usual table, read from all its results (rules are
+    announced before the season, unlike outcomes): rounds worth more (at least one and a half
+    times the table: a double-points finale; half points for a shortened race are an outcome,
+    left out), and the fastest-lap point (in most rounds exactly one driver in the points has
+    one more than his place gives)."""
+    rounds = store.read("SELECT round, list(coalesce(points, 0) ORDER BY position_order) AS pts FROM results "
+                        "WHERE season = ? AND position_order IS NOT NULL GROUP BY round ORDER BY round", [season])
+    if rounds.empty or not race:
+        return (), 0.0
+    usual = np.asarray(race, dtype=float)
+    special, bonus = [], 0
+    for r in rounds.itertuples(index=False):
+        got = np.zeros(len(usual))
+        got[: min(len(usual), len(r.pts))] = np.asarray(r.pts, dtype=float)[: len(usual)]
+        if got[0] >= 1.5 * usual[0]:
+            special.append((int(r.round), tuple(float(v) for v in got)))
+            continue
+        extra = got - usual
+        bonus += int(np.count_nonzero(extra == 1) == 1 and np.count_nonzero(extra) == 1)
+    return tuple(special), (1.0 if bonus > len(rounds) / 2 else 0.0)
+
+
 def points_system(store: Store, season: int, through: int = 99) -> PointsSystem:
     """The points `season` gave in its rounds up to `through` (the results' most common points
-    per position: a bonus point for the fastest lap or a double-points finale does not move it);
-    before its first result, the latest earlier season's."""
+    per position), with the rounds worth more and the fastest-lap point its rules gave (see
+    `_rules_of_the_rounds`); before its first result, the latest earlier season's."""
     race = _points_by_position(store, "results", season, through)
     if race is None:
         last = store.scalar("SELECT max(season) FROM results WHERE season < ?", [season])
@@ -91,30 +125,40 @@ def points_system(store: Store, season: int, through: int = 99) -> PointsSystem:
                                        [season]):
         last = store.scalar("SELECT max(season) FROM sprint_results WHERE season < ?", [season])
         sprint = _points_by_position(store, "sprint_results", int(last)) if last is not None else None
-    return PointsSystem(season, race, sprint or ())
+    special, fastest_lap = _rules_of_the_rounds(store, season, race)
+    return PointsSystem(season, race, sprint or (), special, fastest_lap)
+
+
+def _sprint_run(after_round: int) -> str:
+    """SQL: the weekend (alias s) right after `after_round` has run its sprint and not yet its race."""
+    return (f"(s.round = {int(after_round) + 1} AND EXISTS (SELECT 1 FROM sprint_results x WHERE x.season = s.season "
+            "AND x.round = s.round) AND NOT EXISTS (SELECT 1 FROM results x WHERE x.season = s.season "
+            "AND x.round = s.round))")
 
 
 def standings_after(store: Store, season: int, after_round: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Drivers' and constructors' points and wins after `after_round` (races and sprints), from
-    the results themselves so any round can be replayed: driver_ref / constructor_ref, points, wins.
-    Sorted, because the simulation's random draws follow the order of the entrants."""
+    """Drivers' and constructors' points and wins after `after_round` (races and sprints, with the
+    sprint of a weekend whose race is still to run), from the results themselves so any round can be
+    replayed: driver_ref / constructor_ref, points, wins. Sorted, because the simulation's random
+    draws follow the order of the entrants."""
     drivers = store.read(
-        """
+        f"""
         WITH scored AS (
             SELECT driver_ref, constructor_ref, round, points, position_order = 1 AS won FROM results
             WHERE season = ? AND round <= ?
             UNION ALL
-            SELECT driver_ref, constructor_ref, round, points, false FROM sprint_results WHERE season = ? AND round <= ?)
+            SELECT driver_ref, constructor_ref, round, points, false FROM sprint_results s
+            WHERE season = ? AND (round <= ? OR {_sprint_run(after_round)}))
         SELECT driver_ref, arg_max(constructor_ref, round) AS constructor_ref, sum(coalesce(points, 0)) AS points,
                count(*) FILTER (WHERE won) AS wins
         FROM scored GROUP BY driver_ref ORDER BY driver_ref
         """, [season, after_round, season, after_round])
     teams = store.read(
-        """
+        f"""
         WITH scored AS (
             SELECT constructor_ref, points, position_order = 1 AS won FROM results WHERE season = ? AND round <= ?
             UNION ALL
-            SELECT constructor_ref, points, false FROM sprint_results WHERE season = ? AND round <= ?)
+            SELECT constructor_ref, points, false FROM sprint_results s WHERE season = ? AND (round <= ? OR {_sprint_run(after_round)}))
         SELECT constructor_ref, sum(coalesce(points, 0)) AS points, count(*) FILTER (WHERE won) AS wins
         FROM scored GROUP BY constructor_ref ORDER BY constructor_ref
         """, [season, after_round, season, after_round])
@@ -159,9 +203,10 @@ def weekend_rows(frame: pd.DataFrame, season: int, after_round: int) -> dict[int
             else:
                 view[c] = own[c]
         known_now = not rows["has_result"].any() and int(rnd) == first_round
-        blank = [c for c in OUTCOME_COLUMNS if c in view.columns and not (known_now and c in (
-            "grid", "quali_position", "quali_best_s", "quali_gap_pct", "sprint_position"))]
+        blank = [c for c in OUTCOME_COLUMNS if c in view.columns and not (known_now and c in KNOWN_BEFORE_THE_RACE)]
         view[blank] = np.nan
+        if not known_now and "exp_quali_gap_ratings" in view:  # no shootout of this weekend has run yet
+            view["exp_quali_gap"] = view["exp_quali_gap_ratings"]
         if base["has_result"].any():  # a replay: no forecast was kept for those races
             view[[c for c in WEATHER_FEATURES if c in view.columns]] = np.nan
         view["has_result"] = False
@@ -181,8 +226,9 @@ class SeasonModels:
 def remaining_weekends(store: Store, frame: pd.DataFrame, bundle: SeasonModels, season: int,
                        after_round: int) -> list[Weekend]:
     """Every weekend of `season` after `after_round`, with the models' per-race distribution."""
-    races = store.read("SELECT round, name, date, sprint_date IS NOT NULL AS sprint FROM races "
-                       "WHERE season = ? AND round > ? ORDER BY round", [season, after_round])
+    # a sprint already run (its race not yet: the weekend in progress) is in the standings, not simulated
+    races = store.read(f"SELECT round, name, date, sprint_date IS NOT NULL AND NOT {_sprint_run(after_round)} AS sprint "
+                       "FROM races s WHERE season = ? AND round > ? ORDER BY round", [season, after_round])
     rows_by_round = weekend_rows(frame, season, after_round)
     out = []
     for race in races.itertuples(index=False):
@@ -301,7 +347,11 @@ def simulate_season(season: int, after_round: int, weekends: list[Weekend], driv
             out = rng.random(strength.shape) < p_dnf * dnf_scale
             key = np.where(out, key - 1e7, key)
             place = np.argsort(np.argsort(-key, axis=1), axis=1)
-            scored = points.table(session, len(w.drivers))[place]
+            scored = points.table(session, len(w.drivers), w.round)[place]
+            if session == "race" and points.fastest_lap:
+                # the fastest lap, among the cars in the points, to a fast car more often
+                lap = np.where((place < 10) & ~out, strength + rng.gumbel(size=strength.shape), -np.inf)
+                scored[np.arange(n_sims), np.argmax(lap, axis=1)] += points.fastest_lap
             d_points[:, d_idx] += scored  # one car per driver
             np.add.at(t_points, (slice(None), t_idx), scored)  # two cars per team
             if session == "race":
@@ -323,7 +373,7 @@ def simulate_season(season: int, after_round: int, weekends: list[Weekend], driv
     d_table.insert(1, "constructor_ref", d_table["driver_ref"].map(team_of))
     t_table, t_dist = _summary(teams.to_numpy(), tnow["points"].fillna(0).to_numpy(),
                                tnow["wins"].fillna(0).to_numpy(), t_points, t_pos, "constructor_ref")
-    max_left = sum(points.weekend_max(w.sprint) for w in weekends)
+    max_left = sum(points.weekend_max(w.sprint, w.round) for w in weekends)
     if clinch is None:
         clinch = pd.DataFrame({"driver_ref": entrants.to_numpy(), "p_clinch": (d_pos == 0).mean(axis=0)})
     return SeasonOutlook(season, after_round, model_version, n_sims, d_table, t_table, d_dist, t_dist,
@@ -338,7 +388,7 @@ def _clinch_chances(points_after: np.ndarray, later: list[Weekend], points: Poin
                     entrants: pd.Index) -> pd.DataFrame:
     """Per driver, the share of simulations in which he leads every rival by more than the points
     still to win after the next weekend: the title decided there."""
-    left = sum(points.weekend_max(w.sprint) for w in later)
+    left = sum(points.weekend_max(w.sprint, w.round) for w in later)
     order = np.sort(points_after, axis=1)
     lead = order[:, -1] - order[:, -2] if points_after.shape[1] > 1 else order[:, -1]
     leader = np.argmax(points_after, axis=1)
@@ -353,7 +403,7 @@ def clinch_words(outlook: SeasonOutlook, names: dict[str, str]) -> str | None:
     if outlook.complete or len(outlook.drivers) < 2:
         return None
     nxt = outlook.weekends[0]
-    best = outlook.points.weekend_max(nxt.sprint)
+    best = outlook.points.weekend_max(nxt.sprint, nxt.round)
     after = outlook.max_points_left - best
     d = outlook.drivers.sort_values("points_now", ascending=False).reset_index(drop=True)
     leader, second = d.iloc[0], d.iloc[1]

@@ -2,6 +2,7 @@
 up, replays that use only what was known then, what-ifs and clinch scenarios."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -27,6 +28,35 @@ def test_points_systems_come_from_the_seasons_own_results(trained_engine):
     assert S.points_system(store, 2021).sprint == (3, 2, 1)
     assert S.points_system(store, 2026, through=0).race == p2025.race  # before its first race: the last system
     assert p2025.weekend_max(sprint=True) == 33 and p2025.weekend_max(sprint=False) == 25
+    # what the rules added: 2014's double-points finale, the fastest-lap point of 2019-2024
+    p2014, p2021 = S.points_system(store, 2014), S.points_system(store, 2021)
+    assert p2014.race_rounds == ((19, (50, 36, 30, 24, 20, 16, 12, 8, 4, 2)),) and p2014.fastest_lap == 0
+    assert p2014.weekend_max(False, 19) == 50 and p2014.weekend_max(False, 18) == 25
+    assert p2021.fastest_lap == 1 and p2021.weekend_max(False, 21) == 26 and p2021.race_rounds == ()
+    assert p2025.fastest_lap == 0 and S.points_system(store, 2009).race_rounds == ()  # half points are an outcome
+
+
+def test_the_2014_finale_counts_double_in_the_title_fight(trained_engine):
+    """As of 2014 round 17 Hamilton led Rosberg by 24 with 75 points left (25 in Brazil, 50 in Abu
+    Dhabi): he could not clinch in Brazil, and Rosberg kept a real chance."""
+    store = trained_engine.store
+    drivers, teams = S.standings_after(store, 2014, 17)
+    field = store.read("SELECT driver_ref, constructor_ref FROM results WHERE season = 2014 AND round = 18 "
+                       "ORDER BY driver_ref")
+    races = store.read("SELECT round, name, date FROM races WHERE season = 2014 AND round > 17 ORDER BY round")
+    fast = {"hamilton": 3.0, "rosberg": 3.0}  # two cars far ahead of the rest, as that season
+    strength = field["driver_ref"].map(fast).fillna(0.0).to_numpy()
+    weekends = [S.Weekend(2014, int(r.round), r.name, r.date, False, field["driver_ref"].to_numpy(),
+                          field["constructor_ref"].to_numpy(), strength, np.zeros(len(field)), "pre-qualifying")
+                for r in races.itertuples(index=False)]
+    points = S.points_system(store, 2014, 17)
+    o = S.simulate_season(2014, 17, weekends, drivers, teams, points, "test", n_sims=SIMS)
+    assert o.max_points_left == 75
+    assert "Lewis Hamilton cannot clinch" in S.clinch_words(o, {"hamilton": "Lewis Hamilton", "rosberg": "Nico Rosberg"})
+    usual = S.simulate_season(2014, 17, weekends, drivers, teams, dataclasses.replace(points, race_rounds=()),
+                              "test", n_sims=SIMS)
+    rosberg = o.drivers.set_index("driver_ref")["p_title"]["rosberg"]
+    assert rosberg > 0.05 and rosberg > 2 * usual.drivers.set_index("driver_ref")["p_title"]["rosberg"]
 
 
 def test_standings_from_results_match_the_official_tables(trained_engine):
@@ -61,23 +91,62 @@ def test_the_season_in_progress_adds_up(trained_engine):
 
 
 def test_a_replay_uses_only_what_was_known_after_its_round(engine_paths, tmp_path, trained_engine):
-    """2025 as of round 10 comes out the same whether or not the store already holds rounds 11 on."""
+    """2025 as of round 12 comes out the same whether or not the store already holds rounds 13 on
+    (round 13, Spa, had a sprint shootout: it was once carried into every projected weekend)."""
     db, _ = engine_paths
     store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
-    forget_outcomes(store, "season = 2025 AND round > 10 OR season = 2026")
+    forget_outcomes(store, "season = 2025 AND round > 12 OR season = 2026")
     cut = Engine(store, tmp_path / "models", FAST, today=TODAY)
 
     def projected(engine: Engine) -> S.SeasonOutlook:
-        models = S.replay_models(engine, 2025, 10)
-        weekends = S.remaining_weekends(engine.store, engine.frame(), models, 2025, 10)
-        drivers, teams = S.standings_after(engine.store, 2025, 10)
-        return S.simulate_season(2025, 10, weekends, drivers, teams, S.points_system(engine.store, 2025, 10),
+        models = S.replay_models(engine, 2025, 12)
+        weekends = S.remaining_weekends(engine.store, engine.frame(), models, 2025, 12)
+        drivers, teams = S.standings_after(engine.store, 2025, 12)
+        return S.simulate_season(2025, 12, weekends, drivers, teams, S.points_system(engine.store, 2025, 12),
                                  "replay", n_sims=SIMS,
-                                 sprint_dnf_ratio=S.sprint_dnf_ratio(engine.store, 2025, 10))
+                                 sprint_dnf_ratio=S.sprint_dnf_ratio(engine.store, 2025, 12))
 
     full, blind = projected(trained_engine), projected(cut)
     cols = ["driver_ref", "p_title", "points_expected", "points_p10", "points_p90"]
     pd.testing.assert_frame_equal(full.drivers[cols], blind.drivers[cols])
+    store.close()
+
+
+def test_only_the_next_weekend_keeps_its_sprint_shootout(trained_engine):
+    """The season in progress, as on a Saturday in Montreal once the shootout has run: that
+    weekend's shootout counts in its expected qualifying gaps, and no later weekend inherits it."""
+    frame = trained_engine.frame().copy()
+    canada = (frame["season"] == 2026) & (frame["round"] == 5)
+    frame.loc[canada, "sprint_quali_pos"] = frame.loc[canada, "sprint_grid"] = np.arange(1, canada.sum() + 1)
+    frame.loc[canada, "exp_quali_gap"] = frame.loc[canada, "exp_quali_gap_ratings"] + 0.25
+    weekends = S.weekend_rows(frame, 2026, 4)
+    assert weekends[5]["sprint_quali_pos"].notna().all()
+    np.testing.assert_allclose(weekends[5]["exp_quali_gap"], weekends[5]["exp_quali_gap_ratings"] + 0.25)
+    for later in (6, 9, 22):  # 9: Silverstone, a sprint weekend of its own
+        assert weekends[later]["sprint_quali_pos"].isna().all()
+        np.testing.assert_allclose(weekends[later]["exp_quali_gap"], weekends[later]["exp_quali_gap_ratings"])
+
+
+def test_a_sprint_already_run_counts_in_the_standings_and_is_not_run_again(engine_paths, tmp_path, trained_engine):
+    """Saturday night in Montreal: the sprint has results, the race has none. Its points are in
+    the standings now and the simulation does not hand them out a second time."""
+    db, models = engine_paths
+    store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
+    engine = Engine(store, shutil.copytree(models, tmp_path / "models"), FAST, today=TODAY)
+    before = S.project_season(engine, 2026, n_sims=SIMS)
+    with store.transaction() as cur:  # Miami's sprint order stands in for Montreal's
+        cur.execute("INSERT INTO sprint_results SELECT * REPLACE (5 AS round) FROM sprint_results "
+                    "WHERE season = 2026 AND round = 4")
+    sprint = store.read("SELECT driver_ref, points FROM sprint_results WHERE season = 2026 AND round = 5")
+    assert sprint["points"].sum() > 0
+    after = S.project_season(engine, 2026, n_sims=SIMS)
+    now = after.drivers.set_index("driver_ref")["points_now"]
+    was = before.drivers.set_index("driver_ref")["points_now"]
+    gained = sprint.set_index("driver_ref")["points"].reindex(now.index).fillna(0)
+    pd.testing.assert_series_equal(now, was.reindex(now.index) + gained, check_names=False)
+    assert not after.remaining.set_index("round").loc[5, "sprint"]  # only the race is left there
+    assert after.max_points_left == pytest.approx(before.max_points_left - sprint["points"].max())
+    assert after.after_round == 4  # the weekend is still the next one
     store.close()
 
 
