@@ -12,6 +12,8 @@ no modelling.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable
@@ -125,6 +127,19 @@ def cached_frame_query(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any
 
 def champion_version() -> str | None:
     return get_engine().registry.champion_version()
+
+
+@st.cache_data(show_spinner=False, ttl=3600, max_entries=4)
+def _retrain_triggers(db_path: str, data_version: int, registry_state: str) -> list[tuple[str, str]]:
+    return get_engine().lifecycle.retrain_triggers()
+
+
+def retrain_triggers() -> list[tuple[str, str]]:
+    """`Lifecycle.retrain_triggers`, cached until the data or the model registry changes (a retrain
+    kept as pending changes the reasons without changing the champion)."""
+    engine = get_engine()
+    state = hashlib.sha256(json.dumps(engine.registry.index(), sort_keys=True, default=str).encode()).hexdigest()
+    return _retrain_triggers(str(engine.store.path), engine.store.data_version(), state)
 
 
 @st.cache_data(show_spinner=False, max_entries=512, ttl=DATA_TTL_S)

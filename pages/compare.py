@@ -52,7 +52,10 @@ if colour[a] == colour[b]:
 
 with st.container(horizontal=True, wrap=True, gap="small"):
     for title, left, right, note in (
-        ("Points", f"{s['a_points']:g}", f"{s['b_points']:g}", "races and sprints"),
+        ("Points", f"{s['a_points']:g}", f"{s['b_points']:g}", "races and sprints"
+         if (s["a_points"], s["b_points"]) == (s["a_scored"], s["b_scored"])
+         else f"in the championship, which counted only the best results; scored {s['a_scored']:g} – "
+              f"{s['b_scored']:g}"),
         ("Ahead at the flag", s["a_ahead"], s["b_ahead"], f"of {s['races_both']} races both started"),
         ("Ahead in qualifying", s["a_quali_ahead"], s["b_quali_ahead"], f"of {s['quali_both']} sessions"),
     ):

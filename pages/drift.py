@@ -8,7 +8,7 @@ import streamlit as st
 
 from f1core.engine import drift as drift_mod
 from f1core.engine.features import FEATURE_BY_NAME
-from pages._resources import champion_version, get_engine, get_store
+from pages._resources import champion_version, get_engine, get_store, retrain_triggers
 from pages._style import bar_rows_height, show_chart, style_figure, wrap_labels
 from pages._widgets import friendly_error, require_data, require_model, show_table
 
@@ -33,11 +33,6 @@ def drift_data(db_path: str, data_version: int, champion: str) -> tuple[pd.DataF
     eng = get_engine()
     series = eng.drift_series()
     return series, drift_mod.summarise(series, eng.champion())
-
-
-@st.cache_data(show_spinner=False, ttl=3600, max_entries=4)
-def retrain_triggers(db_path: str, data_version: int, champion: str) -> list[tuple[str, str]]:
-    return get_engine().lifecycle.retrain_triggers()
 
 
 def level(psi: float) -> str:
@@ -81,7 +76,7 @@ else:
                f"{message.removeprefix('no retraining needed for drift: ')}.", icon=":material/check_circle:")
 
 try:
-    triggers = retrain_triggers(*key)
+    triggers = retrain_triggers()
 except Exception as exc:
     friendly_error(exc, "check the retrain triggers")
     triggers = []

@@ -14,7 +14,7 @@ from f1core.engine.registry import RegistryError
 from f1core.views import reports
 from f1core.views.terms import METRICS, MODE_NOTE
 from pages._admin import ERROR_LIMIT, for_visitor
-from pages._resources import champion_version, get_engine, get_store, race_prediction
+from pages._resources import champion_version, get_engine, get_store, race_prediction, retrain_triggers
 from pages._style import bar_rows_height, pct, show_chart, style_figure, team_color, wrap_labels
 from pages._widgets import (
     escape_markdown,
@@ -51,11 +51,6 @@ def backtest_per_race(db_path: str, run_id: int) -> pd.DataFrame:
 def latest_per_race() -> pd.DataFrame | None:
     latest = engine.records.latest_backtest()
     return backtest_per_race(str(store.path), latest["run_id"]) if latest else None
-
-
-@st.cache_data(show_spinner=False, ttl=3600, max_entries=4)
-def retrain_triggers(db_path: str, data_version: int, champion: str) -> list[tuple[str, str]]:
-    return get_engine().lifecycle.retrain_triggers()
 
 
 @st.cache_data(show_spinner=False, max_entries=4, ttl=6 * 3600)
@@ -341,7 +336,7 @@ def draw_actions() -> None:
                 "(log loss at most 0.02 worse and Spearman at most 0.01 worse, trained on newer data) — "
                 "otherwise it is kept as *pending*. It takes a few minutes.")
     try:
-        triggers = retrain_triggers(*db_key)
+        triggers = retrain_triggers()
     except Exception as exc:
         friendly_error(exc, "check the retrain triggers")
         triggers = []

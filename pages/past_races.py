@@ -72,7 +72,8 @@ def finish_chart(c: pd.DataFrame) -> go.Figure:
             hovertemplate="%{customdata[0]}: P%{x} (%{customdata[1]}), started P%{customdata[2]}<extra></extra>"))
     n = int(t["position_order"].max()) if len(t) else 20
     fig.update_xaxes(range=[0.4, n + 0.6], dtick=1 if n <= 12 else 2, title="finishing position (1 = winner)")
-    fig.update_yaxes(type="category", title=None)
+    # the finishing order, not the order drivers first appear in the traces (non-starters would top it)
+    fig.update_yaxes(type="category", title=None, categoryorder="array", categoryarray=list(t["code"]))
     return style_figure(fig, height=max(320, 24 * len(t) + 90))
 
 

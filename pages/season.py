@@ -64,7 +64,8 @@ def position_heatmap(positions: pd.DataFrame, labels: list[str], top: int = 10) 
     z = shown.to_numpy() * 100
     fig = go.Figure(go.Heatmap(
         z=z, x=[f"P{c}" for c in shown.columns], y=labels[:top], zmin=0, zmax=100,
-        colorscale=[[0, "rgba(232,234,237,0.04)"], [0.02, "#3a1d1f"], [1, "#E10600"]],
+        # opaque from the page's own dark upwards, so a small chance never looks brighter than a larger one
+        colorscale=[[0, "#1F1F2B"], [0.02, "#3a1d1f"], [1, "#E10600"]],
         text=[[f"{v:.0f}" if v >= 0.5 else "" for v in row] for row in z], texttemplate="%{text}",
         hovertemplate="%{y} ends the season %{x}: %{z:.1f}%<extra></extra>", colorbar=dict(title="%", thickness=10)))
     fig.update_yaxes(autorange="reversed", type="category")
@@ -121,9 +122,9 @@ except Exception as exc:
     st.stop()
 
 drivers = season_view.named(outlook.drivers, store)
-drivers["label"] = drivers["code"]
+drivers["label"] = drivers["code"].where(~drivers["excluded"], drivers["code"] + " (excluded)")
 teams = season_view.named(outlook.constructors, store)
-teams["label"] = teams["team_name"]
+teams["label"] = teams["team_name"].where(~teams["excluded"], teams["team_name"] + " (excluded)")
 names = dict(zip(drivers["driver_ref"], drivers["driver_name"]))
 done = outlook.complete
 
@@ -136,7 +137,8 @@ with st.container(horizontal=True, wrap=True, gap="small"):
          f"{pct(team_lead['p_title'])} · {team_lead['points_now']:g} pts now" if not done
          else f"{team_lead['points_now']:g} points"),
         ("Still to race", f"{len(outlook.weekends)} weekends",
-         f"{int(outlook.remaining['sprint'].sum())} with a sprint · {outlook.max_points_left:g} pts per driver at most"),
+         f"{int(outlook.remaining['sprint'].sum())} with a sprint · {outlook.max_points_left:g} pts per driver at most")
+        if not done else ("Season", f"{plural(last, 'race')}", "complete"),
     ):
         with st.container(border=True, width="stretch", gap="xxsmall"):
             st.caption(label)
@@ -147,9 +149,13 @@ if words:
     st.markdown(f":material/flag: {words}")
 source = (f"model {outlook.model_version}" if after_round == last
           else f"a replay with models {outlook.model_version}")
-st.caption(f"{outlook.n_sims:,} simulated seasons, {source}. The bands say where 8 seasons in 10 end; they "
-           "widen with the races left because a car's pace can change (the drift was set on the 2010–2021 seasons "
-           "so that about three final tallies in four fall inside them, as past seasons show).")
+if done:
+    st.caption("The final standings, from the season's results; where points and wins tie, and for anyone "
+               "excluded from the championship, the order is the official table's.")
+else:
+    st.caption(f"{outlook.n_sims:,} simulated seasons, {source}. The bands say where 8 seasons in 10 end; they "
+               "widen with the races left because a car's pace can change (the drift was set on the 2010–2021 "
+               "seasons so that about three final tallies in four fall inside them, as past seasons show).")
 
 section = st.segmented_control("Show", SECTIONS, default=SECTIONS[0], key=P + "section", label_visibility="collapsed")
 
@@ -197,7 +203,10 @@ elif section == "Through the season":
                    "app showed it ('frozen'), or replayed later with models trained only on the races before "
                    "('replay'). Hover a point to see which.")
     if missing:
-        st.info(f"The title odds after {plural(len(missing), 'round')} of {season} are not kept yet. The background upkeep "
+        rounds = [r for r in missing if r]
+        when = " and ".join((["before the season"] if 0 in missing else [])
+                            + ([f"after {plural(len(rounds), 'round')}"] if rounds else []))
+        st.info(f"The title odds {when} of {season} are not kept yet. The background upkeep "
                 "fills the season in progress; any season can be replayed here (a few seconds a round).",
                 icon=":material/history:")
         if require_admin("replay the season", key=P + "replay"):
@@ -287,4 +296,6 @@ else:  # the calendar
                height="content")
     st.caption("Past races: the winner, and the favourite of the prediction frozen before the race (✓ he won, ✗ he "
                "did not; the walk-forward backtest where nothing was frozen). Coming races: chances from the "
-               "season simulation, before qualifying. Dates are the race day at the track.")
+               "season simulation, before qualifying, where each car's pace may drift in the weeks to come; the "
+               "Upcoming races page predicts each race as things stand today, so its chances differ a little. "
+               "Dates are the race day at the track.")

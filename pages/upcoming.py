@@ -6,11 +6,19 @@ import pandas as pd
 import streamlit as st
 
 from f1core.engine.training import PRE
+from f1core.ingest.openmeteo import FORECAST_DAYS
 from f1core.views import racecards
 from f1core.views.insights import short_race_name
 from f1core.views.terms import MODE_NOTE
 from pages._charts import outcome_stack, position_bands, probability_bars, qualifying_chart
-from pages._resources import cached_query, freeze_shown_predictions, get_engine, race_prediction, sprint_prediction
+from pages._resources import (
+    cached_query,
+    freeze_shown_predictions,
+    get_engine,
+    race_prediction,
+    sprint_prediction,
+    today,
+)
 from pages._style import pct, show_chart
 from pages._widgets import friendly_error, require_data, require_model, show_table
 
@@ -35,11 +43,13 @@ WEATHER_HELP = ("The forecast is Open-Meteo's for the circuit at the start time;
                 "rain as an expected share of the race in the wet (half the chance of rain).")
 
 
-def weather_line(conditions: dict) -> str:
+def weather_line(conditions: dict, days_to_race: int) -> str:
     rain = conditions.get("rain")
     if rain is None:
-        return (":material/partly_cloudy_day: **Weather:** no forecast yet (Open-Meteo forecasts start 16 days "
-                "before); the model assumes typical conditions for the circuit.")
+        why = (f"Open-Meteo forecasts {FORECAST_DAYS} days ahead" if days_to_race >= FORECAST_DAYS
+               else "none could be fetched yet; the Data page shows the last refresh")
+        return (f":material/partly_cloudy_day: **Weather:** no forecast yet ({why}); the prediction counts no "
+                "rain and leaves the temperatures unknown.")
     parts = ["dry" if rain < 0.005 else f"about {pct(rain)} of the race expected in the wet"]
     if conditions.get("air_temp") is not None:
         parts.append(f"air {conditions['air_temp']:.0f} °C")
@@ -135,7 +145,7 @@ def show_race(race) -> None:
     st.markdown(f"#### {race.name}")
     st.markdown(f":material/schedule: {when}{where}")
     st.markdown(f":material/{'grid_view' if before else 'flag'}: **{MODE_NOTE[prediction.mode]}**")
-    st.markdown(weather_line(prediction.conditions), help=WEATHER_HELP)
+    st.markdown(weather_line(prediction.conditions, (race.date - today()).days), help=WEATHER_HELP)
     if before:
         st.caption("The entry list is each team's latest line-up; a change of driver shows up once the "
                    "schedule or results name him.")

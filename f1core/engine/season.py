@@ -153,6 +153,7 @@ def standings_after(store: Store, season: int, after_round: int) -> tuple[pd.Dat
                count(*) FILTER (WHERE won) AS wins
         FROM scored GROUP BY driver_ref ORDER BY driver_ref
         """, [season, after_round, season, after_round])
+    drivers = _with_official_order(store, drivers, "driver_standings", "driver_ref", season, after_round)
     teams = store.read(
         f"""
         WITH scored AS (
@@ -162,7 +163,20 @@ def standings_after(store: Store, season: int, after_round: int) -> tuple[pd.Dat
         SELECT constructor_ref, sum(coalesce(points, 0)) AS points, count(*) FILTER (WHERE won) AS wins
         FROM scored GROUP BY constructor_ref ORDER BY constructor_ref
         """, [season, after_round, season, after_round])
+    teams = _with_official_order(store, teams, "constructor_standings", "constructor_ref", season, after_round)
     return drivers, teams
+
+
+def _with_official_order(store: Store, standings: pd.DataFrame, table: str, key: str, season: int,
+                         after_round: int) -> pd.DataFrame:
+    """The official table's position after `after_round` (`rank_now`: ties on points broken by
+    count-back, which the simulation uses in place of a coin) and who was excluded from the
+    championship (`excluded`: 1997's Schumacher, 2007's McLaren), where the store has it."""
+    official = store.read(f"SELECT {key}, position AS rank_now, position_text IN ('D', 'E') AS excluded "
+                          f"FROM {table} WHERE season = ? AND round = ?", [season, after_round])
+    out = standings.merge(official, on=key, how="left")
+    out["excluded"] = out["excluded"].astype("boolean").fillna(False).astype(bool)
+    return out
 
 
 # -- the weekends still to come ------------------------------------------------------------------
@@ -276,25 +290,29 @@ class SeasonOutlook:
         return not self.weekends
 
 
-def _positions(points: np.ndarray, wins: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Final championship positions (0 = champion) per simulation: points, then wins, then a
-    coin (count-back beyond wins is rarely needed and not simulated)."""
-    key = points * 1e4 + wins * 10 + rng.random(points.shape)
+def _positions(points: np.ndarray, wins: np.ndarray, rng: np.random.Generator, rank_now: np.ndarray,
+               excluded: np.ndarray) -> np.ndarray:
+    """Final championship positions (0 = champion) per simulation: points, then wins, then the
+    official order now where the store has it (its count-back), else a coin; the excluded last."""
+    n = points.shape[1]
+    tie = np.where(np.isnan(rank_now), rng.random(points.shape), 1 - np.nan_to_num(rank_now) / (n + 1)) * 0.999
+    key = points * 1e4 + wins * 10 + tie - excluded * 1e12
     return np.argsort(np.argsort(-key, axis=1), axis=1)
 
 
 def _summary(names: np.ndarray, now: np.ndarray, wins_now: np.ndarray, total: np.ndarray, positions: np.ndarray,
-             key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+             key: str, excluded: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
     n = len(names)
     table = pd.DataFrame({
-        key: names, "points_now": now, "wins_now": wins_now,
+        key: names, "points_now": now, "wins_now": wins_now, "excluded": excluded,
         "p_title": (positions == 0).mean(axis=0),
         "points_expected": total.mean(axis=0),
         "points_p10": np.quantile(total, 0.1, axis=0), "points_p90": np.quantile(total, 0.9, axis=0),
     })
     dist = np.stack([(positions == k).mean(axis=0) for k in range(n)], axis=1)
     pos = pd.DataFrame(dist, index=names, columns=np.arange(1, n + 1))
-    order = table.sort_values(["p_title", "points_expected", "points_now"], ascending=False).index
+    table["position_expected"] = dist @ np.arange(1, n + 1)
+    order = table.sort_values(["p_title", "position_expected"], ascending=[False, True]).index
     table = table.loc[order].reset_index(drop=True)
     return table, pos.loc[table[key]]
 
@@ -344,7 +362,8 @@ def simulate_season(season: int, after_round: int, weekends: list[Weekend], driv
             # a what-if fixes the race, not the sprint
             key = (np.where(strength >= FORCED / 2, w.strength[None, :], strength) if session == "sprint"
                    else strength) + noise
-            out = rng.random(strength.shape) < p_dnf * dnf_scale
+            # ... and leaves the sprint's retirements alone
+            out = rng.random(strength.shape) < (w.p_dnf[None, :] if session == "sprint" else p_dnf) * dnf_scale
             key = np.where(out, key - 1e7, key)
             place = np.argsort(np.argsort(-key, axis=1), axis=1)
             scored = points.table(session, len(w.drivers), w.round)[place]
@@ -366,13 +385,20 @@ def simulate_season(season: int, after_round: int, weekends: list[Weekend], driv
                                              "p_win": p_win, "p_podium": (place < 3).mean(axis=0)}))
         if k == 0:
             clinch = _clinch_chances(d_points, weekends[1:], points, entrants)
-    d_pos = _positions(d_points, d_wins, rng)
-    t_pos = _positions(t_points, t_wins, rng)
+    def official(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        rank = table["rank_now"] if "rank_now" in table else pd.Series(np.nan, index=table.index)
+        out = table["excluded"] if "excluded" in table else pd.Series(False, index=table.index)
+        return rank.to_numpy(dtype=float), out.fillna(False).to_numpy(dtype=bool)
+
+    d_rank, d_out = official(now)
+    t_rank, t_out = official(tnow)
+    d_pos = _positions(d_points, d_wins, rng, d_rank, d_out)
+    t_pos = _positions(t_points, t_wins, rng, t_rank, t_out)
     d_table, d_dist = _summary(entrants.to_numpy(), now["points"].fillna(0).to_numpy(),
-                               now["wins"].fillna(0).to_numpy(), d_points, d_pos, "driver_ref")
+                               now["wins"].fillna(0).to_numpy(), d_points, d_pos, "driver_ref", d_out)
     d_table.insert(1, "constructor_ref", d_table["driver_ref"].map(team_of))
     t_table, t_dist = _summary(teams.to_numpy(), tnow["points"].fillna(0).to_numpy(),
-                               tnow["wins"].fillna(0).to_numpy(), t_points, t_pos, "constructor_ref")
+                               tnow["wins"].fillna(0).to_numpy(), t_points, t_pos, "constructor_ref", t_out)
     max_left = sum(points.weekend_max(w.sprint, w.round) for w in weekends)
     if clinch is None:
         clinch = pd.DataFrame({"driver_ref": entrants.to_numpy(), "p_clinch": (d_pos == 0).mean(axis=0)})

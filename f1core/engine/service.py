@@ -21,7 +21,7 @@ import pandas as pd
 from f1core import clock
 from f1core.engine import drift as drift_mod
 from f1core.engine.cache import FEATURES_CODE, PREDICTION_CODE, BoundedCache, DiskCache, MemoryCache
-from f1core.engine.features import FEATURE_BY_NAME, build_frame, race_rows
+from f1core.engine.features import FEATURE_BY_NAME, HISTORY_FROM, build_frame, race_rows
 from f1core.engine.lifecycle import Lifecycle
 from f1core.engine.predict import PredictionError, RacePrediction, predict_rows, race_view
 from f1core.engine.records import Records
@@ -251,10 +251,9 @@ class Engine:
         stored = self._prediction_name(season, round_) if scenario.is_baseline else None
         if stored is not None and (cached := self.disk.read(stored[0])) is not None:
             return cached
-        frame = self.frame()
         bundle = self.served_model()
         race = self.race(season, round_)
-        rows = race_rows(frame, season, round_)
+        rows = self._field_rows(race)
         ref = self._cache.ref_pole
         ref_pole = float(ref.loc[rows.index].iloc[0]) if len(rows) and ref is not None else None
         drivers, teams = self._cache.names
@@ -262,6 +261,14 @@ class Engine:
         if stored is not None and prediction.model_version == stored[1]:  # not promoted meanwhile
             self.disk.write(stored[0], prediction, replaces=(f"prediction-{season}-{round_}-*.pkl",))
         return prediction
+
+    def _field_rows(self, race: RaceRef) -> pd.DataFrame:
+        """The race's feature rows; a PredictionError for a race older than the features' history."""
+        rows = race_rows(self.frame(), race.season, race.round)
+        if rows.empty and race.season < HISTORY_FROM:
+            raise PredictionError(f"{race.label}: races before {HISTORY_FROM} are outside the model's history "
+                                  "(its ratings and form start that season)")
+        return rows
 
     def predict_sprint(self, season: int, round_: int) -> RacePrediction:
         """The sprint of a sprint weekend (`f1core.engine.sprint`); a PredictionError for a
@@ -275,7 +282,7 @@ class Engine:
         stored = self._prediction_name(season, round_, "sprint")
         if stored is not None and (cached := self.disk.read(stored[0])) is not None:
             return cached
-        rows = race_rows(self.frame(), season, round_)
+        rows = self._field_rows(race)
         if rows.empty:
             raise PredictionError(f"{race.label}: no entry list (no qualifying and no known line-ups)")
         grid = self.store.read("SELECT driver_ref, grid FROM sprint_results WHERE season = ? AND round = ?",

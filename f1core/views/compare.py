@@ -13,17 +13,25 @@ from f1core.views.insights import short_race_name
 
 def drivers_of_season(store: Store, season: int) -> pd.DataFrame:
     """Everyone who started a race of `season`: driver_ref, code, driver_name, team (the last he
-    drove for), points (races and sprints), ordered by points."""
+    drove for), points (scored in races and sprints), championship_points (the official table's
+    latest: the seasons that counted only the best results dropped the rest; NaN where the store
+    has no table), ordered by the championship."""
     return store.read(
         """
         WITH scored AS (
             SELECT driver_ref, round, constructor_ref, points FROM results WHERE season = ?
-            UNION ALL SELECT driver_ref, round, constructor_ref, points FROM sprint_results WHERE season = ?)
-        SELECT s.driver_ref, d.code, d.driver_name, arg_max(c.name, s.round) AS team,
-               arg_max(s.constructor_ref, s.round) AS constructor_ref, sum(coalesce(s.points, 0)) AS points
-        FROM scored s JOIN driver_labels d USING (driver_ref) LEFT JOIN constructors c USING (constructor_ref)
-        GROUP BY ALL ORDER BY points DESC, d.driver_name
-        """, [season, season])
+            UNION ALL SELECT driver_ref, round, constructor_ref, points FROM sprint_results WHERE season = ?),
+        official AS (
+            SELECT driver_ref, points AS championship_points FROM driver_standings
+            WHERE season = ? AND round = (SELECT max(round) FROM driver_standings WHERE season = ?))
+        SELECT * FROM (
+            SELECT s.driver_ref, d.code, d.driver_name, arg_max(c.name, s.round) AS team,
+                   arg_max(s.constructor_ref, s.round) AS constructor_ref, sum(coalesce(s.points, 0)) AS points,
+                   any_value(o.championship_points) AS championship_points
+            FROM scored s JOIN driver_labels d USING (driver_ref) LEFT JOIN constructors c USING (constructor_ref)
+            LEFT JOIN official o USING (driver_ref) GROUP BY ALL)
+        ORDER BY coalesce(championship_points, points) DESC, points DESC, driver_name
+        """, [season, season, season, season])
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,9 @@ def compare(store: Store, season: int, a: str, b: str) -> Comparison:
         "teammate_races": int(len(mates)),
         "a_ahead_as_teammates": count(mates["a_ahead"] == True),  # noqa: E712
         "b_ahead_as_teammates": count(mates["a_ahead"] == False),  # noqa: E712
-        "a_points": float(people.loc[a, "points"]), "b_points": float(people.loc[b, "points"]),
+        "a_scored": float(people.loc[a, "points"]), "b_scored": float(people.loc[b, "points"]),
+        **{f"{k}_points": float(people.loc[ref, "championship_points"]) if pd.notna(people.loc[ref, "championship_points"])
+           else float(people.loc[ref, "points"]) for k, ref in (("a", a), ("b", b))},
     }
     return Comparison(season, people.loc[[a, b]].reset_index(), races, points, summary)
 

@@ -70,6 +70,19 @@ def test_standings_from_results_match_the_official_tables(trained_engine):
         assert np.allclose(merged["points"], merged["points_official"]), (season, rnd)
 
 
+def test_a_finished_season_ends_as_the_official_tables_say(trained_engine):
+    """Exclusions and count-back: 2007's McLaren and 1997's Schumacher were excluded, Hamilton beat
+    Alonso to second on the same points and wins."""
+    o2007 = S.project_season(trained_engine, 2007, n_sims=SIMS)
+    teams = o2007.constructors
+    assert teams.iloc[0]["constructor_ref"] == "ferrari" and teams.iloc[0]["p_title"] == 1
+    assert teams.iloc[-1]["constructor_ref"] == "mclaren" and teams.iloc[-1]["excluded"]
+    assert list(o2007.drivers["driver_ref"][:3]) == ["raikkonen", "hamilton", "alonso"]
+    o1997 = S.project_season(trained_engine, 1997, n_sims=SIMS).drivers
+    assert list(o1997["driver_ref"][:2]) == ["villeneuve", "frentzen"]
+    assert o1997.iloc[-1]["driver_ref"] == "michael_schumacher" and o1997.iloc[-1]["p_title"] == 0
+
+
 def test_the_season_in_progress_adds_up(trained_engine):
     o = trained_engine.season_outlook(2026)
     assert o.after_round == 4 and o.model_version == trained_engine.registry.champion_version()

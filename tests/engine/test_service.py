@@ -76,6 +76,9 @@ def test_rain_and_temperature_overrides_are_applied(trained_engine):
 def test_unknown_race_and_driver_are_clear_errors(trained_engine):
     with pytest.raises(PredictionError, match="no season 2031 in the store .*: it has seasons 1950 to 2026"):
         trained_engine.predict_race(2031, 1)
+    # a race the store holds but the features do not reach: said so, not "no entry list"
+    with pytest.raises(PredictionError, match="1995 R3 San Marino Grand Prix: races before 1996 are outside"):
+        trained_engine.predict_race(1995, 3)
     with pytest.raises(ScenarioError, match="“nobody” is not in the field"):
         trained_engine.predict_race(2026, 5, Scenario().with_slot("nobody", 1))
 

@@ -76,3 +76,16 @@ def test_a_link_to_a_season_without_results_says_so(with_model):
     assert "\\[1850\\]\\(http" in warning  # shown as text, never a link
     assert at.selectbox(key="season_season").value == 2026
     assert at.query_params["season"] == "2026"
+
+
+def test_a_finished_season_shows_its_official_champions(with_model):
+    """2007: Ferrari are constructors' champions (McLaren were excluded), and nothing is simulated."""
+    at = AppTest.from_file(str(PAGES / "season.py"), default_timeout=180)
+    at.query_params["season"] = "2007"
+    at.run()
+    assert not at.exception and not at.error
+    shown = texts(at.subheader)
+    assert "Kimi Räikkönen" in shown and "Ferrari" in shown and "McLaren" not in shown
+    captions = texts(at.caption)
+    assert "The final standings" in captions and "simulated seasons" not in captions
+    assert "Constructors' champion" in captions and "Still to race" not in captions
