@@ -164,7 +164,7 @@ if section in ("Drivers", "Constructors"):
                              else (teams, outlook.constructor_positions, "constructor_ref"))
     # three columns, so the table reads whole on a phone; the CSV has every figure on its own
     table = table.assign(title=[pct(p) for p in table["p_title"]], final=[
-        f"{now:g} → {exp:.0f} ({lo:.0f}–{hi:.0f})" for now, exp, lo, hi in
+        f"{now:g}" if done else f"{now:g} → {exp:.0f} ({lo:.0f}–{hi:.0f})" for now, exp, lo, hi in
         zip(table["points_now"], table["points_expected"], table["points_p10"], table["points_p90"])])
     show_table(table, f"season_{season}_after_r{after_round}_{section.lower()}.csv",
                columns=["label", "title", "final"],
@@ -172,8 +172,9 @@ if section in ("Drivers", "Constructors"):
                    "label": st.column_config.TextColumn("driver" if section == "Drivers" else "team", pinned=True),
                    "title": st.column_config.TextColumn("title", help="Chance to be champion"),
                    "final": st.column_config.TextColumn(
-                       "points: now → expected (P10–P90)", width="large",
-                       help="Points now, expected final points, and the range 8 simulated seasons in 10 end in")})
+                       "points" if done else "points: now → expected (P10–P90)", width="large",
+                       help=None if done else "Points now, expected final points, and the range 8 simulated "
+                                              "seasons in 10 end in")})
     if not done:
         left, right = st.columns(2, gap="medium")
         with left:
