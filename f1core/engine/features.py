@@ -411,8 +411,7 @@ def build_frame(store: Store) -> pd.DataFrame:
     # this weekend: the sprint shootout order, known before qualifying from 2024 on
     df["sprint_quali_pos"] = df["sprint_grid"].where(df["season"] >= SPRINT_BEFORE_QUALI_FROM)
     df.loc[df["sprint_quali_pos"] == 0, "sprint_quali_pos"] = np.nan
-    # ... counts as one more qualifying session: the k-th in the shootout is given the k-th smallest
-    # expected gap, averaged with his own (one session is about as informative as the ratings before it)
+    # ... counts as one more qualifying session (`_with_shootout`)
     df["exp_quali_gap_ratings"] = df["exp_quali_gap"]  # before this weekend's shootout (season projections)
     has_sprint = df["sprint_quali_pos"].notna()
     if has_sprint.any():

@@ -290,6 +290,13 @@ class SeasonOutlook:
         return not self.weekends
 
 
+def _official(standings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """`rank_now` and `excluded` of standings (see `_with_official_order`; NaN / False when absent)."""
+    rank = standings["rank_now"] if "rank_now" in standings else pd.Series(np.nan, index=standings.index)
+    out = standings["excluded"] if "excluded" in standings else pd.Series(False, index=standings.index)
+    return rank.to_numpy(dtype=float), out.astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
 def _positions(points: np.ndarray, wins: np.ndarray, rng: np.random.Generator, rank_now: np.ndarray,
                excluded: np.ndarray) -> np.ndarray:
     """Final championship positions (0 = champion) per simulation: points, then wins, then the
@@ -385,13 +392,8 @@ def simulate_season(season: int, after_round: int, weekends: list[Weekend], driv
                                              "p_win": p_win, "p_podium": (place < 3).mean(axis=0)}))
         if k == 0:
             clinch = _clinch_chances(d_points, weekends[1:], points, entrants)
-    def official(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        rank = table["rank_now"] if "rank_now" in table else pd.Series(np.nan, index=table.index)
-        out = table["excluded"] if "excluded" in table else pd.Series(False, index=table.index)
-        return rank.to_numpy(dtype=float), out.fillna(False).to_numpy(dtype=bool)
-
-    d_rank, d_out = official(now)
-    t_rank, t_out = official(tnow)
+    d_rank, d_out = _official(now)
+    t_rank, t_out = _official(tnow)
     d_pos = _positions(d_points, d_wins, rng, d_rank, d_out)
     t_pos = _positions(t_points, t_wins, rng, t_rank, t_out)
     d_table, d_dist = _summary(entrants.to_numpy(), now["points"].fillna(0).to_numpy(),

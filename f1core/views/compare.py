@@ -91,6 +91,10 @@ def compare(store: Store, season: int, a: str, b: str) -> Comparison:
     def count(mask) -> int:
         return int(mask.fillna(False).astype(bool).sum())
 
+    def championship(ref: str) -> float:
+        official = people.loc[ref, "championship_points"]
+        return float(official if pd.notna(official) else people.loc[ref, "points"])
+
     mates = races[races["teammates"]]
     summary = {
         "races_both": int(both.sum()),
@@ -102,8 +106,7 @@ def compare(store: Store, season: int, a: str, b: str) -> Comparison:
         "a_ahead_as_teammates": count(mates["a_ahead"] == True),  # noqa: E712
         "b_ahead_as_teammates": count(mates["a_ahead"] == False),  # noqa: E712
         "a_scored": float(people.loc[a, "points"]), "b_scored": float(people.loc[b, "points"]),
-        **{f"{k}_points": float(people.loc[ref, "championship_points"]) if pd.notna(people.loc[ref, "championship_points"])
-           else float(people.loc[ref, "points"]) for k, ref in (("a", a), ("b", b))},
+        "a_points": championship(a), "b_points": championship(b),
     }
     return Comparison(season, people.loc[[a, b]].reset_index(), races, points, summary)
 
