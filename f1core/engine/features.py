@@ -449,7 +449,8 @@ def build_frame(store: Store) -> pd.DataFrame:
 
     # Sums over more or fewer later rows can change the last bits of a float; rounded, the same
     # history gives bit-identical features whatever follows it, so a replay reproduces exactly.
-    derived = [c for c in df.columns if (c in FEATURE_BY_NAME or c.startswith("rt_")) and df[c].dtype == float]
+    derived = [c for c in df.columns if (c in FEATURE_BY_NAME or c.startswith("rt_") or c == "exp_quali_gap_ratings")
+               and df[c].dtype == float]
     df[derived] = df[derived].round(9)
     df = df.sort_values(["race_idx", "position_order", "quali_position"], na_position="last",
                         kind="mergesort").reset_index(drop=True)
