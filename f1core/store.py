@@ -315,6 +315,29 @@ class Store:
                 _quietly(lambda: cur.unregister(stage))
         return added
 
+    @staticmethod
+    def drop_stale_race_rows(cur: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
+        """For a source that gives each race whole (a dump): delete, from each per-race table, the
+        rows of the races its frame holds whose key the frame no longer has, so the upsert that
+        follows leaves each race as the source says. An upsert alone would keep a row whose key
+        changed (a stewards' swap of places, a renamed driver) beside the new one. Returns the
+        rows deleted per table."""
+        dropped: dict[str, int] = {}
+        for table in SOURCE_TABLES:
+            frame, keys = frames.get(table), PRIMARY_KEYS.get(table, [])
+            if table == "races" or frame is None or frame.empty or not {"season", "round"} <= set(keys):
+                continue
+            stage = f"keep_{table}"
+            cur.register(stage, frame[keys].drop_duplicates())
+            try:
+                same = " AND ".join(f"k.{k} = t.{k}" for k in keys)
+                dropped[table] = cur.execute(
+                    f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM {stage} k WHERE k.season = t.season "
+                    f"AND k.round = t.round) AND NOT EXISTS (SELECT 1 FROM {stage} k WHERE {same})").fetchone()[0]
+            finally:
+                _quietly(lambda: cur.unregister(stage))
+        return dropped
+
     # -- questions the app asks ----------------------------------------------------------------
     def table_counts(self) -> dict[str, int]:
         return self._query(lambda cur: {t: cur.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in SOURCE_TABLES})

@@ -231,4 +231,6 @@ def load_dump(run: RunResult, path: str | Path, progress: Callable[[str], None] 
     if progress:
         progress("writing to the store")
     with run.transaction() as cur:
+        # the dump gives each of its races whole: what it says replaces what the store had of them
+        run.corrected(Store.drop_stale_race_rows(cur, frames))
         run.add(Store.upsert(cur, frames))

@@ -70,6 +70,29 @@ def test_import_twice_changes_nothing(store):
     assert snapshot_of(store) == before
 
 
+def test_a_newer_dump_replaces_its_races_whole(store, mini_copy):
+    """A stewards' decision swaps P2 and P3 of Bahrain 2024 in a newer dump: re-imported, the race
+    has each driver once, in the new order (the results' key holds the place, so an upsert alone
+    kept the old rows beside the new ones)."""
+    import_dump(store, MINI)
+    path = mini_copy / "results.csv"
+    rows = list(csv.DictReader(path.open()))
+    second, third = (r for r in rows if r["raceId"] == "1121" and r["positionOrder"] in ("2", "3"))
+    for r, place in ((second, "3"), (third, "2")):
+        r["positionOrder"] = r["position"] = r["positionText"] = place
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    run = import_dump(store, mini_copy)
+    race = store.read("SELECT driver_ref, position_order FROM results WHERE season = 2024 AND round = 1 "
+                      "ORDER BY position_order")
+    assert race["driver_ref"].is_unique and list(race["position_order"]) == list(range(1, len(race) + 1))
+    assert run.rows_corrected["results"] == 2  # the two old rows went
+    # the other races are untouched
+    assert store.read("SELECT count(*) AS n FROM results WHERE season = 2024 AND round = 2").iloc[0, 0] > 0
+
+
 def test_zip_dump_in_a_subfolder(store, tmp_path):
     archive = tmp_path / "dump.zip"
     with zipfile.ZipFile(archive, "w") as zf:
