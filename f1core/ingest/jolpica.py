@@ -61,6 +61,7 @@ class JolpicaClient(ApiClient):
         url = f"{self.base_url}/{path}"
         pages: list[Page] = []
         offset = 0
+        first_total: int | None = None
         while True:
             where = f"{url}?limit={self.page_limit}&offset={offset}"
             data = self.http.get_json(url, {"limit": self.page_limit, "offset": offset})
@@ -68,6 +69,11 @@ class JolpicaClient(ApiClient):
             total = json_int(mr, "total", where, "MRData", required=True)
             limit = json_int(mr, "limit", where, "MRData", required=True)
             got_offset = json_int(mr, "offset", where, "MRData", required=True)
+            if first_total is None:
+                first_total = total
+            elif total != first_total:  # rows came or went between pages: some were skipped or repeated
+                raise SourceError(f"{where}: MRData.total is {total}, but the first page said {first_total}; "
+                                  "the data changed while it was being read")
             if got_offset != offset:
                 raise SourceError(f"{where}: MRData.offset is {got_offset}, asked for {offset}")
             if limit <= 0:

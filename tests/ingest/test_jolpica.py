@@ -96,6 +96,23 @@ def test_a_page_with_fewer_rows_than_promised_is_rejected(api, jolpica, store):
     assert_failed_and_unchanged(store, before, "/2025/results.json?limit=100&offset=4")
 
 
+def test_a_total_that_changes_between_pages_is_rejected(api, jolpica, store):
+    """Rows that come or go while the pages are read would be skipped or repeated unseen."""
+    before = store_fingerprint(store)
+
+    def shrinking_total(seen: Seen) -> Reply:
+        reply = jolpica.handle(seen)
+        if seen.params.get("offset") == "4":
+            reply.body["MRData"]["total"] = str(int(reply.body["MRData"]["total"]) - 2)
+        return reply
+
+    jolpica.max_limit = 4
+    api.route("/ergast/f1/2025/results.json", shrinking_total)
+    with pytest.raises(SourceError, match="offset=4: MRData.total is .*but the first page said"):
+        import_new_races(store, client_for(jolpica), AFTER_R3)
+    assert_failed_and_unchanged(store, before, "/2025/results.json?limit=100&offset=4")
+
+
 # --- what lands in the store --------------------------------------------------------------------
 
 def test_import_maps_ergast_fields_to_store_columns(api, jolpica, store):
