@@ -452,8 +452,9 @@ def build_frame(store: Store) -> pd.DataFrame:
     derived = [c for c in df.columns if (c in FEATURE_BY_NAME or c.startswith("rt_") or c == "exp_quali_gap_ratings")
                and df[c].dtype == float]
     df[derived] = df[derived].round(9)
-    df = df.sort_values(["race_idx", "position_order", "quali_position"], na_position="last",
-                        kind="mergesort").reset_index(drop=True)
+    # Within a race, rows go by driver, never by result: anything that breaks a tie by row order
+    # (a baseline's rank, a predicted grid from equal gaps) must not see who finished ahead
+    df = df.sort_values(["race_idx", "driver_ref"], kind="mergesort").reset_index(drop=True)
     return df
 
 

@@ -108,8 +108,9 @@ PREDICTOR_LABEL = {"model": "Model", "grid": "Grid baseline", "form": "Form base
                    "last race": "Last-race baseline"}
 PREDICTOR_NOTE = {
     "model": "the prediction model",
-    "grid": "grid order: the pole sitter wins, everyone finishes where he starts (after qualifying only)",
-    "form": "recent form: drivers ranked by their recent points per race",
+    "grid": "grid slot: each car's chances are how often its starting slot won, reached the podium and so on "
+            "in earlier races (after qualifying only)",
+    "form": "recent form: the same table of earlier races, read by the drivers' rank in recent points per race",
     "last race": "every driver qualifies with the same gap to pole as at his previous race",
 }
 
