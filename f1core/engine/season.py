@@ -206,11 +206,19 @@ def weekend_rows(frame: pd.DataFrame, season: int, after_round: int) -> dict[int
     first_round = int(later["round"].min())
     base = later[later["round"] == first_round]
     out = {}
+    # a circuit visited twice after the checkpoint: its second visit's circuit history would hold
+    # the first, not run yet at the checkpoint, so both read the circuit as of the first visit
+    first_visit = later.groupby("circuit_ref")["round"].min()
+    circuit_cols = [f.name for f in FEATURES if f.group == "circuit" and f.name in later.columns]
     for rnd, rows in later.groupby("round", sort=True):
         weekend = rows.drop_duplicates("driver_ref").set_index("driver_ref")
         view = base.drop_duplicates("driver_ref").set_index("driver_ref").copy()
         cols = [c for c in WEEKEND_COLUMNS if c in view.columns]
         own = weekend[cols].reindex(view.index)
+        visit = int(first_visit[weekend["circuit_ref"].iloc[0]])
+        if visit != int(rnd):
+            earlier = later[later["round"] == visit].drop_duplicates("driver_ref").set_index("driver_ref")
+            own[circuit_cols] = earlier[circuit_cols].reindex(view.index)
         for c in cols:
             if c in ("season", "round", "date", "circuit_ref", "race_idx", "round_frac", "n_rounds"):
                 view[c] = weekend[c].iloc[0]

@@ -78,3 +78,21 @@ def test_rookie_has_no_driver_history_but_a_team(snapshot_store):
     debut = frame[(frame["driver_ref"] == "arvid_lindblad")].iloc[0]
     assert debut["drv_starts"] == 0 and np.isnan(debut["drv_finish_ewm"])
     assert np.isfinite(debut["team_elo"]) and np.isfinite(debut["team_qgap_ewm"])
+
+
+def test_rows_of_a_race_never_follow_its_result(snapshot_store):
+    """Ties broken by row order must not see who finished ahead: in 2024 São Paulo Verstappen (the
+    winner) and Hülkenberg both start 17th; the grid baseline gives them the same slot's chances
+    only because rows go by driver, and Hülkenberg comes first."""
+    from f1core.engine.baselines import baseline_fields, position_tables
+    from f1core.engine.training import POST
+
+    frame = build_frame(snapshot_store)
+    assert frame.groupby("race_idx", sort=False)["driver_ref"].apply(lambda s: s.is_monotonic_increasing).all()
+    race = race_rows(frame, 2024, 21)
+    race = race[race["started"]]
+    tied = race[race["grid"] == 17]["driver_ref"].tolist()
+    assert tied == ["hulkenberg", "max_verstappen"]
+    history = frame[frame["has_result"] & (frame["race_idx"] < race["race_idx"].iloc[0])]
+    grid = baseline_fields(race, position_tables(history), 0.1, POST)["grid"].set_index("driver_ref")
+    assert grid.loc["hulkenberg", "p_win"] > grid.loc["max_verstappen", "p_win"]  # the slot's rank went by name

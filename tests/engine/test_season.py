@@ -163,6 +163,19 @@ def test_a_sprint_already_run_counts_in_the_standings_and_is_not_run_again(engin
     store.close()
 
 
+def test_a_circuit_visited_twice_after_the_checkpoint_is_read_as_of_the_first_visit(trained_engine):
+    """2021 as of round 6: Austria hosted rounds 8 and 9. Round 9's own circuit history holds round
+    8's result, which had not happened at the checkpoint; the projection reads both as of round 8."""
+    frame = trained_engine.frame()
+    weekends = S.weekend_rows(frame, 2021, 6)
+    r8 = weekends[8].set_index("driver_ref")
+    r9 = weekends[9].set_index("driver_ref")
+    for col in ("drv_circuit_finish", "circuit_dnf_rate"):
+        pd.testing.assert_series_equal(r8[col], r9[col])
+    own = frame[(frame["season"] == 2021) & (frame["round"] == 9)].set_index("driver_ref")["drv_circuit_finish"]
+    assert own["hamilton"] != r9.loc["hamilton", "drv_circuit_finish"]  # the frame's round 9 did see round 8
+
+
 def test_a_what_if_on_the_next_race_moves_the_title_odds(trained_engine):
     base = trained_engine.season_outlook(2025, 21)
     second = base.drivers.iloc[1]["driver_ref"]
