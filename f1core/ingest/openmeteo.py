@@ -25,6 +25,9 @@ SOURCE = "open-meteo"
 HOURLY = ["temperature_2m", "precipitation_probability", "precipitation", "relative_humidity_2m", "wind_speed_10m"]
 # Open-Meteo forecasts 16 days counting today, so the last day it can answer is today + 15.
 FORECAST_DAYS = 16
+# The units asked for (Open-Meteo's defaults); a response that says it used others is refused.
+UNITS = {"temperature_2m": "°C", "precipitation_probability": "%", "precipitation": "mm",
+         "relative_humidity_2m": "%", "wind_speed_10m": "km/h"}
 
 
 @dataclass(frozen=True)
@@ -110,10 +113,13 @@ def _pick_hour(data: Any, at: dt.datetime, where: str) -> HourlyForecast:
             raise SourceError(f"{where}: hourly.{key} at {wanted} is {value}, outside {low}..{high}")
         return float(value)
 
-    probability = number("precipitation_probability", 0, 100)
     units = data.get("hourly_units") or {}
+    for key, unit in UNITS.items():  # a value in other units would be stored as if in these
+        if key in units and units[key] != unit:
+            raise SourceError(f"{where}: hourly_units.{key} is {units[key]!r}, expected {unit!r}")
+    probability = number("precipitation_probability", 0, 100)
     # Open-Meteo gives percent; the store keeps 0..1 so the models need not know the source.
-    if probability is not None and (units.get("precipitation_probability") == "%" or probability > 1):
+    if probability is not None:
         probability /= 100.0
     return HourlyForecast(
         valid_at=at,

@@ -170,6 +170,8 @@ FAILURES = {
     "probability out of range": (_altered(lambda b: b["hourly"]["precipitation_probability"].__setitem__(15, 140)),
                                  "outside 0..100"),
     "not UTC": (_altered(lambda b: b.update(utc_offset_seconds=3600)), "not in UTC"),
+    "Fahrenheit": (_altered(lambda b: b["hourly_units"].update(temperature_2m="°F")),
+                   "hourly_units.temperature_2m is '°F', expected '°C'"),
     "HTTP 400 with a reason": (_reply(Reply(400, {"error": True, "reason": "Latitude must be in range of -90 to 90°."})),
                                "HTTP 400"),
     "not JSON": (_reply(Reply(200, "<html>Bad Gateway</html>")), "not valid JSON"),
@@ -196,6 +198,18 @@ def test_a_bad_answer_changes_nothing_and_is_logged(api, meteo, store, case):
     run = last_run(store)
     assert run["source"] == "open-meteo" and run["ok"] is not None and not run["ok"]
     assert meteo.base_url in run["message"]
+
+
+def test_a_low_chance_of_rain_without_units_stays_low(api, meteo, store):
+    """Percent is Open-Meteo's unit whether or not the answer says so: 1 is 1 %, never 100 %."""
+    def one_percent(body: dict) -> None:
+        body.pop("hourly_units")
+        body["hourly"]["precipitation_probability"] = [1] * len(body["hourly"]["precipitation_probability"])
+
+    _altered(one_percent)(api, meteo)
+    import_forecasts(store, client_for(meteo), BEFORE_BAHRAIN)
+    stored = store.read("SELECT precipitation_probability FROM weather_forecast")["precipitation_probability"]
+    assert len(stored) and (stored == 0.01).all()
 
 
 def test_the_reason_open_meteo_gives_is_in_the_error(api, meteo, store):
