@@ -268,7 +268,9 @@ def import_new_races(store: Store, client: JolpicaClient, today: dt.date, progre
         with run.transaction() as cur:
             for key in sorted(to_delete | stale):
                 tables = _RACE_TABLES if key in to_delete else _PRE_RACE_TABLES
-                for table in tables:
+                # ... and the predictions frozen for the event that was there, which would
+                # otherwise be scored against another race's result
+                for table in [*tables, "prediction_log"]:
                     cur.execute(f"DELETE FROM {table} WHERE season = ? AND round = ?", list(key))
             found = recheck.corrections(cur, frames, again, notes)
             added, corrected = recheck.apply(cur, found)

@@ -332,6 +332,10 @@ def test_a_renumbered_round_loses_the_rows_of_the_event_it_replaced(api, jolpica
     with store.transaction() as cur:
         cur.execute("INSERT INTO weather_forecast (season, round, source, fetched_at) "
                     "VALUES (2025, 5, 'open-meteo', TIMESTAMP '2025-04-05 10:00:00')")
+        for round_, driver in ((5, "leclerc"), (6, "norris")):  # frozen for Jeddah and for Miami as R6
+            cur.execute("INSERT INTO prediction_log (logged_at, season, round, mode, model_version, driver_ref, "
+                        "p_win) VALUES (TIMESTAMP '2025-04-06 09:00:00', 2025, ?, 'pre-qualifying', 'v0001', ?, 0.4)",
+                        [round_, driver])
     # Saudi Arabia cancelled; Miami moves up from round 6 to round 5.
     miami = next(r for r in jolpica.schedule[2025] if r["round"] == "6")
     jolpica.schedule[2025] = [r for r in jolpica.schedule[2025] if r["round"] not in ("5", "6")] + [miami | {"round": "5"}]
@@ -339,6 +343,8 @@ def test_a_renumbered_round_loses_the_rows_of_the_event_it_replaced(api, jolpica
     assert store.race(2025, 5).circuit_ref == "miami"
     assert store.race(2025, 6) is None
     assert store.scalar("SELECT count(*) FROM weather_forecast") == 0  # it was Jeddah's forecast
+    # Jeddah's frozen prediction is not Miami's, and nothing is left under the round that went
+    assert store.scalar("SELECT count(*) FROM prediction_log") == 0
 
 
 def test_a_schedule_contradicting_a_race_with_results_is_refused(api, jolpica, store):
