@@ -168,7 +168,9 @@ def metric_card(column, metric: str, values: dict[str, dict], baseline: str, ver
         delta_color=("normal" if info.higher_is_better else "inverse") if decided else "off",
         delta_description=(f"vs {baseline} {info.format(base.get(metric))}"
                            # a card has room for a word: the table below says "too close to call"
-                           + ("" if decided else f" · {'identical' if verdict == 'identical' else 'unclear'}"))
+                           + ("" if decided else " · " + {"identical": "identical",
+                                                          "sample too small for an interval": "too few races"}.get(
+                               verdict, "unclear")))
         if delta else None,
         help=f"{info.meaning.capitalize()}. 90% interval: {info.with_interval(value, lo, hi)}. The difference is "
              "coloured only when the race-by-race comparison puts it beyond luck; \"unclear\" when it is too close "

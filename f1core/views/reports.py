@@ -52,7 +52,9 @@ def headline(summary: dict, mode: str) -> pd.DataFrame:
 def paired_differences(per_race: pd.DataFrame, mode: str) -> pd.DataFrame:
     """Model minus each baseline, race by race (same races), with a 90% bootstrap interval of the
     mean difference: metric, baseline, difference, lo, hi, races, verdict ('model better',
-    'baseline better', 'too close to call', or 'identical' when they never differ)."""
+    'baseline better', 'too close to call', 'identical' when they never differ, or 'sample too
+    small for an interval' when the interval has no width otherwise: one race, or races that all
+    differ alike)."""
     g = per_race[per_race["mode"] == mode]
     rows = []
     if g.empty:
@@ -68,6 +70,8 @@ def paired_differences(per_race: pd.DataFrame, mode: str) -> pd.DataFrame:
             better = METRICS[metric].higher_is_better
             if n and lo == hi == 0:
                 verdict = "identical"
+            elif n and lo == hi:
+                verdict = "sample too small for an interval"
             elif n == 0 or lo <= 0 <= hi:
                 verdict = "too close to call"
             elif (lo > 0) == better:
@@ -97,8 +101,9 @@ def headline_table(summary: dict, per_race: pd.DataFrame, mode: str) -> pd.DataF
             row[f"vs {d.baseline}"] = d.verdict
         for d in diffs[diffs["metric"] == metric].itertuples():
             row[f"model − {d.baseline}"] = (
-                f"{info.format_difference(d.difference)} ({info.format_difference(d.lo)} to "
-                f"{info.format_difference(d.hi)})")
+                f"{info.format_difference(d.difference)} (sample too small for an interval)" if d.lo == d.hi
+                else f"{info.format_difference(d.difference)} ({info.format_difference(d.lo)} to "
+                     f"{info.format_difference(d.hi)})")
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -71,8 +71,15 @@ def test_paired_differences_compare_the_same_races(backtest):
             assert (row.hi < 0) if higher else (row.lo > 0)
         elif row.verdict == "too close to call":
             assert row.lo <= 0 <= row.hi
+        elif row.verdict == "sample too small for an interval":
+            assert row.lo == row.hi != 0
         else:
             assert row.verdict == "identical" and row.lo == row.hi == 0
+    # one race: its difference is no evidence either way, however large
+    first = g[["season", "round"]].drop_duplicates().iloc[:1]
+    one = reports.paired_differences(per_race.merge(first), POST)
+    moved = one[one["difference"] != 0]
+    assert len(moved) and (moved["verdict"] == "sample too small for an interval").all()
 
 
 def test_headline_table_is_one_row_per_metric_with_verdicts(backtest):
