@@ -20,6 +20,7 @@ from f1core.views.terms import (
     MODES,
     PREDICTOR_LABEL,
     PREDICTOR_NOTE,
+    TOO_SMALL,
     ordered_predictors,
 )
 from pages._accuracy_charts import bin_count_chart, checkpoint_chart, reliability_chart, rolling_chart, season_chart
@@ -168,8 +169,7 @@ def metric_card(column, metric: str, values: dict[str, dict], baseline: str, ver
         delta_color=("normal" if info.higher_is_better else "inverse") if decided else "off",
         delta_description=(f"vs {baseline} {info.format(base.get(metric))}"
                            # a card has room for a word: the table below says "too close to call"
-                           + ("" if decided else " · " + {"identical": "identical",
-                                                          "sample too small for an interval": "too few races"}.get(
+                           + ("" if decided else " · " + {"identical": "identical", TOO_SMALL: "too few races"}.get(
                                verdict, "unclear")))
         if delta else None,
         help=f"{info.meaning.capitalize()}. 90% interval: {info.with_interval(value, lo, hi)}. The difference is "

@@ -16,7 +16,7 @@ from f1core.engine.reference import reference_times
 from f1core.engine.registry import ARTIFACT, Registry
 from f1core.engine.training import POST
 from f1core.store import Store
-from f1core.views.terms import METRICS, MODE_LABEL, PREDICTOR_LABEL, ordered_predictors
+from f1core.views.terms import METRICS, MODE_LABEL, PREDICTOR_LABEL, TOO_SMALL, no_width, ordered_predictors
 
 LEVEL = 0.9  # every interval of the reports
 
@@ -70,8 +70,8 @@ def paired_differences(per_race: pd.DataFrame, mode: str) -> pd.DataFrame:
             better = METRICS[metric].higher_is_better
             if n and lo == hi == 0:
                 verdict = "identical"
-            elif n and lo == hi:
-                verdict = "sample too small for an interval"
+            elif n and no_width(lo, hi):
+                verdict = TOO_SMALL
             elif n == 0 or lo <= 0 <= hi:
                 verdict = "too close to call"
             elif (lo > 0) == better:
@@ -100,10 +100,7 @@ def headline_table(summary: dict, per_race: pd.DataFrame, mode: str) -> pd.DataF
         for d in diffs[diffs["metric"] == metric].itertuples():
             row[f"vs {d.baseline}"] = d.verdict
         for d in diffs[diffs["metric"] == metric].itertuples():
-            row[f"model − {d.baseline}"] = (
-                f"{info.format_difference(d.difference)} (sample too small for an interval)" if d.lo == d.hi
-                else f"{info.format_difference(d.difference)} ({info.format_difference(d.lo)} to "
-                     f"{info.format_difference(d.hi)})")
+            row[f"model − {d.baseline}"] = info.difference_with_interval(d.difference, d.lo, d.hi)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -122,8 +119,8 @@ def rain_check(summary: dict) -> pd.DataFrame | None:
         row = {"predictions": MODE_LABEL.get(mode, mode), "wet races": races}
         if races:
             lo, hi = check["difference_ci"]
-            if races < 2 or abs(hi - lo) < 1e-12:
-                verdict = "sample too small for an interval"
+            if races < 2 or no_width(lo, hi):
+                verdict = TOO_SMALL
             elif hi < 0:
                 verdict = "the rain helps"
             elif lo > 0:
@@ -132,8 +129,7 @@ def rain_check(summary: dict) -> pd.DataFrame | None:
                 verdict = "too close to call"
             row |= {"log loss with rain": info.format(check["logloss_observed"]),
                     "log loss as if dry": info.format(check["logloss_dry"]),
-                    "difference (90%)": f"{info.format_difference(check['difference'])} "
-                                        f"({info.format_difference(lo)} to {info.format_difference(hi)})",
+                    "difference (90%)": info.difference_with_interval(check["difference"], lo, hi),
                     "verdict": verdict,
                     "DNF chance with rain": f"{check['dnf_observed']:.1%}",
                     "DNF chance as if dry": f"{check['dnf_dry']:.1%}",

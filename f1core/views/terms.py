@@ -11,6 +11,13 @@ import pandas as pd
 from f1core.engine.backtest import RACE_METRICS, STAGE1_METRICS
 from f1core.engine.training import POST, PRE
 
+TOO_SMALL = "sample too small for an interval"
+
+
+def no_width(lo: float | None, hi: float | None) -> bool:
+    """An interval that says nothing: missing, or of no width (one race, or every race alike)."""
+    return lo is None or hi is None or pd.isna(lo) or pd.isna(hi) or abs(hi - lo) < 1e-12
+
 
 @dataclass(frozen=True)
 class MetricInfo:
@@ -37,9 +44,15 @@ class MetricInfo:
         certainty but too small a sample, and says so."""
         if value is None or pd.isna(value):
             return "—"
-        if lo is None or hi is None or pd.isna(lo) or pd.isna(hi) or abs(hi - lo) < 1e-12:
-            return f"{self.format(value)} (sample too small for an interval)"
+        if no_width(lo, hi):
+            return f"{self.format(value)} ({TOO_SMALL})"
         return f"{self.format(value)} ({self.format(lo)}–{self.format(hi)})"
+
+    def difference_with_interval(self, value: float, lo: float | None, hi: float | None) -> str:
+        """'+8 pts (+2 pts to +14 pts)', or the sample too small when the interval has no width."""
+        if no_width(lo, hi):
+            return f"{self.format_difference(value)} ({TOO_SMALL})"
+        return f"{self.format_difference(value)} ({self.format_difference(lo)} to {self.format_difference(hi)})"
 
     def format_difference(self, value: float) -> str:
         """A difference of this metric, with its unit ('+8 pts', '−0.120')."""
