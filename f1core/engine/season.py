@@ -41,8 +41,9 @@ FORCED = 1e6  # a strength no Gumbel draw can overturn: used to fix a what-if's 
 
 # Columns that belong to the weekend rather than to the driver's form: taken from the weekend's
 # own rows, everything else from the first weekend after the checkpoint (what was known then).
+CIRCUIT_COLUMNS = [f.name for f in FEATURES if f.group == "circuit"]
 WEEKEND_COLUMNS = ["season", "round", "date", "circuit_ref", "race_idx", "round_frac", "n_rounds",
-                   *WEATHER_FEATURES, *[f.name for f in FEATURES if f.group == "circuit"]]
+                   *WEATHER_FEATURES, *CIRCUIT_COLUMNS]
 OUTCOME_COLUMNS = ["position", "position_order", "points", "finish", "points_f", "dnf", "gain", "status",
                    "position_text", "quali_position", "quali_best_s", "quali_gap_pct", "sprint_position",
                    "fastest_lap_time", "flgap", "teammate_delta", "grid", "sprint_grid", "sprint_quali_pos"]
@@ -209,7 +210,7 @@ def weekend_rows(frame: pd.DataFrame, season: int, after_round: int) -> dict[int
     # a circuit visited twice after the checkpoint: its second visit's circuit history would hold
     # the first, not run yet at the checkpoint, so both read the circuit as of the first visit
     first_visit = later.groupby("circuit_ref")["round"].min()
-    circuit_cols = [f.name for f in FEATURES if f.group == "circuit" and f.name in later.columns]
+    circuit_cols = [c for c in CIRCUIT_COLUMNS if c in later.columns]
     for rnd, rows in later.groupby("round", sort=True):
         weekend = rows.drop_duplicates("driver_ref").set_index("driver_ref")
         view = base.drop_duplicates("driver_ref").set_index("driver_ref").copy()
