@@ -80,37 +80,34 @@ def test_import_with_small_pages_stores_every_row_of_split_races(api, jolpica, s
     assert run.rows_added["results"] == 12 + 1
 
 
-def test_a_page_with_fewer_rows_than_promised_is_rejected(api, jolpica, store):
+def assert_a_changed_second_page_is_rejected(api, jolpica, store, change, match: str) -> None:
+    """Pages of 4 results; `change` alters the MRData of the page at offset 4; the import must
+    fail with `match` and leave the store as it was."""
     before = store_fingerprint(store)
 
-    def short_second_page(seen: Seen) -> Reply:
+    def changed_second_page(seen: Seen) -> Reply:
         reply = jolpica.handle(seen)
         if seen.params.get("offset") == "4":
-            reply.body["MRData"]["RaceTable"]["Races"][0]["Results"].pop()
+            change(reply.body["MRData"])
         return reply
 
     jolpica.max_limit = 4
-    api.route("/ergast/f1/2025/results.json", short_second_page)
-    with pytest.raises(SourceError, match="offset=4.*holds 3 rows but MRData promises 4"):
+    api.route("/ergast/f1/2025/results.json", changed_second_page)
+    with pytest.raises(SourceError, match=match):
         import_new_races(store, client_for(jolpica), AFTER_R3)
     assert_failed_and_unchanged(store, before, "/2025/results.json?limit=100&offset=4")
+
+
+def test_a_page_with_fewer_rows_than_promised_is_rejected(api, jolpica, store):
+    assert_a_changed_second_page_is_rejected(api, jolpica, store, lambda mr: mr["RaceTable"]["Races"][0]["Results"].pop(),
+                                             "offset=4.*holds 3 rows but MRData promises 4")
 
 
 def test_a_total_that_changes_between_pages_is_rejected(api, jolpica, store):
     """Rows that come or go while the pages are read would be skipped or repeated unseen."""
-    before = store_fingerprint(store)
-
-    def shrinking_total(seen: Seen) -> Reply:
-        reply = jolpica.handle(seen)
-        if seen.params.get("offset") == "4":
-            reply.body["MRData"]["total"] = str(int(reply.body["MRData"]["total"]) - 2)
-        return reply
-
-    jolpica.max_limit = 4
-    api.route("/ergast/f1/2025/results.json", shrinking_total)
-    with pytest.raises(SourceError, match="offset=4: MRData.total is .*but the first page said"):
-        import_new_races(store, client_for(jolpica), AFTER_R3)
-    assert_failed_and_unchanged(store, before, "/2025/results.json?limit=100&offset=4")
+    assert_a_changed_second_page_is_rejected(api, jolpica, store,
+                                             lambda mr: mr.update(total=str(int(mr["total"]) - 2)),
+                                             "offset=4: MRData.total is .*but the first page said")
 
 
 # --- what lands in the store --------------------------------------------------------------------

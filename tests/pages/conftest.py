@@ -73,8 +73,10 @@ def remote_visitor(app_env, monkeypatch):
     return app_env
 
 
-def run_page(name: str, timeout: float = 60) -> AppTest:
+def run_page(name: str, timeout: float = 60, link: dict[str, str] | None = None) -> AppTest:
+    """The page run once, opened from a link with the query parameters `link` when given."""
     at = AppTest.from_file(str(PAGES / name), default_timeout=timeout)
+    at.query_params.update(link or {})
     return at.run()
 
 

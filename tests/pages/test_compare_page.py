@@ -3,14 +3,11 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.pages.conftest import PAGES, texts
+from tests.pages.conftest import run_page, texts
 
 
 def open_link(params: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(str(PAGES / "compare.py"), default_timeout=120)
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
+    return run_page("compare.py", timeout=120, link=params)
 
 
 def test_teammates_from_a_link(with_model):

@@ -5,13 +5,11 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.pages.conftest import PAGES, shown, texts
+from tests.pages.conftest import run_page, shown, texts
 
 
 def open_link(params: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(str(PAGES / "what_if.py"), default_timeout=120)
-    at.query_params.update(params)
-    return at.run()
+    return run_page("what_if.py", timeout=120, link=params)
 
 
 CRAFTED = {

@@ -1,9 +1,7 @@
 """The Season page (AppTest) over the real snapshot with a trained model."""
 from __future__ import annotations
 
-from streamlit.testing.v1 import AppTest
-
-from tests.pages.conftest import PAGES, run_page, texts
+from tests.pages.conftest import run_page, texts
 
 
 def section(at, name: str):
@@ -67,9 +65,7 @@ def test_through_the_season_offers_a_replay(with_model):
 
 
 def test_a_link_to_a_season_without_results_says_so(with_model):
-    at = AppTest.from_file(str(PAGES / "season.py"), default_timeout=180)
-    at.query_params["season"] = "[1850](http://evil.example)"
-    at.run()
+    at = run_page("season.py", timeout=180, link={"season": "[1850](http://evil.example)"})
     assert not at.exception and not at.error
     warning = texts(at.warning)
     assert "has no results here; showing 2026" in warning
@@ -80,9 +76,7 @@ def test_a_link_to_a_season_without_results_says_so(with_model):
 
 def test_a_finished_season_shows_its_official_champions(with_model):
     """2007: Ferrari are constructors' champions (McLaren were excluded), and nothing is simulated."""
-    at = AppTest.from_file(str(PAGES / "season.py"), default_timeout=180)
-    at.query_params["season"] = "2007"
-    at.run()
+    at = run_page("season.py", timeout=180, link={"season": "2007"})
     assert not at.exception and not at.error
     shown = texts(at.subheader)
     assert "Kimi Räikkönen" in shown and "Ferrari" in shown and "McLaren" not in shown

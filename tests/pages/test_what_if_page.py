@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from tests.pages.conftest import PAGES, run_page, shown, texts
+from tests.pages.conftest import run_page, shown, texts
 
 PAGE = "what_if.py"
 
@@ -15,9 +15,7 @@ def movers(at) -> pd.DataFrame:
 
 
 def open_link(params: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(str(PAGES / PAGE), default_timeout=120)
-    at.query_params.update(params)
-    return at.run()
+    return run_page(PAGE, timeout=120, link=params)
 
 
 def test_opens_on_the_next_race_and_rain_moves_the_chances(with_model):
