@@ -23,6 +23,9 @@ NULL_TOKENS = {"\\N", ""}
 # that is not an Ergast table; reading it would take gigabytes (a 500 MB zip member inflates to
 # about 2.8 GB once split into rows), so it is refused before it is read.
 MAX_CSV_BYTES = 64 * 1024 * 1024
+# The store's INTEGER columns hold 32 bits; no count, place or time in milliseconds of these tables
+# comes near it (a four-hour race is 14,400,000 ms).
+INT_LIMIT = 2**31 - 1
 
 
 class CsvSource:
@@ -92,6 +95,22 @@ class CsvTable:
         return IngestError(f"{self.where} line {int(self.lines[row])}: {message}")
 
 
+@dataclass(frozen=True)
+class LineOrigin:
+    """Where a row came from, as `validate.check_plausible` names it: the file, and its line with
+    the race (and driver) the row is about."""
+    url: str
+    where: str
+
+
+def line_origins(table: CsvTable, frame: pd.DataFrame) -> list[LineOrigin]:
+    """One origin per row of `frame`, whose index holds the row numbers of `table` it came from."""
+    lines = table.lines[frame.index.to_numpy()]
+    who = frame["driver_ref"].map(", {}".format) if "driver_ref" in frame else pd.Series("", index=frame.index)
+    return [LineOrigin(table.where, f"line {line} (race {season} R{rnd}{driver})")
+            for line, season, rnd, driver in zip(lines, frame["season"], frame["round"], who)]
+
+
 def read_csv_strict(source: CsvSource, filename: str, required: list[str]) -> CsvTable:
     where = source.where(filename)
     text = source.text(filename)
@@ -148,6 +167,11 @@ def as_int(table: CsvTable, column: str, required: bool = False) -> pd.Series:
     if not (whole == whole.round()).all():
         row = int(np.flatnonzero((parsed != parsed.round()) & parsed.notna())[0])
         raise table.fail(row, f"column {column}: {table.frame[column].iloc[row]!r} is not a whole number")
+    too_large = parsed.abs() > INT_LIMIT
+    if too_large.any():
+        row = int(np.flatnonzero(too_large.to_numpy())[0])
+        raise table.fail(row, f"column {column}: {table.frame[column].iloc[row]!r} is far too large for a value "
+                              f"of this table (the store keeps at most {INT_LIMIT:,})")
     out = parsed.astype("Int64")
     if required:
         require(table, column, out)
@@ -180,8 +204,9 @@ def as_time(table: CsvTable, column: str) -> pd.Series:
         return pd.Series(None, index=table.frame.index, dtype=object)
     raw = table.frame[column]
     parts = raw.str.extract(_TIME)
-    ok = parts[0].notna()
-    _bad(table, column, raw.where(ok, None), "a time like 14:00:00")
+    clock = parts.apply(pd.to_numeric)
+    ok = parts[0].notna() & (clock[0] <= 23) & (clock[1] <= 59) & ~(clock[2] > 59)
+    _bad(table, column, raw.where(ok, None), "a time of day like 14:00:00")
     text = parts[0].str.zfill(2) + ":" + parts[1] + ":" + parts[2].fillna("00")
     return text.astype(object).where(ok, None)
 

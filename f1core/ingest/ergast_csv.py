@@ -21,11 +21,13 @@ from f1core.ingest.csvfiles import (
     as_int,
     as_time,
     lap_seconds,
+    line_origins,
     read_csv_strict,
     require,
     unique,
 )
 from f1core.ingest.runs import IngestError, RunResult, ingestion_run
+from f1core.ingest.validate import LAP_BOUNDS, PLAUSIBLE, check_plausible
 from f1core.schema import PRIMARY_KEYS
 from f1core.store import Store
 
@@ -82,8 +84,26 @@ def _typed(table: CsvTable, fields: list[tuple[str, str, str]]) -> dict[str, pd.
     return out
 
 
-def read_dump(path: str | Path, progress: Callable[[str], None] | None = None) -> dict[str, pd.DataFrame]:
-    """Read and check every file of the dump; returns store-shaped frames. Raises IngestError."""
+def _set_aside_laps(table: CsvTable, frame: pd.DataFrame) -> list[str]:
+    """Blank the qualifying lap times no car can run, keeping the row and its position.
+
+    The dump is the whole history, and it has such glitches (1995 Japanese GP, Blundell: 16:42.640); one of
+    them must not refuse 76 seasons, while storing it would shift that race's gaps to pole. The API,
+    which brings one race at a time and can be asked again, refuses them instead."""
+    notes = []
+    lines = line_origins(table, frame)
+    for bound in LAP_BOUNDS:
+        bad = (frame[bound.column].notna() & ~frame[bound.column].between(bound.low, bound.high)).to_numpy()
+        notes += [f"{table.where} {lines[i].where}: {bound.what} {frame[bound.raw].iloc[i]!r} cannot be true "
+                  f"(expected {bound.low:g} to {bound.high:g} {bound.unit}); left out" for i in np.flatnonzero(bad)]
+        frame.loc[bad, bound.column] = np.nan
+    return notes
+
+
+def read_dump(path: str | Path, progress: Callable[[str], None] | None = None
+              ) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Read and check every file of the dump; returns store-shaped frames and the notes on what was
+    left out of them. Raises IngestError."""
     src = CsvSource(path)
     missing = [f for f in REQUIRED_FILES if not src.has(f)]
     if missing:
@@ -91,6 +111,7 @@ def read_dump(path: str | Path, progress: Callable[[str], None] | None = None) -
     say = progress or (lambda _m: None)
     ids = _Ids()
     frames: dict[str, pd.DataFrame] = {}
+    notes: list[str] = []
     loaded: dict[str, CsvTable] = {}  # table name (the file's, without .csv) -> what was read
 
     def load(name: str, required: list[str]) -> CsvTable | None:
@@ -183,6 +204,7 @@ def read_dump(path: str | Path, progress: Callable[[str], None] | None = None) -
             cols[q] = t.frame.get(q)
             cols[f"{q}_s"] = lap_seconds(t.frame[q]) if q in t.frame else np.nan
         frames["qualifying"] = pd.DataFrame(cols)
+        notes += _set_aside_laps(t, frames["qualifying"])
 
     if (t := load("pit_stops.csv", ["raceId", "driverId", "stop"])) is not None:
         cols = race_keys(t, "pit_stops.csv")
@@ -215,7 +237,9 @@ def read_dump(path: str | Path, progress: Callable[[str], None] | None = None) -
         # Each frame holds its file's rows in order, so a duplicate key names the file's lines.
         keys = PRIMARY_KEYS[table]
         unique(loaded[table], keys, [frame[k] for k in keys])
-    return frames
+        if table in PLAUSIBLE:
+            check_plausible(table, frame, line_origins(loaded[table], frame), refusing="the dump")
+    return frames, notes
 
 
 def import_dump(store: Store, path: str | Path, progress: Callable[[str], None] | None = None) -> RunResult:
@@ -227,7 +251,10 @@ def import_dump(store: Store, path: str | Path, progress: Callable[[str], None] 
 
 def load_dump(run: RunResult, path: str | Path, progress: Callable[[str], None] | None = None) -> None:
     """Read the dump at `path` and write all its tables in `run`'s one transaction."""
-    frames = read_dump(path, progress)
+    frames, notes = read_dump(path, progress)
+    for note in notes:
+        log.warning("%s", note)
+    run.notes += notes
     if progress:
         progress("writing to the store")
     with run.transaction() as cur:

@@ -19,11 +19,13 @@ import time
 import warnings
 from collections import Counter
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import pandas as pd
 
+from f1core.ingest.http import SourceError
 from f1core.ingest.runs import RunResult, ingestion_run
+from f1core.ingest.validate import check_plausible
 from f1core.names import plural
 from f1core.store import RaceRef, Store
 
@@ -42,6 +44,7 @@ AirTemp, TrackTemp, Humidity, Pressure, Rainfall (bool), WindSpeed (and Time, Wi
 NO_NETWORK = "no network"
 TIMED_OUT = "timed out"
 NO_DATA = "no weather data"
+IMPLAUSIBLE = "values that cannot be true"
 _UNREACHABLE = {NO_NETWORK, TIMED_OUT}
 
 
@@ -91,6 +94,11 @@ def aggregate_weather(samples: pd.DataFrame | None) -> dict[str, object]:
     if all(v is None for v in row.values()):
         raise NoWeatherData(f"FastF1 weather has none of the expected columns (got {list(samples.columns)})")
     return row
+
+
+class _Session(NamedTuple):
+    url: str
+    where: str = "session means"
 
 
 def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
@@ -235,6 +243,8 @@ def skip_reason(exc: BaseException) -> str:
     except ImportError:  # pragma: no cover
         RequestException = ()  # type: ignore[assignment]
     for e in _chain(exc):
+        if isinstance(e, SourceError):
+            return IMPLAUSIBLE
         if isinstance(e, NoWeatherData) or type(e).__name__ == "DataNotLoadedError":
             return NO_DATA
         if type(e).__name__ == "RateLimitExceededError":
@@ -322,19 +332,23 @@ def import_session_weather(
                 break
             if status == "ok":
                 try:
-                    row = aggregate_weather(value)
+                    row = {"season": race.season, "round": race.round, "source": SOURCE, **aggregate_weather(value)}
+                    check_plausible("weather_observed", _frame([row]), [_Session(f"FastF1 {race.season} R{race.round}")],
+                                    refusing="the race's weather")
                 except Exception as exc:  # noqa: BLE001
                     status, value = "error", exc
             if status == "error":
                 reason = skip_reason(value)
-                log.debug("FastF1 weather: %s skipped (%s)", race.label, reason, exc_info=value)
+                (log.warning if reason == IMPLAUSIBLE else log.debug)(
+                    "FastF1 weather: %s skipped (%s)", race.label, value if reason == IMPLAUSIBLE else reason,
+                    exc_info=value if reason != IMPLAUSIBLE else None)
                 if reason == NO_NETWORK:
                     # The next races would fail the same way; do not spend the deadline on them.
                     skipped[reason] += len(races) - i
                     break
                 skipped[reason] += 1
                 continue
-            rows.append({"season": race.season, "round": race.round, "source": SOURCE, **row})
+            rows.append(row)
             fetched.append(race)
 
         added = 0

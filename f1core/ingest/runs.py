@@ -40,6 +40,7 @@ class RunResult:
     rows_corrected: dict[str, int] = field(default_factory=dict)
     store: Store | None = field(default=None, repr=False, compare=False)
     landed: bool = False  # the run's data transaction has committed
+    notes: list[str] = field(default_factory=list)  # what the source sent and the run left out, and why
 
     @property
     def total_added(self) -> int:
@@ -58,7 +59,8 @@ class RunResult:
             self.rows_corrected[table] = self.rows_corrected.get(table, 0) + int(n)
 
     def summary(self) -> str:
-        return self.message or ", ".join(f"{t} +{n}" for t, n in self.rows_added.items() if n) or "no new rows"
+        done = self.message or ", ".join(f"{t} +{n}" for t, n in self.rows_added.items() if n) or "no new rows"
+        return "; ".join([done, *self.notes])
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

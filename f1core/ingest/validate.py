@@ -127,9 +127,10 @@ class Bound:
 
 @dataclass(frozen=True)
 class Once:
-    """A column whose value a race holds at most once."""
+    """A column whose value a race holds at most once (from season `since` on)."""
     column: str
     what: str
+    since: int = 0
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,11 @@ class RaceRules:
 
 LAP_S = (40.0, 300.0)  # the shortest lap ever run is about 55 s (Monaco, Bahrain outer), the longest about 2 min
 
-_ONCE_DRIVER = Once("driver_ref", "driver")
+# Until 1978 a driver could take over a team mate's car and be classified twice, and until 1964
+# two drivers who shared a car shared its place, so neither is unique before 1979.
+SHARED_CARS_UNTIL = 1978
+_ONCE_DRIVER = Once("driver_ref", "driver", since=SHARED_CARS_UNTIL + 1)
+_ONCE_PLACE = Once("position_order", "classification order", since=SHARED_CARS_UNTIL + 1)
 _RESULT_BOUNDS = (
     Bound("position_order", 1, 50, "classification order"),
     Bound("grid", 0, 50, "grid slot"),  # 0 is a pit-lane start
@@ -148,18 +153,31 @@ _RESULT_BOUNDS = (
     Bound("laps", 0, 200, "laps"),  # 200: the Indianapolis 500 of the 1950s
 )
 
+LAP_BOUNDS = tuple(Bound(f"{q}_s", *LAP_S, f"{q.upper()} lap", "s", raw=q) for q in ("q1", "q2", "q3"))
+
 # Qualifying positions are not declared unique: Jolpica's own data has ties (2025 R18 and 2026 R4
-# in the snapshot), and refusing those would stop every refresh over a cosmetic fault. A driver
-# twice in one race happened with shared cars until 1978, which the API's bootstrap (2014 on) never
-# fetches.
+# in the snapshot), and refusing those would stop every refresh over a cosmetic fault.
 PLAUSIBLE: dict[str, RaceRules] = {
-    "results": RaceRules(once=(_ONCE_DRIVER, Once("position_order", "classification order")),
-                         bounds=_RESULT_BOUNDS),
-    "sprint_results": RaceRules(once=(_ONCE_DRIVER, Once("position_order", "classification order")),
-                                bounds=_RESULT_BOUNDS),
+    "results": RaceRules(once=(_ONCE_DRIVER, _ONCE_PLACE), bounds=_RESULT_BOUNDS),
+    "sprint_results": RaceRules(once=(_ONCE_DRIVER, _ONCE_PLACE), bounds=_RESULT_BOUNDS),
     "qualifying": RaceRules(once=(_ONCE_DRIVER,), bounds=(
-        Bound("position", 1, 50, "qualifying position"),
-        *(Bound(f"{q}_s", *LAP_S, f"{q.upper()} lap", "s", raw=q) for q in ("q1", "q2", "q3")),
+        Bound("position", 1, 50, "qualifying position"), *LAP_BOUNDS,
+    )),
+    # Each source's weather of a race, as the weather CSVs and FastF1 give it. The widest values ever
+    # met at a Grand Prix are far inside these (Mexico City's air pressure is about 780 hPa); a
+    # temperature in Kelvin or Fahrenheit, or a humidity in per mille, falls outside.
+    "weather_observed": RaceRules(once=(Once("source", "weather source"),), bounds=(
+        # the highest and lowest first: Open-Meteo's mean air temperature is made of them
+        *(Bound(c, -30, 60, what, "°C") for c, what in (
+            ("temp_max", "highest air temperature"), ("temp_min", "lowest air temperature"),
+            ("air_temp", "air temperature"))),
+        Bound("track_temp", -30, 80, "track temperature", "°C"),
+        Bound("humidity", 0, 100, "humidity", "%"),
+        Bound("pressure", 700, 1100, "air pressure", "hPa"),
+        Bound("wind_speed", 0, 200, "wind speed"),
+        Bound("rainfall_rate", 0, 1, "share of the samples with rain"),
+        Bound("precipitation_mm", 0, 500, "precipitation", "mm"),
+        Bound("precipitation_hours", 0, 24, "hours with precipitation", "h"),
     )),
 }
 
@@ -169,14 +187,15 @@ class _Origin(Protocol):
     where: str
 
 
-def check_plausible(table: str, frame: pd.DataFrame, origins: Sequence[_Origin]) -> None:
+def check_plausible(table: str, frame: pd.DataFrame, origins: Sequence[_Origin],
+                    refusing: str = "the response") -> None:
     """Refuse the rows of `frame` (one per origin, in order) that break `PLAUSIBLE[table]`, naming
-    the URL, the race and the driver of each offending row."""
+    the URL (or file), the race and the driver (or line) of each offending row."""
     rules = PLAUSIBLE.get(table)
     if rules is None or frame.empty:
         return
     frame = frame.reset_index(drop=True)
-    for bound in rules.bounds:
+    for bound in (b for b in rules.bounds if b.column in frame):
         values = pd.to_numeric(frame[bound.column], errors="coerce")
         bad = (values.notna() & ~values.between(bound.low, bound.high)).fillna(False)
         if bad.any():
@@ -187,9 +206,9 @@ def check_plausible(table: str, frame: pd.DataFrame, origins: Sequence[_Origin])
             unit = f" {bound.unit}" if bound.unit else ""
             raise fail(origins[i].url, origins[i].where,
                        f"{bound.what} {value} cannot be true (expected {bound.low:g} to {bound.high:g}{unit}); "
-                       "refusing the response")
+                       f"refusing {refusing}")
     for once in rules.once:
-        present = frame[once.column].notna()
+        present = frame[once.column].notna() & (frame["season"] >= once.since)
         dup = (frame.duplicated(subset=["season", "round", once.column], keep=False) & present).to_numpy()
         if dup.any():
             i = int(np.flatnonzero(dup)[0])
@@ -199,4 +218,4 @@ def check_plausible(table: str, frame: pd.DataFrame, origins: Sequence[_Origin])
             a, b = origins[i], origins[j]
             second = b.where if a.url == b.url else f"{b.url}: {b.where}"
             raise SourceError(f"{a.url}: {a.where} and {second} have the same {once.what} "
-                              f"({frame[once.column].iloc[i]}), which a race holds once; refusing the response")
+                              f"({frame[once.column].iloc[i]}), which a race holds once; refusing {refusing}")

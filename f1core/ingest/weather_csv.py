@@ -10,8 +10,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from f1core.ingest.csvfiles import CsvSource, CsvTable, as_bool, as_float, as_int, read_csv_strict
+from f1core.ingest.csvfiles import CsvSource, CsvTable, as_bool, as_float, as_int, line_origins, read_csv_strict
 from f1core.ingest.runs import IngestError, RunResult, ingestion_run
+from f1core.ingest.validate import check_plausible
 from f1core.store import Store
 
 FASTF1_COLUMNS = ["race_id", "fastf1_weather_available", "fastf1_air_temp_mean", "fastf1_track_temp_mean",
@@ -77,6 +78,9 @@ def read_weather(path: str | Path, progress: Callable[[str], None] | None = None
                 f"({', '.join(FASTF1_COLUMNS)}) or the Open-Meteo columns ({', '.join(OPENMETEO_COLUMNS)})"
             )
     frame = pd.concat([p[2] for p in parts], ignore_index=True)
+    # a race twice (in one file or two of the same source) or a value no race day has is refused
+    check_plausible("weather_observed", frame, [o for _, t, part in parts for o in line_origins(t, part)],
+                    refusing="the weather files")
     return frame, parts
 
 

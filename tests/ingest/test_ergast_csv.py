@@ -185,6 +185,62 @@ def test_a_repeated_result_key_names_both_lines(store, mini_copy):
                                        "driver_ref max_verstappen, position_order 1")
 
 
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+IMPOSSIBLE_ROWS = {
+    # (file, text, replaced by, what the error says)
+    "two winners": ("results.csv", "26002,1121,815,9,11,5,2,2,2,", "26002,1121,815,9,11,5,1,1,1,",
+                    "results.csv: line 2 (race 2024 R1, max_verstappen) and line 3 (race 2024 R1, perez) have the "
+                    "same classification order (1), which a race holds once; refusing the dump"),
+    "a place 0": ("results.csv", "26004,1121,844,6,16,2,4,4,4,", "26004,1121,844,6,16,2,4,4,0,",
+                  "results.csv: line 5 (race 2024 R1, leclerc): classification order 0 cannot be true "
+                  "(expected 1 to 50); refusing the dump"),
+    "grid slot 99": ("results.csv", "26008,1122,860,6,38,11,", "26008,1122,860,6,38,99,",
+                     "results.csv: line 9 (race 2024 R2, bearman): grid slot 99 cannot be true"),
+    "a driver twice in 2024": ("results.csv", "26003,1121,832,", "26003,1121,830,",
+                               "(race 2024 R1, max_verstappen) have the same driver (max_verstappen)"),
+    "an hour 25": ("races.csv", '"2024-03-02","15:00:00"', '"2024-03-02","25:00:00"',
+                   "races.csv line 2: column time: '25:00:00' is not a time of day like 14:00:00"),
+    "milliseconds past 32 bits": ("results.csv", ",5504742,", ",3000000000,",
+                                  "results.csv line 2: column milliseconds: '3000000000' is far too large"),
+}
+
+
+@pytest.mark.parametrize("case", IMPOSSIBLE_ROWS, ids=list(IMPOSSIBLE_ROWS))
+def test_a_row_that_cannot_be_true_is_refused_naming_its_file_and_line(store, mini_copy, case):
+    filename, old, new, message = IMPOSSIBLE_ROWS[case]
+    _edit(mini_copy / filename, old, new)
+    _assert_rejected(store, mini_copy, message)
+
+
+def test_shared_cars_before_1979_are_history_not_errors(store, mini_copy):
+    # 1955: two drivers shared a car and its place, and one of them also drove a second car
+    with (mini_copy / "races.csv").open("a") as fh:
+        fh.write("1200,1955,1,3,Argentine Grand Prix,1955-01-16,\\N,\\N" + ",\\N" * 10 + "\n")
+    with (mini_copy / "results.csv").open("a") as fh:
+        for rid, driver, place in ((27001, 830, 1), (27002, 815, 1), (27003, 830, 2)):
+            fh.write(f"{rid},1200,{driver},9,2,1,{place},{place},{place},4,96,\\N,\\N,\\N,\\N,\\N,\\N,1\n")
+    import_dump(store, mini_copy)
+    shared = store.read("SELECT driver_ref, position_order FROM results WHERE season = 1955 ORDER BY 2, 1")
+    assert shared.values.tolist() == [["max_verstappen", 1], ["perez", 1], ["max_verstappen", 2]]
+
+
+def test_a_lap_no_car_can_run_is_left_out_and_said(store, mini_copy):
+    # the real dump holds one: 1995 Japanese GP, Blundell, 16:42.640
+    _edit(mini_copy / "qualifying.csv", "10002,1121,844,6,16,2,1:30.243,", "10002,1121,844,6,16,2,16:42.640,")
+    run = import_dump(store, mini_copy)
+    row = store.read("SELECT position, q1, q1_s, q2_s FROM qualifying WHERE driver_ref = 'leclerc' AND round = 1")
+    assert row["position"].iloc[0] == 2 and row["q2_s"].iloc[0] == pytest.approx(89.165)
+    assert pd.isna(row["q1_s"].iloc[0])  # its gap to pole would be 11 times the field's
+    said = store.read("SELECT message FROM ingestion_runs WHERE run_id = ?", [run.run_id])["message"].iloc[0]
+    assert "qualifying.csv line 3 (race 2024 R1, leclerc): Q1 lap '16:42.640' cannot be true" in said
+    assert "left out" in said
+
+
 def test_a_zip_member_too_large_for_a_table_is_refused_before_it_is_read(store, tmp_path):
     archive = tmp_path / "dump.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -238,6 +294,36 @@ def test_weather_for_unknown_race_is_rejected(store, tmp_path):
     before = snapshot_of(store)
     with pytest.raises(IngestError, match=r"om.csv line 4: race 2031 round 1 is not in the store"):
         import_weather(store, bad)
+    assert snapshot_of(store) == before
+
+
+IMPOSSIBLE_WEATHER = {
+    "a race twice": ("openmeteo_race_weather.csv", None, "2024,1,bahrain,2024-03-02,0.0,22.1,15.3,25.2,0.0,False\n",
+                     "openmeteo_race_weather.csv: line 2 (race 2024 R1) and line 4 (race 2024 R1) have the same "
+                     "weather source (openmeteo), which a race holds once; refusing the weather files"),
+    "Kelvin": ("openmeteo_race_weather.csv", ",28.0,21.0,", ",301.2,294.2,",
+               "openmeteo_race_weather.csv: line 3 (race 2024 R2): highest air temperature 301.2 °C cannot be true "
+               "(expected -30 to 60 °C)"),
+    "humidity per mille": ("fastf1_race_weather.csv", ",46.0,1016.8,", ",460.0,1016.8,",
+                           "fastf1_race_weather.csv: line 2 (race 2024 R1): humidity 460 % cannot be true"),
+}
+
+
+@pytest.mark.parametrize("case", IMPOSSIBLE_WEATHER, ids=list(IMPOSSIBLE_WEATHER))
+def test_weather_that_cannot_be_true_is_refused_naming_its_line(store, tmp_path, case):
+    filename, old, new, message = IMPOSSIBLE_WEATHER[case]
+    import_dump(store, MINI)
+    folder = tmp_path / "w"
+    shutil.copytree(MINI_WEATHER, folder)
+    if old is None:
+        with (folder / filename).open("a") as fh:
+            fh.write(new)
+    else:
+        _edit(folder / filename, old, new)
+    before = snapshot_of(store)
+    with pytest.raises(IngestError) as err:
+        import_weather(store, folder)
+    assert message in str(err.value)
     assert snapshot_of(store) == before
 
 

@@ -364,3 +364,17 @@ def test_a_loader_that_hangs_on_the_first_race(store, tmp_path):
     assert result.total_added == 0
     assert result.message == "FastF1 unreachable, weather not fetched (3 races skipped: timed out)"
     assert bool(last_run(store)["ok"])
+
+
+def test_a_race_whose_weather_cannot_be_true_is_skipped_and_said(store, tmp_path, caplog):
+    def loader(season, round_):
+        samples = weather_samples()
+        if round_ == 3:
+            samples["Humidity"] *= 10  # per mille: 415 %
+        return samples
+
+    result = import_session_weather(store, tmp_path, TODAY, loader=loader)
+    assert sorted(fastf1_rows(store)["round"]) == [2, 4]
+    assert result.rows_added == {"weather_observed": 2}
+    assert "1 race skipped: values that cannot be true" in last_run(store)["message"]
+    assert "FastF1 2025 R3: session means: humidity 415 % cannot be true" in caplog.text
