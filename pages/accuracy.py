@@ -387,8 +387,15 @@ def draw_track_record() -> None:
                 "first scores appear after the next race.", icon=":material/lock_clock:")
     elif record is not None:
         scored = record[record["predictor"] == "model"]
-        st.markdown(f"**{plural(len(scored), 'race')} predicted live** and scored after "
-                    "the race, with the backtest's baselines on the same races and mode.")
+        compared = reports.compared_sessions(record)
+        n_compared = int((compared["predictor"] == "model").sum())
+        sessions = scored["session"].value_counts()
+        said = " and ".join(plural(int(sessions[s]), s) for s in ("race", "sprint") if s in sessions)
+        alone = len(scored) - n_compared
+        st.markdown(f"**{said} predicted live** and scored after the session. The summary compares the "
+                    f"{plural(n_compared, 'race')} the backtest's baselines were scored on too, in the same mode"
+                    + (f"; {plural(alone, 'other session')} (sprints, races the backtest has not reached) "
+                       f"{'is' if alone == 1 else 'are'} in the list below only." if alone else "."))
         rs = reports.record_summary(record)
         rs = rs.assign(cell=[METRICS[m].with_interval(v, lo, hi)
                              for m, v, lo, hi in zip(rs["metric"], rs["value"], rs["lo"], rs["hi"])])
@@ -400,7 +407,7 @@ def draw_track_record() -> None:
         show_table(wide.reset_index(drop=True), "live_track_record_summary.csv", height="content")
         per = record.assign(predictor=record["predictor"].map(lambda p: PREDICTOR_LABEL.get(p, p)))
         show_table(per, "live_track_record.csv",
-                   columns=["date", "race", "mode", "predictor", "model_version", "winner_top1", "winner_logloss",
+                   columns=["date", "race", "session", "mode", "predictor", "model_version", "winner_top1", "winner_logloss",
                             "spearman", "position_mae"],
                    column_config={"date": st.column_config.DateColumn(format="D MMM YYYY"),
                                   "model_version": "model",

@@ -292,25 +292,43 @@ def stage1_by_season(stage1: pd.DataFrame, baseline: pd.DataFrame | None = None)
 
 # -- live track record -----------------------------------------------------------------------------
 
+RECORD_KEYS = ["season", "round", "session", "mode"]  # one scored session of the track record
+
+
 def track_record_with_baselines(record: pd.DataFrame, per_race: pd.DataFrame) -> pd.DataFrame:
     """The live track record (frozen predictions scored after the race) with, for each race, the
-    backtest's baselines scored in the same mode on the same race: one row per race and
-    predictor ('model' is the frozen prediction): season, round, race, date, mode, predictor,
-    model_version and the metrics."""
+    backtest's baselines scored in the same mode on the same race: one row per session and
+    predictor ('model' is the frozen prediction): season, round, race, date, session, mode,
+    predictor, model_version and the metrics. Sprints and races the backtest has not reached have
+    the model's row only."""
     if record.empty:
         return record
     model = record.assign(predictor="model")
     base = per_race[per_race["predictor"] != "model"].drop(columns=["run_id", "race_name", "date"], errors="ignore")
-    base = base.merge(record[["season", "round", "race", "date", "mode", "model_version"]],
-                      on=["season", "round", "mode"], how="inner")
+    races = record[record["session"] == "race"]
+    base = base.merge(races[[*RECORD_KEYS, "race", "date", "model_version"]], on=["season", "round", "mode"],
+                      how="inner")
     out = pd.concat([model, base], ignore_index=True)
     return out.sort_values(["date", "predictor"], ascending=[False, True]).reset_index(drop=True)
 
 
+def compared_sessions(record: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the sessions every predictor of `record` was scored on: means over different
+    sessions (the model's sprints beside the baselines' races) would compare nothing."""
+    if record.empty:
+        return record
+    keyed = record.set_index(RECORD_KEYS)
+    shared = None
+    for _, g in keyed.groupby("predictor"):
+        shared = g.index if shared is None else shared.intersection(g.index)
+    return keyed[keyed.index.isin(shared)].reset_index()
+
+
 def record_summary(record: pd.DataFrame) -> pd.DataFrame:
-    """Mean of each metric per predictor over the races of the track record every predictor has,
-    with 90% bootstrap intervals: predictor, metric, value, lo, hi, races."""
+    """Mean of each metric per predictor over the sessions of the track record every predictor has
+    (`compared_sessions`), with 90% bootstrap intervals: predictor, metric, value, lo, hi, races."""
     rows = []
+    record = compared_sessions(record)
     if record.empty:
         return pd.DataFrame(columns=["predictor", "metric", "value", "lo", "hi", "races"])
     for predictor in ordered_predictors(record["predictor"]):

@@ -122,3 +122,32 @@ def test_the_championship_checkpoints_stand_beside_the_leaders_share(with_model)
     assert list(table.columns) == ["metric", "Model", "Leader's share baseline"]
     assert "Title favourite became champion" in set(table["metric"])
     assert "3 checkpoints" in texts(at.caption)
+
+
+def test_the_live_track_record_compares_only_the_sessions_every_predictor_has(with_model, ergast_dir):
+    """Miami 2026 frozen before its weekend (race and sprint), then its results arrive: the sprint
+    is listed, but the summary compares the race alone, which the backtest's baselines also have."""
+    import datetime as dt
+
+    from f1core.engine.service import Engine
+    from f1core.ingest.ergast_csv import import_dump
+    from tests.conftest import forget_outcomes
+    from tests.engine.conftest import FAST
+    from tests.pages.conftest import models_dir
+
+    store = Store(with_model)
+    forget_outcomes(store, "season = 2026 AND round = 4")
+    engine = Engine(store, models_dir(), FAST, today=dt.date(2026, 4, 27))
+    assert engine.lifecycle.freeze_predictions(dt.datetime(2026, 4, 28, 9, 0, tzinfo=dt.timezone.utc))
+    import_dump(store, ergast_dir)
+    store.close()
+
+    at = open_tab(run_page("accuracy.py", timeout=180), key="accuracy_tab", label="Live track record")
+    assert not at.exception and not at.error
+    said = texts(at.markdown)
+    assert "1 race and 1 sprint predicted live" in said
+    assert "compares the 1 race the backtest's baselines were scored on too" in said
+    assert "1 other session (sprints, races the backtest has not reached) is in the list below only" in said
+    summary, listed = frames(at)[-2:]
+    assert list(summary.columns) == ["metric", "Model", "Form baseline"]
+    assert sorted(listed["session"]) == ["race", "race", "sprint"]  # the model's two sessions, the form's race

@@ -190,15 +190,18 @@ def test_stage1_by_season_with_the_last_race_baseline(backtest):
 def test_track_record_gets_the_baselines_of_the_same_races(backtest):
     _, _, per_race, _, _ = backtest
     # a record shaped like Engine.track_record(): the backtest's model rows stand in for frozen predictions
-    model = per_race[(per_race["mode"] == POST) & (per_race["predictor"] == "model")].head(2)
+    model = per_race[(per_race["mode"] == POST) & (per_race["predictor"] == "model")].head(3)
     record = model.drop(columns=["run_id", "predictor", "race_name"]).assign(
-        race=model["race_name"], model_version="v0001", logged_at=pd.Timestamp("2026-01-01"))
-    both = reports.track_record_with_baselines(record, per_race)
-    assert sorted(both["predictor"].value_counts().to_dict().items()) == [("form", 2), ("grid", 2), ("model", 2)]
-    summary = reports.record_summary(both)
-    spearman = summary[(summary["predictor"] == "grid") & (summary["metric"] == "spearman")].iloc[0]
-    grid = per_race[(per_race["mode"] == POST) & (per_race["predictor"] == "grid")].head(2)
-    assert spearman["value"] == pytest.approx(grid["spearman"].mean()) and spearman["races"] == 2
+        race=model["race_name"], session="race", model_version="v0001", logged_at=pd.Timestamp("2026-01-01"))
+    # the third race's sprint, frozen and scored too, and a perfect one: the baselines have no sprints
+    sprint = record.iloc[[2]].assign(session="sprint", mode="sprint", winner_logloss=0.0, spearman=1.0)
+    both = reports.track_record_with_baselines(pd.concat([record, sprint], ignore_index=True), per_race)
+    assert sorted(both["predictor"].value_counts().to_dict().items()) == [("form", 3), ("grid", 3), ("model", 4)]
+    summary = reports.record_summary(both).set_index(["predictor", "metric"])
+    for predictor in ("model", "grid"):
+        rows = per_race[(per_race["mode"] == POST) & (per_race["predictor"] == predictor)].head(3)
+        assert summary.loc[(predictor, "spearman"), "value"] == pytest.approx(rows["spearman"].mean())
+        assert summary.loc[(predictor, "spearman"), "races"] == 3
     assert reports.track_record_with_baselines(pd.DataFrame(), per_race).empty
     assert reports.record_summary(pd.DataFrame()).empty
 
