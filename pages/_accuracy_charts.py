@@ -28,11 +28,10 @@ def season_chart(data: pd.DataFrame, metric: str) -> go.Figure:
             marker_color=COLORS.get(predictor, "#9AA0A6"),
             error_y=dict(type="data", symmetric=False, array=(d["hi"] - d["value"]) * scale,
                          arrayminus=(d["value"] - d["lo"]) * scale, thickness=1.5, width=4),
-            customdata=np.c_[d["lo"] * scale, d["hi"] * scale, d["races"]],
+            customdata=np.c_[[info.interval(lo, hi) for lo, hi in zip(d["lo"], d["hi"])], d["races"]],
             hovertemplate=(f"<b>{PREDICTOR_LABEL.get(predictor, predictor)}</b> %{{x}}: "
                            f"%{{y:.{0 if scale == 100 else 3}f}}"
-                           + ("%" if scale == 100 else "") + " (90%: %{customdata[0]:.3g} to %{customdata[1]:.3g}) · "
-                           "%{customdata[2]} races<extra></extra>"),
+                           + ("%" if scale == 100 else "") + " (%{customdata[0]}) · %{customdata[1]} races<extra></extra>"),
         ))
     fig.update_layout(barmode="group", bargap=0.25)
     fig.update_xaxes(type="category", title=None)

@@ -20,6 +20,7 @@ from f1core.views.terms import (
     MODES,
     PREDICTOR_LABEL,
     PREDICTOR_NOTE,
+    TOO_FEW,
     TOO_SMALL,
     ordered_predictors,
 )
@@ -169,10 +170,10 @@ def metric_card(column, metric: str, values: dict[str, dict], baseline: str, ver
         delta_color=("normal" if info.higher_is_better else "inverse") if decided else "off",
         delta_description=(f"vs {baseline} {info.format(base.get(metric))}"
                            # a card has room for a word: the table below says "too close to call"
-                           + ("" if decided else " · " + {"identical": "identical", TOO_SMALL: "too few races"}.get(
+                           + ("" if decided else " · " + {"identical": "identical", TOO_SMALL: "too few races", TOO_FEW: "too few races"}.get(
                                verdict, "unclear")))
         if delta else None,
-        help=f"{info.meaning.capitalize()}. 90% interval: {info.with_interval(value, lo, hi)}. The difference is "
+        help=f"{info.meaning.capitalize()}. Model {info.format(value)}; {info.interval(lo, hi)}. The difference is "
              "coloured only when the race-by-race comparison puts it beyond luck; \"unclear\" when it is too close "
              "to call.",
         border=True)
@@ -232,6 +233,9 @@ with st.expander("What these numbers mean", icon=":material/help:"):
         f"{summary.get('from_season')} on was predicted by a model trained only on races run before it; the "
         f"model was retrained every {summary.get('retrain_every', '?')} races, as it would have been live. "
         "No figure here comes from a race the model had seen.\n\n"
+        "**Weather.** Each race is predicted with the weather it actually had (FastF1's session record or "
+        "Open-Meteo's observed day), not the forecast a fan would have seen before it: the archive keeps no "
+        "forecasts. Live predictions use the forecast. The Rain tab shows what the observed rain is worth.\n\n"
         "**Baselines**, scored the same way on the same races:\n"
         f"- **Grid**: {PREDICTOR_NOTE['grid']}.\n"
         f"- **Form**: {PREDICTOR_NOTE['form']}.\n\n"
@@ -351,8 +355,8 @@ def draw_qualifying() -> None:
             col.metric(info.label, info.format(value["value"]), delta=delta,
                        delta_color="normal" if info.higher_is_better else "inverse",
                        delta_description=f"vs last race {info.format(base['value'])}" if delta else None,
-                       help=f"{info.meaning.capitalize()}. 90% interval: {info.format(value['lo'])} to "
-                            f"{info.format(value['hi'])}, over {int(value['races'])} sessions.",
+                       help=f"{info.meaning.capitalize()}. {info.interval(value['lo'], value['hi'])}, over "
+                            f"{plural(int(value['races']), 'session')}.",
                        border=True)
         cells = s1.assign(cell=[METRICS[m].with_interval(v, lo, hi)
                                 for m, v, lo, hi in zip(s1["metric"], s1["value"], s1["lo"], s1["hi"])])

@@ -16,7 +16,16 @@ from f1core.engine.reference import reference_times
 from f1core.engine.registry import ARTIFACT, Registry
 from f1core.engine.training import POST
 from f1core.store import Store
-from f1core.views.terms import METRICS, MODE_LABEL, PREDICTOR_LABEL, TOO_SMALL, no_width, ordered_predictors
+from f1core.views.terms import (
+    METRICS,
+    MIN_RACES_TO_TELL,
+    MODE_LABEL,
+    PREDICTOR_LABEL,
+    TOO_FEW,
+    TOO_SMALL,
+    no_width,
+    ordered_predictors,
+)
 
 LEVEL = 0.9  # every interval of the reports
 
@@ -49,12 +58,24 @@ def headline(summary: dict, mode: str) -> pd.DataFrame:
     return pd.DataFrame(rows).astype({"value": float, "lo": float, "hi": float})
 
 
+def _verdict(races: int, lo: float, hi: float, higher_is_better: bool, better: str, worse: str) -> str:
+    """What a paired difference's 90% interval over `races` says: `better` or `worse` when it
+    leaves out zero, otherwise why it cannot tell."""
+    if races and no_width(lo, hi):
+        return TOO_SMALL
+    if races < MIN_RACES_TO_TELL and races:
+        return TOO_FEW
+    if races == 0 or lo <= 0 <= hi:
+        return "too close to call"
+    return better if (lo > 0) == higher_is_better else worse
+
+
 def paired_differences(per_race: pd.DataFrame, mode: str) -> pd.DataFrame:
     """Model minus each baseline, race by race (same races), with a 90% bootstrap interval of the
     mean difference: metric, baseline, difference, lo, hi, races, verdict ('model better',
-    'baseline better', 'too close to call', 'identical' when they never differ, or 'sample too
+    'baseline better', 'too close to call', 'identical' when they never differ, 'sample too
     small for an interval' when the interval has no width otherwise: one race, or races that all
-    differ alike)."""
+    differ alike, or 'too few races to tell' under `MIN_RACES_TO_TELL`)."""
     g = per_race[per_race["mode"] == mode]
     rows = []
     if g.empty:
@@ -67,17 +88,8 @@ def paired_differences(per_race: pd.DataFrame, mode: str) -> pd.DataFrame:
         for metric in RACE_METRICS:
             diff = (wide[(metric, "model")] - wide[(metric, baseline)]).dropna().to_numpy()
             mean, lo, hi, n = _mean_ci(diff)
-            better = METRICS[metric].higher_is_better
-            if n and lo == hi == 0:
-                verdict = "identical"
-            elif n and no_width(lo, hi):
-                verdict = TOO_SMALL
-            elif n == 0 or lo <= 0 <= hi:
-                verdict = "too close to call"
-            elif (lo > 0) == better:
-                verdict = "model better"
-            else:
-                verdict = "baseline better"
+            verdict = "identical" if n and lo == hi == 0 else _verdict(
+                n, lo, hi, METRICS[metric].higher_is_better, "model better", "baseline better")
             rows.append({"metric": metric, "baseline": baseline, "difference": mean, "lo": lo, "hi": hi,
                          "races": n, "verdict": verdict})
     return pd.DataFrame(rows)
@@ -119,14 +131,8 @@ def rain_check(summary: dict) -> pd.DataFrame | None:
         row = {"predictions": MODE_LABEL.get(mode, mode), "wet races": races}
         if races:
             lo, hi = check["difference_ci"]
-            if races < 2 or no_width(lo, hi):
-                verdict = TOO_SMALL
-            elif hi < 0:
-                verdict = "the rain helps"
-            elif lo > 0:
-                verdict = "the rain hurts"
-            else:
-                verdict = "too close to call"
+            # the difference is a log loss, with the rain minus as if dry: below zero the rain helps
+            verdict = _verdict(races, lo, hi, False, "the rain helps", "the rain hurts")
             row |= {"log loss with rain": info.format(check["logloss_observed"]),
                     "log loss as if dry": info.format(check["logloss_dry"]),
                     "difference (90%)": info.difference_with_interval(check["difference"], lo, hi),

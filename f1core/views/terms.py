@@ -12,6 +12,10 @@ from f1core.engine.backtest import RACE_METRICS, STAGE1_METRICS
 from f1core.engine.training import POST, PRE
 
 TOO_SMALL = "sample too small for an interval"
+TOO_FEW = "too few races to tell"
+# A bootstrap over four races has 35 distinct resamples, over three 10: its 90% interval can leave
+# out zero by the luck of one race, so no comparison of fewer races is called either way.
+MIN_RACES_TO_TELL = 5
 
 
 def no_width(lo: float | None, hi: float | None) -> bool:
@@ -47,6 +51,10 @@ class MetricInfo:
         if no_width(lo, hi):
             return f"{self.format(value)} ({TOO_SMALL})"
         return f"{self.format(value)} ({self.format(lo)}–{self.format(hi)})"
+
+    def interval(self, lo: float | None, hi: float | None) -> str:
+        """'90% interval: 55% to 71%', or the sample too small when the interval has no width."""
+        return TOO_SMALL if no_width(lo, hi) else f"90% interval: {self.format(lo)} to {self.format(hi)}"
 
     def difference_with_interval(self, value: float, lo: float | None, hi: float | None) -> str:
         """'+8 pts (+2 pts to +14 pts)', or the sample too small when the interval has no width."""

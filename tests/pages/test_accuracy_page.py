@@ -21,15 +21,16 @@ def test_headline_metrics_stand_beside_the_baselines(with_model):
     assert {"Winner picked", "Winner in top 3 picks", "Winner log loss", "Finishing-order Spearman"} <= set(cards)
     assert all("vs grid" in (m.proto.delta_description or "") for m in list(cards.values())[:4])
     # four races decide nothing: no card is coloured as if the model were better or worse
-    undecided = [m for m in list(cards.values())[:4] if "unclear" in (m.proto.delta_description or "")
+    undecided = [m for m in list(cards.values())[:4] if "too few races" in (m.proto.delta_description or "")
                  or "identical" in (m.proto.delta_description or "")]
-    assert undecided and all(m.proto.color == 2 for m in undecided)  # MetricColor GRAY
+    assert len(undecided) == 4 and all(m.proto.color == 2 for m in undecided)  # MetricColor GRAY
     headline = frames(at)[0]
     assert {"Model", "Grid baseline", "Form baseline", "vs grid", "vs form"} <= set(headline.columns)
     assert "Winner log loss ↓" in set(headline["metric"])
     assert frames(at)[1].equals(headline)  # the other baseline, in an expander
     assert "4 races of 2026" in texts(at.caption) and "UTC (server clock)" in texts(at.caption)
     assert "walk-forward" in texts(at.markdown).lower()  # the plain-words note
+    assert "predicted with the weather it actually had" in texts(at.markdown)  # not a forecast: said
     assert [t.label for t in at.tabs] == ["By season", "Over time", "Calibration", "Qualifying", "Rain", "Championship",
                                          "Live track record"]
     by_season = frames(at)[2]

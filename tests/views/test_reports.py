@@ -73,6 +73,8 @@ def test_paired_differences_compare_the_same_races(backtest):
             assert row.lo <= 0 <= row.hi
         elif row.verdict == "sample too small for an interval":
             assert row.lo == row.hi != 0
+        elif row.verdict == "too few races to tell":
+            assert row.races < 5 and row.lo != row.hi
         else:
             assert row.verdict == "identical" and row.lo == row.hi == 0
     # one race: its difference is no evidence either way, however large
@@ -80,6 +82,10 @@ def test_paired_differences_compare_the_same_races(backtest):
     one = reports.paired_differences(per_race.merge(first), POST)
     moved = one[one["difference"] != 0]
     assert len(moved) and (moved["verdict"] == "sample too small for an interval").all()
+    # four races (the fixture's backtest): an interval, but none called either way
+    assert diffs["races"].max() == 4
+    assert not diffs["verdict"].isin(["model better", "baseline better"]).any()
+    assert (diffs["verdict"] == "too few races to tell").any()
 
 
 def test_headline_table_is_one_row_per_metric_with_verdicts(backtest):
@@ -88,7 +94,7 @@ def test_headline_table_is_one_row_per_metric_with_verdicts(backtest):
     assert list(table["metric"]) == [METRICS[m].label for m in RACE_METRICS]
     for column in ("Model", "Grid baseline", "Form baseline", "vs grid", "vs form", "model − grid", "model − form"):
         assert column in table.columns
-    assert table["vs grid"].isin(["model better", "baseline better", "too close to call", "identical"]).all()
+    assert table["vs grid"].isin(["too few races to tell", "sample too small for an interval", "identical"]).all()
     model = latest["summary"]["modes"][POST]["model"]
     lo, hi = model["winner_top1_ci"]
     if lo == hi:  # four races, every one called or every one missed: no width is no certainty
@@ -283,7 +289,7 @@ def test_the_stored_rain_check_reads_as_a_table(backtest):
 
 @pytest.mark.parametrize("lo, hi, races, verdict", [
     (-0.20, -0.01, 19, "the rain helps"), (0.02, 0.30, 19, "the rain hurts"), (-0.04, 0.07, 19, "too close to call"),
-    (-0.05, -0.05, 1, "sample too small for an interval")])
+    (-0.05, -0.05, 1, "sample too small for an interval"), (-0.20, -0.01, 4, "too few races to tell")])
 def test_the_rain_check_verdict_reads_the_interval(lo, hi, races, verdict):
     check = {"races": races, "logloss_observed": 1.4, "logloss_dry": 1.38, "difference": (lo + hi) / 2,
              "difference_ci": [lo, hi], "dnf_observed": 0.14, "dnf_dry": 0.13, "dnf_actual": 0.128}
