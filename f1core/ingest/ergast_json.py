@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -203,6 +204,15 @@ class Known:
     races: dict[tuple[int, int], str]  # (season, round) -> circuit_ref
     dates: dict[tuple[int, int], dt.date]  # (season, round) -> race date
     counts: dict[str, dict[tuple[int, int], int]]  # results/qualifying/sprint_results -> rows per race
+    people: dict[tuple[dt.date, str], str] = field(default_factory=dict)  # `person(...)` -> driver_ref
+
+    def stored_as(self, driver: dict | None) -> str | None:
+        """The ref the store keeps a newly named driver under, when it is someone it knows: the API
+        renames an id now and then (a rookie's first id corrected), and rows under the new one
+        would make a second driver with no history."""
+        if driver is None or driver["driver_ref"] in self.drivers:
+            return None
+        return self.people.get(person(driver["dob"], driver["surname"]))
 
     @property
     def with_results(self) -> set[tuple[int, int]]:
@@ -230,7 +240,24 @@ class Known:
             races={(int(s), int(r)): c for s, r, c, _ in races},
             dates={(int(s), int(r)): d for s, r, _, d in races},
             counts={t: counts(t) for t in RESULT_KINDS},
+            people=_people(_rows(store, "SELECT driver_ref, dob, surname FROM drivers WHERE dob IS NOT NULL")),
         )
+
+
+def _people(drivers: list[tuple]) -> dict[tuple[dt.date, str], str]:
+    refs: dict[tuple[dt.date, str], set[str]] = {}
+    for ref, dob, surname in drivers:
+        refs.setdefault(person(dob, surname), set()).add(ref)
+    return {who: next(iter(r)) for who, r in refs.items() if len(r) == 1}  # never a guess between two
+
+
+def person(dob: dt.date | None, surname: str | None) -> tuple[dt.date, str] | None:
+    """Who a driver is, whatever the id: born on that day with that surname (accents and case
+    aside, as sources spell 'Pérez' and 'Perez'). No two drivers share both."""
+    if dob is None or not surname:
+        return None
+    plain = unicodedata.normalize("NFKD", surname).encode("ascii", "ignore").decode().casefold().strip()
+    return dob, plain
 
 
 def _rows(store: Store, sql: str) -> list[tuple]:
@@ -259,6 +286,11 @@ class Batch:
     seen: dict[str, list[dict]] = field(default_factory=lambda: {t: [] for t in RESULT_KINDS})
     # (kind, ref, what the response must give to introduce a new one, where it was seen)
     refs: list[tuple[str, str, str, _Origin]] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)  # the API's new driver id -> the store's
+
+    def notes(self) -> list[str]:
+        return [f"driver id {new!r} is {old!r} of the store (same birth date and surname); stored as {old!r}"
+                for new, old in self.renamed.items()]
 
     def add_schedule(self, season: int, pages: list[Page]) -> None:
         listed = self.schedule_keys.setdefault(season, set())
@@ -299,6 +331,9 @@ class Batch:
                     else:
                         row = _result_row(item, key, page.url, where)
                     row["driver_ref"], driver = _driver(item, page.url, where)
+                    if (stored := self.known.stored_as(driver)) is not None:
+                        self.renamed[row["driver_ref"]] = stored
+                        row["driver_ref"], driver = stored, None
                     row["constructor_ref"], constructor = _constructor(item, page.url, where)
                     row["_origin"] = _Origin(page.url, where)
                     parsed.append((row, driver, constructor))

@@ -264,6 +264,7 @@ def import_new_races(store: Store, client: JolpicaClient, today: dt.date, progre
                              n_run, say)
 
         frames = batch.frames()
+        run.notes += batch.notes()
         say("writing to the store")
         with run.transaction() as cur:
             for key in sorted(to_delete | stale):
@@ -344,6 +345,7 @@ def bootstrap_from_api(
         for s in set(seasons) - set(batch.seasons):
             batch.seasons[s] = {"season": s, "url": None}
         frames = batch.frames()
+        run.notes += batch.notes()
         say("writing to the store")
         with run.transaction() as cur:
             run.add(Store.upsert(cur, frames))

@@ -597,3 +597,22 @@ def test_canada_2026_lands_on_the_real_snapshot_and_nothing_else_changes(api, sn
 
     again = import_new_races(store, client_for(fake), dt.date(2026, 5, 26))
     assert again.total_added == 0 and store_fingerprint(store) == after
+
+
+def test_a_driver_id_the_api_renamed_stays_the_stores_driver(api, jolpica, store):
+    # the API now calls Verstappen 'verstappen': same person (birth date and surname), new id
+    for kind, list_key in (("results", "Results"), ("qualifying", "QualifyingResults")):
+        for row in jolpica.race(kind, 2025, 3)[list_key]:
+            if row["Driver"]["driverId"] == "max_verstappen":
+                row["Driver"] = {**row["Driver"], "driverId": "verstappen", "familyName": "VERSTAPPEN"}
+            # a new id with a surname the store knows, born on another day, is someone else
+            if row["Driver"]["driverId"] == "norris":
+                row["Driver"] = {**row["Driver"], "driverId": "norris_jr", "dateOfBirth": "2009-01-02"}
+    run = import_new_races(store, client_for(jolpica), AFTER_R3)
+    assert store.scalar("SELECT count(*) FROM drivers WHERE driver_ref = 'verstappen'") == 0
+    assert store.rows("SELECT DISTINCT driver_ref FROM results WHERE round = 3 AND position = 1") == [("max_verstappen",)]
+    assert store.scalar("SELECT count(*) FROM qualifying WHERE round = 3 AND driver_ref = 'max_verstappen'") == 1
+    said = "driver id 'verstappen' is 'max_verstappen' of the store (same birth date and surname)"
+    assert said in run.summary() and said in last_run(store)["message"]
+    assert store.rows("SELECT driver_ref FROM results WHERE round = 3 AND driver_ref LIKE 'norris%'") == [("norris_jr",)]
+    assert "norris_jr" not in run.summary()
