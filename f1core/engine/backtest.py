@@ -172,6 +172,21 @@ class BacktestResult:
         return out
 
 
+def entrants(rows: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """The cars of a run race that a prediction made when `mode` is served would have covered, so
+    the backtest scores what a live prediction is scored on: before qualifying every car entered;
+    after it every car that qualified, those that then did not start included, from their
+    qualifying place (the sources give such a car grid 0, which reads as a pit-lane start)."""
+    did_not_start = ~rows["started"]
+    if mode == POST:
+        did_not_start &= (rows["position_text"] == "W") & rows["quali_position"].notna()
+        rows = rows.copy()
+        slot = did_not_start & (rows["pit_lane_start"] == 1)
+        rows.loc[slot, "grid"] = rows.loc[slot, "quali_position"]
+        rows.loc[slot, "pit_lane_start"] = 0.0
+    return rows[rows["started"] | did_not_start]
+
+
 def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, config: TrainingConfig,
                  stage1: pd.DataFrame, modes: tuple[str, ...] = MODES,
                  progress: Progress | None = None, last_n_races: int | None = None) -> BacktestResult:
@@ -210,11 +225,11 @@ def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, c
             if known is not None:
                 scores_seen[mode] = pd.concat([scores_seen[mode], known[~known.index.isin(scores_seen[mode].index)]])
             for race in block:
-                rows = view[(view["race_idx"] == race) & view["started"]]
+                rows = entrants(view[view["race_idx"] == race], mode)
                 if rows.empty:
                     continue
                 # the booster's score of a race it has not seen: calibration material for later blocks
-                scored = rows[rows["grid"].notna()]
+                scored = rows[rows["started"] & rows["grid"].notna()]
                 scores_seen[mode] = pd.concat([scores_seen[mode], pd.Series(model.raw_strengths(scored),
                                                                             index=scored.index)])
                 season, rnd = int(rows["season"].iloc[0]), int(rows["round"].iloc[0])

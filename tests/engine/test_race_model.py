@@ -141,3 +141,37 @@ def test_walk_forward_carries_stage1_and_outcomes_and_checks_rain(trained_engine
     assert summary["rain"][POST] == check and set(summary["rain"]) == {POST, PRE}
     shown = rain_check(summary)
     assert list(shown["wet races"]) == [summary["rain"][m]["races"] for m in summary["rain"]]
+
+
+def test_the_backtest_scores_the_cars_a_live_prediction_covered(trained_engine):
+    """2026 R2: Piastri and Norris qualified 5th and 6th and did not start. A prediction made
+    before the race had them, so the backtest scores them too, in both modes, as not classified."""
+    frame = trained_engine.frame()
+    stage1 = trained_engine.lifecycle.stage1_history(frame, trained_engine.config)
+    result = walk_forward(frame, 2026, 2026, FAST, stage1, last_n_races=3)
+    china = result.predictions[(result.predictions["round"] == 2) & (result.predictions["predictor"] == "model")]
+    entered = frame[(frame["season"] == 2026) & (frame["round"] == 2)]
+    for mode in (PRE, POST):
+        field = china[china["mode"] == mode].set_index("driver_ref")
+        assert len(field) == len(entered)
+        # scored behind every car that started, as the result lists them
+        assert field.loc[["piastri", "norris"], "position_order"].min() > entered[entered["started"]]["position_order"].max()
+        assert abs(field["p_win"].sum() - 1) < 1e-6
+    post = china[china["mode"] == POST].set_index("driver_ref")
+    assert post.loc["piastri", "grid"] == 5 and post.loc["norris", "grid"] == 6
+
+
+def test_a_car_withdrawn_after_qualifying_starts_from_its_qualifying_place():
+    import pandas as pd
+
+    from f1core.engine.backtest import entrants
+
+    rows = pd.DataFrame({
+        "driver_ref": ["a", "b", "c", "d"], "has_result": True, "started": [True, True, False, False],
+        "position_text": ["1", "R", "W", "W"], "quali_position": [2.0, 1.0, 3.0, None],
+        "grid": [2.0, 1.0, 4.0, 4.0], "pit_lane_start": [0.0, 0.0, 1.0, 1.0]})  # grid 0 read as the back
+    after = entrants(rows, POST).set_index("driver_ref")
+    assert list(after.index) == ["a", "b", "c"]  # d withdrew before qualifying: never on a grid
+    assert after.loc["c", "grid"] == 3 and after.loc["c", "pit_lane_start"] == 0
+    assert list(entrants(rows, PRE)["driver_ref"]) == ["a", "b", "c", "d"]  # all four were entered
+    assert rows.loc[2, "grid"] == 4  # the frame itself is left as the sources say
