@@ -76,6 +76,14 @@ class RateLimiter:
             time.sleep(delay)
 
 
+class _RateLimited(Exception):
+    """The server asked to be left alone (Retry-After) for longer than the request may still take."""
+
+    def __init__(self, asked: str, wait: float):
+        super().__init__(asked, wait)
+        self.asked, self.wait = asked, wait
+
+
 class _DeadlinePassed(Exception):
     """Raised inside urllib3 when connecting or waiting to retry would pass the request's deadline.
     Deliberately neither an OSError nor a urllib3 error, so urllib3 does not retry it."""
@@ -255,9 +263,11 @@ class _LimitedRetry(Retry):
     def sleep(self, response: Any = None) -> None:
         deadline = _active_deadline()
         if deadline is not None:
-            wait = self.get_retry_after(response) if self.respect_retry_after_header and response else None
-            wait = wait or self.get_backoff_time()
+            asked = self.get_retry_after(response) if self.respect_retry_after_header and response else None
+            wait = asked or self.get_backoff_time()
             if wait >= deadline.remaining():
+                if asked:
+                    raise _RateLimited(response.headers.get("Retry-After", f"{asked:g}"), wait)
                 raise _DeadlinePassed(f"waiting {wait:g} s to retry would pass the deadline")
         super().sleep(response)
         if self.limiter is not None:
@@ -354,6 +364,12 @@ def get_body(
     try:
         try:
             response = session.get(url, params=params, timeout=timeout, stream=True)
+        except _RateLimited as exc:
+            asked = exc.asked.strip()
+            raise SourceError(
+                f"{where}: rate limited: the server asks to wait {asked + ' s' if asked.isdigit() else 'until ' + asked} "
+                f"before asking again (Retry-After), longer than this request may take (its deadline is "
+                f"{deadline.seconds:g} s); not fetched now, the next refresh asks again") from None
         except _DeadlinePassed as exc:
             raise _too_slow(where, deadline, str(exc)) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
