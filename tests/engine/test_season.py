@@ -59,6 +59,30 @@ def test_the_2014_finale_counts_double_in_the_title_fight(trained_engine):
     assert rosberg > 0.05 and rosberg > 2 * usual.drivers.set_index("driver_ref")["p_title"]["rosberg"]
 
 
+def test_the_fastest_lap_point_scores_only_inside_the_top_ten(trained_engine):
+    """2021's last race: 101 points for the top ten and one for the fastest lap, when its driver
+    finishes in the top ten. In an even field the fastest lap is as often set further back and
+    nobody scores it; with two cars far ahead, it is nearly always theirs."""
+    store = trained_engine.store
+    drivers, teams = S.standings_after(store, 2021, 21)
+    field = store.read("SELECT driver_ref, constructor_ref FROM results WHERE season = 2021 AND round = 22 "
+                       "ORDER BY driver_ref")
+    race = store.read("SELECT round, name, date FROM races WHERE season = 2021 AND round = 22").iloc[0]
+    points = S.points_system(store, 2021, 21)
+    assert points.fastest_lap == 1
+
+    def points_scored(strength: np.ndarray) -> float:
+        weekend = S.Weekend(2021, 22, race["name"], race["date"], False, field["driver_ref"].to_numpy(),
+                            field["constructor_ref"].to_numpy(), strength, np.zeros(len(field)), "pre-qualifying")
+        o = S.simulate_season(2021, 21, [weekend], drivers, teams, points, "test", n_sims=SIMS)
+        return float(o.drivers["points_expected"].sum() - o.drivers["points_now"].sum())
+
+    even = points_scored(np.zeros(len(field)))
+    assert 101 + 0.35 < even < 101 + 0.65  # 10 of the 20 cars can score it
+    ahead = points_scored(field["driver_ref"].map({"hamilton": 6.0, "max_verstappen": 6.0}).fillna(0.0).to_numpy())
+    assert ahead > 101 + 0.95
+
+
 def test_standings_from_results_match_the_official_tables(trained_engine):
     store = trained_engine.store
     for season, rnd in [(2026, 4), (2025, 24), (2021, 10)]:
