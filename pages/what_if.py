@@ -230,6 +230,16 @@ except Exception as exc:
     st.stop()
 race = races[race_key]
 
+# weather defaults: the race's own conditions, else what is typical at this circuit. A slider at
+# its default is no override, whether it got there by hand or from a link.
+known = baseline.conditions
+typical = cached_frame_query(typical_conditions, race.circuit_ref)
+defaults = {name: round(float(known[name] if known.get(name) is not None else typical[name]),
+                        2 if name == "rain" else 1) for name in WEATHER}
+state[P + "defaults"] = defaults
+state[P + "weather"] = {name: value for name, value in state.get(P + "weather", {}).items()
+                        if abs(value - defaults[name]) >= 1e-9}
+
 field = list(baseline.table.sort_values("grid")["driver_ref"])
 codes = dict(zip(baseline.table["driver_ref"], baseline.table["code"]))
 state[P + "codes"] = codes
@@ -267,12 +277,6 @@ elif baseline.has_results:
 else:
     st.caption(MODE_NOTE[baseline.mode])
 
-# weather defaults: the race's own conditions, else what is typical at this circuit
-known = baseline.conditions
-typical = cached_frame_query(typical_conditions, race.circuit_ref)
-defaults = {name: round(float(known[name] if known.get(name) is not None else typical[name]),
-                        2 if name == "rain" else 1) for name in WEATHER}
-state[P + "defaults"] = defaults
 overrides = state.get(P + "weather", {})
 
 weather_col, grid_col = st.columns([2, 3], gap="large")
