@@ -58,6 +58,8 @@ def cmd_ingest(args: argparse.Namespace, runtime) -> int:
     if args.snapshot:
         run = import_dump(store, args.snapshot, _say)
         _say(f"snapshot: {run.total_added:,} rows added")
+        for note in run.notes:
+            _say(f"snapshot: {note}")
     if args.weather:
         run = import_weather(store, args.weather, _say)
         _say(f"weather: {run.total_added:,} rows added")
