@@ -391,24 +391,29 @@ def draw_track_record() -> None:
                 "first scores appear after the next race.", icon=":material/lock_clock:")
     elif record is not None:
         scored = record[record["predictor"] == "model"]
-        compared = reports.compared_sessions(record)
-        n_compared = int((compared["predictor"] == "model").sum())
+        n_compared = int((reports.compared_sessions(record)["predictor"] == "model").sum())
         sessions = scored["session"].value_counts()
         said = " and ".join(plural(int(sessions[s]), s) for s in ("race", "sprint") if s in sessions)
         alone = len(scored) - n_compared
-        st.markdown(f"**{said} predicted live** and scored after the session. The summary compares the "
-                    f"{plural(n_compared, 'race')} the backtest's baselines were scored on too, in the same mode"
-                    + (f"; {plural(alone, 'other session')} (sprints, races the backtest has not reached) "
-                       f"{'is' if alone == 1 else 'are'} in the list below only." if alone else "."))
-        rs = reports.record_summary(record)
-        rs = rs.assign(cell=[METRICS[m].with_interval(v, lo, hi)
-                             for m, v, lo, hi in zip(rs["metric"], rs["value"], rs["lo"], rs["hi"])])
-        wide = rs.pivot_table(index="metric", columns="predictor", values="cell", aggfunc="first")
-        wide = wide.reindex([m for m in RACE_METRICS if m in wide.index])
-        wide = wide[[p for p in ordered_predictors(wide.columns)]]
-        wide.columns = [PREDICTOR_LABEL.get(p, p) for p in wide.columns]
-        wide.insert(0, "metric", [METRICS[m].label for m in wide.index])
-        show_table(wide.reset_index(drop=True), "live_track_record_summary.csv", height="content")
+        apart = "(sprints, races the backtest has not reached)"
+        if not n_compared:
+            st.markdown(f"**{said} predicted live** and scored after the session. None of them has the backtest's "
+                        f"baselines beside it yet {apart}, so there is no summary to compare; they are listed below.")
+        else:
+            st.markdown(f"**{said} predicted live** and scored after the session. The summary compares the "
+                        f"{plural(n_compared, 'race')} the backtest's baselines were scored on too, in the same mode"
+                        + (f"; {plural(alone, 'other session')} {apart} {'is' if alone == 1 else 'are'} in the list "
+                           "below only." if alone else "."))
+        if n_compared:
+            rs = reports.record_summary(record)
+            rs = rs.assign(cell=[METRICS[m].with_interval(v, lo, hi)
+                                 for m, v, lo, hi in zip(rs["metric"], rs["value"], rs["lo"], rs["hi"])])
+            wide = rs.pivot_table(index="metric", columns="predictor", values="cell", aggfunc="first")
+            wide = wide.reindex([m for m in RACE_METRICS if m in wide.index])
+            wide = wide[[p for p in ordered_predictors(wide.columns)]]
+            wide.columns = [PREDICTOR_LABEL.get(p, p) for p in wide.columns]
+            wide.insert(0, "metric", [METRICS[m].label for m in wide.index])
+            show_table(wide.reset_index(drop=True), "live_track_record_summary.csv", height="content")
         per = record.assign(predictor=record["predictor"].map(lambda p: PREDICTOR_LABEL.get(p, p)))
         show_table(per, "live_track_record.csv",
                    columns=["date", "race", "session", "mode", "predictor", "model_version", "winner_top1", "winner_logloss",

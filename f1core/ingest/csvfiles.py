@@ -17,14 +17,15 @@ import numpy as np
 import pandas as pd
 
 from f1core.ingest.runs import IngestError
+from f1core.ingest.validate import Origin
 
 NULL_TOKENS = {"\\N", ""}
 # The largest table the importers read (results.csv, 1950 to 2026) is 1.7 MB. A file many times
 # that is not an Ergast table; reading it would take gigabytes (a 500 MB zip member inflates to
 # about 2.8 GB once split into rows), so it is refused before it is read.
 MAX_CSV_BYTES = 64 * 1024 * 1024
-# The store's INTEGER columns hold 32 bits; no count, place or time in milliseconds of these tables
-# comes near it (a four-hour race is 14,400,000 ms).
+# No count, place or time in milliseconds of these tables comes near 32 bits (a four-hour race is
+# 14,400,000 ms), and most of the store's integer columns hold no more.
 INT_LIMIT = 2**31 - 1
 
 
@@ -95,19 +96,12 @@ class CsvTable:
         return IngestError(f"{self.where} line {int(self.lines[row])}: {message}")
 
 
-@dataclass(frozen=True)
-class LineOrigin:
-    """Where a row came from, as `validate.check_plausible` names it: the file, and its line with
-    the race (and driver) the row is about."""
-    url: str
-    where: str
-
-
-def line_origins(table: CsvTable, frame: pd.DataFrame) -> list[LineOrigin]:
-    """One origin per row of `frame`, whose index holds the row numbers of `table` it came from."""
+def line_origins(table: CsvTable, frame: pd.DataFrame) -> list[Origin]:
+    """One origin per row of `frame`, whose index holds the row numbers of `table` it came from:
+    the file and line, then the race (and driver) the row is about."""
     lines = table.lines[frame.index.to_numpy()]
     who = frame["driver_ref"].map(", {}".format) if "driver_ref" in frame else pd.Series("", index=frame.index)
-    return [LineOrigin(table.where, f"line {line} (race {season} R{rnd}{driver})")
+    return [Origin(f"{table.where} line {line}", f"race {season} R{rnd}{driver}")
             for line, season, rnd, driver in zip(lines, frame["season"], frame["round"], who)]
 
 
@@ -170,8 +164,8 @@ def as_int(table: CsvTable, column: str, required: bool = False) -> pd.Series:
     too_large = parsed.abs() > INT_LIMIT
     if too_large.any():
         row = int(np.flatnonzero(too_large.to_numpy())[0])
-        raise table.fail(row, f"column {column}: {table.frame[column].iloc[row]!r} is far too large for a value "
-                              f"of this table (the store keeps at most {INT_LIMIT:,})")
+        raise table.fail(row, f"column {column}: {table.frame[column].iloc[row]!r} is far too large to be true "
+                              f"(no count, place or time in milliseconds of these tables passes {INT_LIMIT:,})")
     out = parsed.astype("Int64")
     if required:
         require(table, column, out)

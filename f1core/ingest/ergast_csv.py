@@ -85,7 +85,8 @@ def _typed(table: CsvTable, fields: list[tuple[str, str, str]]) -> dict[str, pd.
 
 
 def _set_aside_laps(table: CsvTable, frame: pd.DataFrame) -> list[str]:
-    """Blank the qualifying lap times no car can run, keeping the row and its position.
+    """Blank the qualifying lap times no car can run (seconds and text), keeping the row and its
+    position.
 
     The dump is the whole history, and it has such glitches (1995 Japanese GP, Blundell: 16:42.640); one of
     them must not refuse 76 seasons, while storing it would shift that race's gaps to pole. The API,
@@ -93,10 +94,9 @@ def _set_aside_laps(table: CsvTable, frame: pd.DataFrame) -> list[str]:
     notes = []
     lines = line_origins(table, frame)
     for bound in LAP_BOUNDS:
-        bad = (frame[bound.column].notna() & ~frame[bound.column].between(bound.low, bound.high)).to_numpy()
-        notes += [f"{table.where} {lines[i].where}: {bound.what} {frame[bound.raw].iloc[i]!r} cannot be true "
-                  f"(expected {bound.low:g} to {bound.high:g} {bound.unit}); left out" for i in np.flatnonzero(bad)]
-        frame.loc[bad, bound.column] = np.nan
+        bad = bound.outside(frame)
+        notes += [f"{lines[i].url}: {lines[i].where}: {bound.problem(frame, i)}; left out" for i in np.flatnonzero(bad)]
+        frame.loc[bad, [bound.column, bound.raw]] = None
     return notes
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from f1core.ingest.csvfiles import lap_seconds
 from f1core.ingest.http import SourceError
 from f1core.ingest.validate import (
+    Origin,
     check_plausible,
     fail,
     json_date,
@@ -265,12 +266,6 @@ def _rows(store: Store, sql: str) -> list[tuple]:
 
 
 @dataclass
-class _Origin:
-    url: str
-    where: str
-
-
-@dataclass
 class Batch:
     """Rows gathered from the API for one run, each remembering the URL it came from. Nothing here
     touches the store; `frames()` checks references and keys and returns what to write."""
@@ -285,7 +280,7 @@ class Batch:
     # Every row of every race the responses held, kept or not, for the plausibility checks.
     seen: dict[str, list[dict]] = field(default_factory=lambda: {t: [] for t in RESULT_KINDS})
     # (kind, ref, what the response must give to introduce a new one, where it was seen)
-    refs: list[tuple[str, str, str, _Origin]] = field(default_factory=list)
+    refs: list[tuple[str, str, str, Origin]] = field(default_factory=list)
     renamed: dict[str, str] = field(default_factory=dict)  # the API's new driver id -> the store's
 
     def notes(self) -> list[str]:
@@ -300,7 +295,7 @@ class Batch:
                 if key[0] != season:
                     raise fail(page.url, f"Races[{i}]", f"season {key[0]} in the schedule of {season}")
                 row, circuit_ref, circuit = _race_row(race, key, page.url)
-                self._circuit(circuit_ref, circuit, _Origin(page.url, f"race {key[0]} R{key[1]}"))
+                self._circuit(circuit_ref, circuit, Origin(page.url, f"race {key[0]} R{key[1]}"))
                 self.races[key] = row
                 listed.add(key[1])
 
@@ -331,21 +326,23 @@ class Batch:
                     else:
                         row = _result_row(item, key, page.url, where)
                     row["driver_ref"], driver = _driver(item, page.url, where)
+                    renamed = None
                     if (stored := self.known.stored_as(driver)) is not None:
-                        self.renamed[row["driver_ref"]] = stored
-                        row["driver_ref"], driver = stored, None
+                        renamed, row["driver_ref"], driver = row["driver_ref"], stored, None
                     row["constructor_ref"], constructor = _constructor(item, page.url, where)
-                    row["_origin"] = _Origin(page.url, where)
-                    parsed.append((row, driver, constructor))
+                    row["_origin"] = Origin(page.url, where)
+                    parsed.append((row, driver, constructor, renamed))
                     self.seen[table].append(row)
                 if not wanted(key):
                     continue
                 if key not in self.races and key not in self.known.races:
                     # A race the store never heard of and the schedule did not list: its header here
                     # is all there is, and it is enough to add it.
-                    self._circuit(circuit_ref, circuit, _Origin(page.url, race_where))
+                    self._circuit(circuit_ref, circuit, Origin(page.url, race_where))
                     self.races[key] = header
-                for row, driver, constructor in parsed:
+                for row, driver, constructor, renamed in parsed:
+                    if renamed is not None:
+                        self.renamed[renamed] = row["driver_ref"]
                     if driver is not None:
                         self.drivers.setdefault(row["driver_ref"], driver)
                     if constructor is not None:
@@ -364,7 +361,7 @@ class Batch:
                 if season in wanted:
                     self.seasons[season] = {"season": season, "url": json_text(s, "url", page.url, where)}
 
-    def _circuit(self, ref: str, row: dict | None, origin: _Origin) -> None:
+    def _circuit(self, ref: str, row: dict | None, origin: Origin) -> None:
         if row is not None:
             self.circuits.setdefault(ref, row)
         self.refs.append(("circuit", ref, "circuitName", origin))

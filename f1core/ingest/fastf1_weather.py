@@ -19,13 +19,13 @@ import time
 import warnings
 from collections import Counter
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import pandas as pd
 
 from f1core.ingest.http import SourceError
 from f1core.ingest.runs import RunResult, ingestion_run
-from f1core.ingest.validate import check_plausible
+from f1core.ingest.validate import Origin, check_plausible
 from f1core.names import plural
 from f1core.store import RaceRef, Store
 
@@ -50,6 +50,10 @@ _UNREACHABLE = {NO_NETWORK, TIMED_OUT}
 
 class NoWeatherData(Exception):
     """FastF1 answered but has no usable weather samples for the session."""
+
+
+class ImplausibleWeather(Exception):
+    """FastF1's session means hold a value no race day has (`validate.PLAUSIBLE`)."""
 
 
 # -- aggregation -------------------------------------------------------------------------------
@@ -96,9 +100,13 @@ def aggregate_weather(samples: pd.DataFrame | None) -> dict[str, object]:
     return row
 
 
-class _Session(NamedTuple):
-    url: str
-    where: str = "session means"
+def _check_plausible(row: dict[str, object]) -> None:
+    try:
+        check_plausible("weather_observed", _frame([row]),
+                        [Origin(f"FastF1 {row['season']} R{row['round']}", "session means")],
+                        refusing="the race's weather")
+    except SourceError as exc:
+        raise ImplausibleWeather(str(exc)) from None
 
 
 def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
@@ -243,7 +251,7 @@ def skip_reason(exc: BaseException) -> str:
     except ImportError:  # pragma: no cover
         RequestException = ()  # type: ignore[assignment]
     for e in _chain(exc):
-        if isinstance(e, SourceError):
+        if isinstance(e, ImplausibleWeather):
             return IMPLAUSIBLE
         if isinstance(e, NoWeatherData) or type(e).__name__ == "DataNotLoadedError":
             return NO_DATA
@@ -333,8 +341,7 @@ def import_session_weather(
             if status == "ok":
                 try:
                     row = {"season": race.season, "round": race.round, "source": SOURCE, **aggregate_weather(value)}
-                    check_plausible("weather_observed", _frame([row]), [_Session(f"FastF1 {race.season} R{race.round}")],
-                                    refusing="the race's weather")
+                    _check_plausible(row)
                 except Exception as exc:  # noqa: BLE001
                     status, value = "error", exc
             if status == "error":

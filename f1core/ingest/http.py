@@ -79,9 +79,9 @@ class RateLimiter:
 class _RateLimited(Exception):
     """The server asked to be left alone (Retry-After) for longer than the request may still take."""
 
-    def __init__(self, asked: str, wait: float):
-        super().__init__(asked, wait)
-        self.asked, self.wait = asked, wait
+    def __init__(self, asked: str, status: int):
+        super().__init__(asked, status)
+        self.asked, self.status = asked, status
 
 
 class _DeadlinePassed(Exception):
@@ -263,11 +263,12 @@ class _LimitedRetry(Retry):
     def sleep(self, response: Any = None) -> None:
         deadline = _active_deadline()
         if deadline is not None:
-            asked = self.get_retry_after(response) if self.respect_retry_after_header and response else None
-            wait = asked or self.get_backoff_time()
+            header = response.headers.get("Retry-After") if self.respect_retry_after_header and response else None
+            # a server asking for longer than `retry_after_max` is asked again after that long
+            wait = self.get_retry_after(response) if header else self.get_backoff_time()
             if wait >= deadline.remaining():
-                if asked:
-                    raise _RateLimited(response.headers.get("Retry-After", f"{asked:g}"), wait)
+                if header:
+                    raise _RateLimited(header, response.status)
                 raise _DeadlinePassed(f"waiting {wait:g} s to retry would pass the deadline")
         super().sleep(response)
         if self.limiter is not None:
@@ -366,10 +367,11 @@ def get_body(
             response = session.get(url, params=params, timeout=timeout, stream=True)
         except _RateLimited as exc:
             asked = exc.asked.strip()
+            why = "rate limited" if exc.status == 429 else f"unavailable (HTTP {exc.status})"
             raise SourceError(
-                f"{where}: rate limited: the server asks to wait {asked + ' s' if asked.isdigit() else 'until ' + asked} "
+                f"{where}: {why}: the server asks to wait {asked + ' s' if asked.isdigit() else 'until ' + asked} "
                 f"before asking again (Retry-After), longer than this request may take (its deadline is "
-                f"{deadline.seconds:g} s); not fetched now, the next refresh asks again") from None
+                f"{deadline.seconds:g} s); not fetched now, try again later") from None
         except _DeadlinePassed as exc:
             raise _too_slow(where, deadline, str(exc)) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:

@@ -39,6 +39,7 @@ def import_dump_from_url(store: Store, url: str, workdir: Path, progress: Callab
             atomic_write(path, body)
             del body
             load_dump(run, path, progress)
+            run.notes = [note.replace(str(path), f"the dump from {url}") for note in run.notes]
         except IngestError as exc:  # name the download, not the file it was kept in for the reading
             raise IngestError(str(exc).replace(str(path), f"the dump from {url}")) from exc
         finally:

@@ -10,7 +10,7 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -124,6 +124,19 @@ class Bound:
     unit: str = ""
     raw: str | None = None  # the column holding the value as the source sent it, shown beside it
 
+    def outside(self, frame: pd.DataFrame) -> np.ndarray:
+        """Where `frame` holds a value of the column outside the bounds."""
+        values = pd.to_numeric(frame[self.column], errors="coerce")
+        return (values.notna() & ~values.between(self.low, self.high)).fillna(False).to_numpy()
+
+    def problem(self, frame: pd.DataFrame, i: int) -> str:
+        """What is wrong with row `i` (by position) of `frame`, in words."""
+        unit = f" {self.unit}" if self.unit else ""
+        value = f"{float(frame[self.column].iloc[i]):g}{unit}"
+        if self.raw is not None:
+            value = f"{frame[self.raw].iloc[i]!r} ({value})"
+        return f"{self.what} {value} cannot be true (expected {self.low:g} to {self.high:g}{unit})"
+
 
 @dataclass(frozen=True)
 class Once:
@@ -182,12 +195,14 @@ PLAUSIBLE: dict[str, RaceRules] = {
 }
 
 
-class _Origin(Protocol):
+@dataclass(frozen=True)
+class Origin:
+    """Where a row came from, as messages name it: the URL (or file and line), then the item."""
     url: str
     where: str
 
 
-def check_plausible(table: str, frame: pd.DataFrame, origins: Sequence[_Origin],
+def check_plausible(table: str, frame: pd.DataFrame, origins: Sequence[Origin],
                     refusing: str = "the response") -> None:
     """Refuse the rows of `frame` (one per origin, in order) that break `PLAUSIBLE[table]`, naming
     the URL (or file), the race and the driver (or line) of each offending row."""
@@ -196,17 +211,10 @@ def check_plausible(table: str, frame: pd.DataFrame, origins: Sequence[_Origin],
         return
     frame = frame.reset_index(drop=True)
     for bound in (b for b in rules.bounds if b.column in frame):
-        values = pd.to_numeric(frame[bound.column], errors="coerce")
-        bad = (values.notna() & ~values.between(bound.low, bound.high)).fillna(False)
+        bad = bound.outside(frame)
         if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            value = f"{values.iloc[i]:g}{' ' + bound.unit if bound.unit else ''}"
-            if bound.raw is not None:
-                value = f"{frame[bound.raw].iloc[i]!r} ({value})"
-            unit = f" {bound.unit}" if bound.unit else ""
-            raise fail(origins[i].url, origins[i].where,
-                       f"{bound.what} {value} cannot be true (expected {bound.low:g} to {bound.high:g}{unit}); "
-                       f"refusing {refusing}")
+            i = int(np.flatnonzero(bad)[0])
+            raise fail(origins[i].url, origins[i].where, f"{bound.problem(frame, i)}; refusing {refusing}")
     for once in rules.once:
         present = frame[once.column].notna() & (frame["season"] >= once.since)
         dup = (frame.duplicated(subset=["season", "round", once.column], keep=False) & present).to_numpy()
@@ -216,6 +224,11 @@ def check_plausible(table: str, frame: pd.DataFrame, origins: Sequence[_Origin],
                 & (frame[once.column] == frame[once.column].iloc[i])
             j = int(np.flatnonzero(same.to_numpy())[1])
             a, b = origins[i], origins[j]
-            second = b.where if a.url == b.url else f"{b.url}: {b.where}"
+            if a.url == b.url:
+                second = b.where
+            elif (a.url.rpartition(" line ")[0] or None) == b.url.rpartition(" line ")[0]:  # the same file
+                second = f"line {b.url.rpartition(' line ')[2]}: {b.where}"
+            else:
+                second = f"{b.url}: {b.where}"
             raise SourceError(f"{a.url}: {a.where} and {second} have the same {once.what} "
                               f"({frame[once.column].iloc[i]}), which a race holds once; refusing {refusing}")

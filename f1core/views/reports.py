@@ -321,8 +321,8 @@ def track_record_with_baselines(record: pd.DataFrame, per_race: pd.DataFrame) ->
 def compared_sessions(record: pd.DataFrame) -> pd.DataFrame:
     """The rows of the sessions every predictor of `record` was scored on: means over different
     sessions (the model's sprints beside the baselines' races) would compare nothing."""
-    if record.empty:
-        return record
+    if record.empty or record["predictor"].nunique() < 2:  # the model alone compares with nothing
+        return record.iloc[0:0]
     keyed = record.set_index(RECORD_KEYS)
     shared = None
     for _, g in keyed.groupby("predictor"):

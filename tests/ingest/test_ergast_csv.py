@@ -194,15 +194,15 @@ def _edit(path: Path, old: str, new: str) -> None:
 IMPOSSIBLE_ROWS = {
     # (file, text, replaced by, what the error says)
     "two winners": ("results.csv", "26002,1121,815,9,11,5,2,2,2,", "26002,1121,815,9,11,5,1,1,1,",
-                    "results.csv: line 2 (race 2024 R1, max_verstappen) and line 3 (race 2024 R1, perez) have the "
+                    "results.csv line 2: race 2024 R1, max_verstappen and line 3: race 2024 R1, perez have the "
                     "same classification order (1), which a race holds once; refusing the dump"),
     "a place 0": ("results.csv", "26004,1121,844,6,16,2,4,4,4,", "26004,1121,844,6,16,2,4,4,0,",
-                  "results.csv: line 5 (race 2024 R1, leclerc): classification order 0 cannot be true "
+                  "results.csv line 5: race 2024 R1, leclerc: classification order 0 cannot be true "
                   "(expected 1 to 50); refusing the dump"),
     "grid slot 99": ("results.csv", "26008,1122,860,6,38,11,", "26008,1122,860,6,38,99,",
-                     "results.csv: line 9 (race 2024 R2, bearman): grid slot 99 cannot be true"),
+                     "results.csv line 9: race 2024 R2, bearman: grid slot 99 cannot be true"),
     "a driver twice in 2024": ("results.csv", "26003,1121,832,", "26003,1121,830,",
-                               "(race 2024 R1, max_verstappen) have the same driver (max_verstappen)"),
+                               "line 2: race 2024 R1, max_verstappen and line 4: race 2024 R1, max_verstappen have the same driver"),
     "an hour 25": ("races.csv", '"2024-03-02","15:00:00"', '"2024-03-02","25:00:00"',
                    "races.csv line 2: column time: '25:00:00' is not a time of day like 14:00:00"),
     "milliseconds past 32 bits": ("results.csv", ",5504742,", ",3000000000,",
@@ -235,9 +235,9 @@ def test_a_lap_no_car_can_run_is_left_out_and_said(store, mini_copy):
     run = import_dump(store, mini_copy)
     row = store.read("SELECT position, q1, q1_s, q2_s FROM qualifying WHERE driver_ref = 'leclerc' AND round = 1")
     assert row["position"].iloc[0] == 2 and row["q2_s"].iloc[0] == pytest.approx(89.165)
-    assert pd.isna(row["q1_s"].iloc[0])  # its gap to pole would be 11 times the field's
+    assert pd.isna(row["q1_s"].iloc[0]) and row["q1"].iloc[0] is None  # its gap to pole would be 11 times the field's
     said = store.read("SELECT message FROM ingestion_runs WHERE run_id = ?", [run.run_id])["message"].iloc[0]
-    assert "qualifying.csv line 3 (race 2024 R1, leclerc): Q1 lap '16:42.640' cannot be true" in said
+    assert "qualifying.csv line 3: race 2024 R1, leclerc: Q1 lap '16:42.640' (1002.64 s) cannot be true" in said
     assert "left out" in said
 
 
@@ -299,13 +299,13 @@ def test_weather_for_unknown_race_is_rejected(store, tmp_path):
 
 IMPOSSIBLE_WEATHER = {
     "a race twice": ("openmeteo_race_weather.csv", None, "2024,1,bahrain,2024-03-02,0.0,22.1,15.3,25.2,0.0,False\n",
-                     "openmeteo_race_weather.csv: line 2 (race 2024 R1) and line 4 (race 2024 R1) have the same "
+                     "openmeteo_race_weather.csv line 2: race 2024 R1 and line 4: race 2024 R1 have the same "
                      "weather source (openmeteo), which a race holds once; refusing the weather files"),
     "Kelvin": ("openmeteo_race_weather.csv", ",28.0,21.0,", ",301.2,294.2,",
-               "openmeteo_race_weather.csv: line 3 (race 2024 R2): highest air temperature 301.2 °C cannot be true "
+               "openmeteo_race_weather.csv line 3: race 2024 R2: highest air temperature 301.2 °C cannot be true "
                "(expected -30 to 60 °C)"),
     "humidity per mille": ("fastf1_race_weather.csv", ",46.0,1016.8,", ",460.0,1016.8,",
-                           "fastf1_race_weather.csv: line 2 (race 2024 R1): humidity 460 % cannot be true"),
+                           "fastf1_race_weather.csv line 2: race 2024 R1: humidity 460 % cannot be true"),
 }
 
 

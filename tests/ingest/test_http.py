@@ -208,14 +208,21 @@ def test_rate_limiter_rejects_nonsense():
         RateLimiter(0)
 
 
-@pytest.mark.parametrize("asked", ["5", "3600"])  # 3600 is capped at 30 s, still past the deadline
-def test_a_retry_after_past_the_deadline_fails_at_once_saying_rate_limited(api, asked):
+# 3600 s is waited 30 s at most (then asked again), which is still past a 20 s deadline
+@pytest.mark.parametrize("asked, deadline_s", [("5", 1.0), ("3600", 20.0)])
+def test_a_retry_after_past_the_deadline_fails_at_once_saying_rate_limited(api, asked, deadline_s):
     api.route("/limited.json", Reply(429, "slow down", {"Retry-After": asked}), Reply(200, {"ok": 1}))
     started = time.monotonic()
     with pytest.raises(SourceError) as err:
-        client(retries=2, deadline_s=1.0).get_json(f"{api.base_url}/limited.json")
+        client(retries=2, deadline_s=deadline_s).get_json(f"{api.base_url}/limited.json")
     assert time.monotonic() - started < 1  # nothing slept into a sure failure
     message = str(err.value)
     assert f"/limited.json: rate limited: the server asks to wait {asked} s before asking again" in message
-    assert "timed out" not in message and "next refresh asks again" in message
+    assert "timed out" not in message and "try again later" in message
     assert len(api.seen) == 1
+
+
+def test_a_server_down_for_maintenance_is_not_called_rate_limiting(api):
+    api.route("/down.json", Reply(503, "maintenance", {"Retry-After": "600"}), Reply(200, {"ok": 1}))
+    with pytest.raises(SourceError, match=r"/down.json: unavailable \(HTTP 503\): the server asks to wait 600 s"):
+        client(retries=2, deadline_s=5.0).get_json(f"{api.base_url}/down.json")

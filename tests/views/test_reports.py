@@ -208,6 +208,9 @@ def test_track_record_gets_the_baselines_of_the_same_races(backtest):
         rows = per_race[(per_race["mode"] == POST) & (per_race["predictor"] == predictor)].head(3)
         assert summary.loc[(predictor, "spearman"), "value"] == pytest.approx(rows["spearman"].mean())
         assert summary.loc[(predictor, "spearman"), "races"] == 3
+    # before the backtest reaches any of them, the model's sessions alone compare with nothing
+    alone = reports.track_record_with_baselines(sprint, per_race)
+    assert len(alone) == 1 and reports.compared_sessions(alone).empty and reports.record_summary(alone).empty
     assert reports.track_record_with_baselines(pd.DataFrame(), per_race).empty
     assert reports.record_summary(pd.DataFrame()).empty
 
