@@ -306,7 +306,9 @@ class Lifecycle:
             log.warning("drift check failed: %s", exc)
         record = self.records.track_record()
         if not record.empty:
-            record = record[record["session"] == "race"]
+            # the expectation is the post-qualifying walk-forward's: a race frozen before
+            # qualifying is scored against another, higher figure (`evaluate_recent`)
+            record = record[(record["session"] == "race") & (record["mode"] == POST)]
         expected = bundle.metrics.get("recent", {}).get("winner_logloss")
         if len(record) >= 6 and expected:
             live = float(record.head(6)["winner_logloss"].mean())

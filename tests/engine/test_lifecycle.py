@@ -10,7 +10,7 @@ from f1core.engine.backtest import BACKTEST_CODE
 from f1core.engine.lifecycle import RetrainInProgress
 from f1core.engine.registry import RegistryError
 from f1core.engine.service import Engine
-from f1core.engine.training import PRE
+from f1core.engine.training import POST, PRE
 from f1core.ingest.ergast_csv import import_dump
 from f1core.store import Store
 from tests.conftest import forget_outcomes
@@ -142,3 +142,24 @@ def test_the_served_model_behind_its_baseline_is_said_in_plain_words(trained_eng
     assert "did worse than the plain grid baseline" in words and "1.40 against 1.10" in words
     monkeypatch.setattr(trained_engine.registry, "index", lambda: with_metrics(1.0, 1.1))
     assert trained_engine.behind_baseline() is None
+
+
+def test_the_live_accuracy_trigger_compares_like_with_like(trained_engine, monkeypatch):
+    """The champion's expected log loss is its post-qualifying walk-forward's: six races frozen
+    before qualifying (which score worse by nature) are no reason to retrain; six frozen after it,
+    as bad, are."""
+    import pandas as pd
+
+    lifecycle = trained_engine.lifecycle
+    expected = trained_engine.champion().metrics["recent"]["winner_logloss"]
+    monkeypatch.setattr(lifecycle, "retrained_on_current_data", lambda: False)
+
+    def record(mode: str) -> pd.DataFrame:
+        return pd.DataFrame({"season": 2026, "round": range(6, 0, -1), "session": "race", "mode": mode,
+                             "winner_logloss": expected + 0.5})
+
+    monkeypatch.setattr(lifecycle.records, "track_record", lambda: record(PRE))
+    assert "accuracy" not in {kind for kind, _ in lifecycle.retrain_triggers()}
+    monkeypatch.setattr(lifecycle.records, "track_record", lambda: record(POST))
+    said = dict(lifecycle.retrain_triggers())["accuracy"]
+    assert f"expected about {expected:.2f}" in said
