@@ -142,7 +142,7 @@ def metrics_table(r: RaceReview, key: str) -> None:
 
 def driver_table(r: RaceReview, key: str) -> None:
     t = r.comparison.copy()
-    t["result"] = [p if f else s for p, f, s in zip(t["position_text"], t["finished"].fillna(False), t["status"])]
+    t["result"] = [race_review.result_words(row) for _, row in t.iterrows()]
     t["win_pct"] = t["p_win"] * 100
     t["podium_pct"] = t["p_podium"] * 100
     show_table(t, f"past_race_{key}.csv", height="content",

@@ -227,12 +227,21 @@ def _float(v) -> float | None:
     return None if v is None else float(v)
 
 
-def _finish_words(row: pd.Series) -> str:
+def result_words(row: pd.Series) -> str:
+    """A driver's result as the driver table says it: the classified place ('3'), or why not
+    ('Gearbox'; 'did not start: Power Unit' for a car withdrawn before the start, which a
+    prediction made before the race still covered)."""
     if not row.get("took_part", True):
         return "did not take part"
     if bool(row.get("finished")):
-        return f"P{int(row['position_order'])}"
-    return str(row.get("status") or "not classified")
+        return str(row["position_text"])
+    why = str(row.get("status") or "not classified")
+    return f"did not start: {why}" if row.get("position_text") == "W" else why
+
+
+def _finish_words(row: pd.Series) -> str:
+    words = result_words(row)
+    return f"P{words}" if bool(row.get("finished")) else words
 
 
 def race_metrics(source: PredictionSource, actual: pd.DataFrame) -> pd.DataFrame:

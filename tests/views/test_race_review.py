@@ -120,3 +120,14 @@ def test_races_of_a_season_latest_first(engine):
     races = rr.races_of_season(engine.store, 2025)
     assert len(races) == 24 and races[0].round == 24 and races[-1].round == 1
     assert [r.round for r in rr.races_of_season(engine.store, 2026)] == [4, 3, 2, 1]
+
+
+def test_a_car_that_did_not_start_was_predicted_and_says_so(engine):
+    """2026 China: Piastri qualified 5th and did not start; the backtest's prediction, made as a
+    live one would be, covered him, and the table says why he has no place."""
+    review = rr.review_race(engine, 2026, 2)
+    piastri = review.comparison.set_index("driver_ref").loc["piastri"]
+    assert piastri["predicted"] and piastri["took_part"] and piastri["p_win"] > 0
+    assert rr.result_words(piastri) == "did not start: Power Unit"
+    winner = review.comparison.iloc[0]
+    assert rr.result_words(winner) == "1"
