@@ -391,7 +391,8 @@ def draw_track_record() -> None:
                 "first scores appear after the next race.", icon=":material/lock_clock:")
     elif record is not None:
         scored = record[record["predictor"] == "model"]
-        n_compared = int((reports.compared_sessions(record)["predictor"] == "model").sum())
+        rs = reports.record_summary(record)  # over the sessions every predictor has
+        n_compared = int(rs.loc[rs["predictor"] == "model", "races"].max()) if not rs.empty else 0
         sessions = scored["session"].value_counts()
         said = " and ".join(plural(int(sessions[s]), s) for s in ("race", "sprint") if s in sessions)
         alone = len(scored) - n_compared
@@ -404,8 +405,6 @@ def draw_track_record() -> None:
                         f"{plural(n_compared, 'race')} the backtest's baselines were scored on too, in the same mode"
                         + (f"; {plural(alone, 'other session')} {apart} {'is' if alone == 1 else 'are'} in the list "
                            "below only." if alone else "."))
-        if n_compared:
-            rs = reports.record_summary(record)
             rs = rs.assign(cell=[METRICS[m].with_interval(v, lo, hi)
                                  for m, v, lo, hi in zip(rs["metric"], rs["value"], rs["lo"], rs["hi"])])
             wide = rs.pivot_table(index="metric", columns="predictor", values="cell", aggfunc="first")

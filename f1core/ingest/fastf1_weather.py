@@ -346,9 +346,10 @@ def import_session_weather(
                     status, value = "error", exc
             if status == "error":
                 reason = skip_reason(value)
-                (log.warning if reason == IMPLAUSIBLE else log.debug)(
-                    "FastF1 weather: %s skipped (%s)", race.label, value if reason == IMPLAUSIBLE else reason,
-                    exc_info=value if reason != IMPLAUSIBLE else None)
+                if reason == IMPLAUSIBLE:
+                    log.warning("FastF1 weather: %s skipped (%s)", race.label, value)
+                else:
+                    log.debug("FastF1 weather: %s skipped (%s)", race.label, reason, exc_info=value)
                 if reason == NO_NETWORK:
                     # The next races would fail the same way; do not spend the deadline on them.
                     skipped[reason] += len(races) - i

@@ -61,11 +61,13 @@ def headline(summary: dict, mode: str) -> pd.DataFrame:
 def _verdict(races: int, lo: float, hi: float, higher_is_better: bool, better: str, worse: str) -> str:
     """What a paired difference's 90% interval over `races` says: `better` or `worse` when it
     leaves out zero, otherwise why it cannot tell."""
-    if races and no_width(lo, hi):
+    if races == 0:
+        return "too close to call"
+    if no_width(lo, hi):
         return TOO_SMALL
-    if races < MIN_RACES_TO_TELL and races:
+    if races < MIN_RACES_TO_TELL:
         return TOO_FEW
-    if races == 0 or lo <= 0 <= hi:
+    if lo <= 0 <= hi:
         return "too close to call"
     return better if (lo > 0) == higher_is_better else worse
 
