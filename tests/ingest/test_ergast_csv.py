@@ -285,16 +285,23 @@ def test_weather_both_formats(store):
     assert import_weather(store, MINI_WEATHER).total_added == 0
 
 
-def test_weather_for_unknown_race_is_rejected(store, tmp_path):
+def _assert_weather_rejected(store, folder: Path, message: str) -> None:
+    """The weather files in `folder` are refused with `message` over the mini dump, which keeps
+    what it had."""
     import_dump(store, MINI)
+    before = snapshot_of(store)
+    with pytest.raises(IngestError) as err:
+        import_weather(store, folder)
+    assert message in str(err.value)
+    assert snapshot_of(store) == before
+
+
+def test_weather_for_unknown_race_is_rejected(store, tmp_path):
     bad = tmp_path / "w"
     bad.mkdir()
     (bad / "om.csv").write_text(
         (MINI_WEATHER / "openmeteo_race_weather.csv").read_text() + "2031,1,bahrain,2031-03-02,0,20,10,5,0,False\n")
-    before = snapshot_of(store)
-    with pytest.raises(IngestError, match=r"om.csv line 4: race 2031 round 1 is not in the store"):
-        import_weather(store, bad)
-    assert snapshot_of(store) == before
+    _assert_weather_rejected(store, bad, "om.csv line 4: race 2031 round 1 is not in the store")
 
 
 IMPOSSIBLE_WEATHER = {
@@ -312,7 +319,6 @@ IMPOSSIBLE_WEATHER = {
 @pytest.mark.parametrize("case", IMPOSSIBLE_WEATHER, ids=list(IMPOSSIBLE_WEATHER))
 def test_weather_that_cannot_be_true_is_refused_naming_its_line(store, tmp_path, case):
     filename, old, new, message = IMPOSSIBLE_WEATHER[case]
-    import_dump(store, MINI)
     folder = tmp_path / "w"
     shutil.copytree(MINI_WEATHER, folder)
     if old is None:
@@ -320,11 +326,7 @@ def test_weather_that_cannot_be_true_is_refused_naming_its_line(store, tmp_path,
             fh.write(new)
     else:
         _edit(folder / filename, old, new)
-    before = snapshot_of(store)
-    with pytest.raises(IngestError) as err:
-        import_weather(store, folder)
-    assert message in str(err.value)
-    assert snapshot_of(store) == before
+    _assert_weather_rejected(store, folder, message)
 
 
 def test_unknown_weather_format(store, tmp_path):
