@@ -160,7 +160,7 @@ def driver_table(r: RaceReview, key: str) -> None:
                                                             help="Predicted chance to win"),
                    "podium_pct": st.column_config.NumberColumn("podium", format="%.1f%%", width=64,
                                                                help="Predicted chance of a podium"),
-                   "result": st.column_config.TextColumn("result", help="Classified position, or why not"),
+                   "result": st.column_config.TextColumn("result", help="Classified position, or why not", width=180),
                    "grid": st.column_config.NumberColumn("grid", help="Starting slot (0 = pit lane)", width=44),
                    "driver_name": "name", "team_name": "team",
                })
