@@ -212,3 +212,14 @@ PRIMARY_KEYS: dict[str, list[str]] = {
     "weather_observed": ["season", "round", "source"],
     "weather_forecast": ["season", "round", "source"],
 }
+
+MIGRATIONS.append((
+    6,
+    "races a source answered without usable data, asked again after a wait instead of on every refresh",
+    """
+CREATE TABLE source_misses (
+    source VARCHAR NOT NULL, season INTEGER NOT NULL, round INTEGER NOT NULL, reason VARCHAR NOT NULL,
+    tries INTEGER NOT NULL, last_tried TIMESTAMP NOT NULL, retry_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (source, season, round));
+""",
+))

@@ -23,6 +23,7 @@ from typing import Callable
 
 import pandas as pd
 
+from f1core import clock
 from f1core.ingest.http import SourceError
 from f1core.ingest.runs import RunResult, ingestion_run
 from f1core.ingest.validate import Origin, check_plausible
@@ -46,6 +47,23 @@ TIMED_OUT = "timed out"
 NO_DATA = "no weather data"
 IMPLAUSIBLE = "values that cannot be true"
 _UNREACHABLE = {NO_NETWORK, TIMED_OUT}
+
+# A race FastF1 answered without usable weather is asked again after a wait that doubles with each
+# such answer, from 6 hours (a session's data can take hours to appear) up to 30 days. Asked on
+# every refresh, a few such races, newest first, would take every run's turns and the older races
+# behind them would never be fetched. Network trouble and FastF1 errors are not answers: asked again next run.
+FIRST_RETRY = dt.timedelta(hours=6)
+LAST_RETRY = dt.timedelta(days=30)
+_ANSWERED_WITHOUT_DATA = {NO_DATA, IMPLAUSIBLE}
+
+
+def retry_wait(tries: int) -> dt.timedelta:
+    return min(FIRST_RETRY * 2 ** (tries - 1), LAST_RETRY)
+
+
+def _utc_now() -> dt.datetime:
+    """The store keeps naive UTC timestamps."""
+    return clock.now().replace(tzinfo=None)
 
 
 class NoWeatherData(Exception):
@@ -121,8 +139,10 @@ def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
 
 
 # -- which races -------------------------------------------------------------------------------
-def races_needing_weather(store: Store, today: dt.date, limit: int = MAX_RACES_PER_RUN) -> list[RaceRef]:
-    """Races with results, from 2018 up to `today`, without FastF1 weather yet; newest first."""
+def races_needing_weather(store: Store, today: dt.date, limit: int = MAX_RACES_PER_RUN,
+                          now: dt.datetime | None = None) -> list[RaceRef]:
+    """Races with results, from 2018 up to `today`, without FastF1 weather yet and not waiting to be
+    asked again (`retry_wait`; `now`: naive UTC, the real clock when None); newest first."""
     cur = store.cursor()
     try:
         rows = cur.execute(
@@ -131,8 +151,10 @@ def races_needing_weather(store: Store, today: dt.date, limit: int = MAX_RACES_P
             "AND EXISTS (SELECT 1 FROM results x WHERE x.season = r.season AND x.round = r.round) "
             "AND NOT EXISTS (SELECT 1 FROM weather_observed w "
             "                WHERE w.season = r.season AND w.round = r.round AND w.source = ?) "
+            "AND NOT EXISTS (SELECT 1 FROM source_misses m "
+            "                WHERE m.season = r.season AND m.round = r.round AND m.source = ? AND m.retry_at > ?) "
             "ORDER BY r.date DESC, r.season DESC, r.round DESC LIMIT ?",
-            [FIRST_SEASON, today, SOURCE, int(limit)],
+            [FIRST_SEASON, today, SOURCE, SOURCE, now or _utc_now(), int(limit)],
         ).fetchall()
     finally:
         cur.close()
@@ -282,6 +304,22 @@ def _summary(fetched: list[RaceRef], added: int, skipped: Counter) -> str:
     return "; ".join(parts) or "no new rows"
 
 
+def _note_misses(cur, misses: list[tuple[RaceRef, str]], fetched: list[RaceRef], now: dt.datetime) -> None:
+    """Count each answer without usable weather and set when its race is asked again; a race fetched
+    at last is no longer a miss."""
+    for race in fetched:
+        cur.execute("DELETE FROM source_misses WHERE source = ? AND season = ? AND round = ?",
+                    [SOURCE, race.season, race.round])
+    for race, reason in misses:
+        tries = 1 + int(cur.execute("SELECT coalesce(max(tries), 0) FROM source_misses "
+                                    "WHERE source = ? AND season = ? AND round = ?",
+                                    [SOURCE, race.season, race.round]).fetchone()[0])
+        cur.execute("INSERT OR REPLACE INTO source_misses VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [SOURCE, race.season, race.round, reason, tries, now, now + retry_wait(tries)])
+        log.info("FastF1 weather: %s asked again after %s (%s, %s)", race.label, now + retry_wait(tries),
+                 reason, plural(tries, "time"))
+
+
 # -- the importer ------------------------------------------------------------------------------
 def import_session_weather(
     store: Store,
@@ -292,14 +330,17 @@ def import_session_weather(
     loader: WeatherLoader | None = None,
     *,
     max_races: int = MAX_RACES_PER_RUN,
+    now: dt.datetime | None = None,
 ) -> RunResult:
     """Fetch FastF1 race weather for up to `max_races` completed races that lack it, newest first.
 
     Never raises for FastF1 trouble (offline, timeouts, missing data, FastF1 errors): those races
-    are skipped, counted in the run message, and tried again on the next run. All loads together
-    take at most about `timeout_s` seconds. `loader` replaces FastF1 (tests, other backends)."""
+    are skipped, counted in the run message, and tried again on the next run, or after `retry_wait`
+    when FastF1 answered without usable weather. All loads together take at most about `timeout_s`
+    seconds. `loader` replaces FastF1 (tests, other backends); `now` (naive UTC) the real clock."""
+    now = now or _utc_now()
     with ingestion_run(store, SOURCE) as run:
-        races = races_needing_weather(store, today, max_races)
+        races = races_needing_weather(store, today, max_races, now)
         if not races:
             run.message = "no completed races without FastF1 weather"
             return run
@@ -324,6 +365,7 @@ def import_session_weather(
 
         rows: list[dict[str, object]] = []
         fetched: list[RaceRef] = []
+        misses: list[tuple[RaceRef, str]] = []
         for i, race in enumerate(races):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -355,16 +397,20 @@ def import_session_weather(
                     skipped[reason] += len(races) - i
                     break
                 skipped[reason] += 1
+                if reason in _ANSWERED_WITHOUT_DATA:
+                    misses.append((race, reason))
                 continue
             rows.append(row)
             fetched.append(race)
 
         added = 0
-        if rows:
+        if rows or misses:
             with run.transaction() as cur:
-                counts = Store.upsert(cur, {"weather_observed": _frame(rows)})
-                run.add(counts)
-            added = counts.get("weather_observed", 0)
+                if rows:
+                    counts = Store.upsert(cur, {"weather_observed": _frame(rows)})
+                    run.add(counts)
+                    added = counts.get("weather_observed", 0)
+                _note_misses(cur, misses, fetched, now)
         run.message = _summary(fetched, added, skipped)
         log.info("FastF1 weather: %s", run.message)
     return run

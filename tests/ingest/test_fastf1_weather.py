@@ -301,10 +301,49 @@ def test_a_loader_that_fails_for_one_race_skips_only_that_race(store, tmp_path):
     assert "1 error (KeyError)" in message and "1 no weather data" in message
     assert bool(last_run(store)["ok"])
 
-    # the skipped races are tried again next time
+    # the error is tried again next time; the race FastF1 answered without weather waits its turn
     retried = []
     import_session_weather(store, tmp_path, TODAY, loader=lambda s, r: retried.append(r) or weather_samples())
-    assert retried == [3, 2]
+    assert retried == [3]
+
+
+def test_a_race_answered_without_weather_waits_longer_each_time_and_lets_older_races_through(store, tmp_path):
+    start = dt.datetime(2025, 6, 1, 12, 0)
+    asked = []
+
+    def loader(season, round_):
+        asked.append(round_)
+        if round_ == 4:
+            return weather_samples().iloc[0:0]  # FastF1 has no weather for the newest race (yet)
+        if round_ == 3:
+            samples = weather_samples()
+            samples["Humidity"] *= 10  # and nothing true for the one before
+            return samples
+        return weather_samples()
+
+    def run(at):
+        asked.clear()
+        import_session_weather(store, tmp_path, TODAY, loader=loader, max_races=2, now=at)
+        return list(asked)
+
+    assert run(start) == [4, 3]
+    assert run(start + dt.timedelta(hours=1)) == [2, 1]  # the older races get their turn
+    assert run(start + dt.timedelta(hours=2)) == []  # nothing to ask for yet: no refresh spends a call
+    assert last_run(store)["message"] == "no completed races without FastF1 weather"
+    assert run(start + dt.timedelta(hours=6)) == [4, 3]  # 6 hours after the first answer
+    assert run(start + dt.timedelta(hours=17)) == []  # then 12 hours
+    assert run(start + dt.timedelta(hours=18)) == [4, 3]
+    misses = store.read("SELECT round, reason, tries, retry_at FROM source_misses ORDER BY round")
+    assert misses.to_dict("list") == {"round": [3, 4], "reason": [fw.IMPLAUSIBLE, fw.NO_DATA], "tries": [3, 3],
+                                      "retry_at": [pd.Timestamp(start + dt.timedelta(hours=42))] * 2}
+    assert fw.retry_wait(30) == dt.timedelta(days=30)
+
+    # once the weather is there, the race is fetched and no longer waits
+    loader_with_data = lambda season, round_: asked.append(round_) or weather_samples()  # noqa: E731
+    asked.clear()
+    import_session_weather(store, tmp_path, TODAY, loader=loader_with_data, now=start + dt.timedelta(days=3))
+    assert asked == [4, 3] and sorted(fastf1_rows(store)["round"]) == [1, 2, 3, 4]
+    assert store.read("SELECT * FROM source_misses").empty
 
 
 def test_network_errors_stop_the_run_early(store, tmp_path):
