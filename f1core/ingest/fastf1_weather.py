@@ -304,20 +304,23 @@ def _summary(fetched: list[RaceRef], added: int, skipped: Counter) -> str:
     return "; ".join(parts) or "no new rows"
 
 
-def _note_misses(cur, misses: list[tuple[RaceRef, str]], fetched: list[RaceRef], now: dt.datetime) -> None:
-    """Count each answer without usable weather and set when its race is asked again; a race fetched
-    at last is no longer a miss."""
+def _note_misses(cur, misses: list[tuple[RaceRef, str]], fetched: list[RaceRef], now: dt.datetime) -> list[str]:
+    """Count each answer without usable weather and set when its race is asked again (returned as
+    notes for the run's message); a race fetched at last is no longer a miss."""
     for race in fetched:
         cur.execute("DELETE FROM source_misses WHERE source = ? AND season = ? AND round = ?",
                     [SOURCE, race.season, race.round])
+    notes = []
     for race, reason in misses:
         tries = 1 + int(cur.execute("SELECT coalesce(max(tries), 0) FROM source_misses "
                                     "WHERE source = ? AND season = ? AND round = ?",
                                     [SOURCE, race.season, race.round]).fetchone()[0])
+        retry_at = now + retry_wait(tries)
         cur.execute("INSERT OR REPLACE INTO source_misses VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [SOURCE, race.season, race.round, reason, tries, now, now + retry_wait(tries)])
-        log.info("FastF1 weather: %s asked again after %s (%s, %s)", race.label, now + retry_wait(tries),
-                 reason, plural(tries, "time"))
+                    [SOURCE, race.season, race.round, reason, tries, now, retry_at])
+        notes.append(f"{race.season} R{race.round} ({reason}, {plural(tries, 'answer')} so far) asked again "
+                     f"after {retry_at:%d %b %Y, %H:%M} UTC")
+    return notes
 
 
 # -- the importer ------------------------------------------------------------------------------
@@ -410,7 +413,7 @@ def import_session_weather(
                     counts = Store.upsert(cur, {"weather_observed": _frame(rows)})
                     run.add(counts)
                     added = counts.get("weather_observed", 0)
-                _note_misses(cur, misses, fetched, now)
+                run.notes.extend(_note_misses(cur, misses, fetched, now))
         run.message = _summary(fetched, added, skipped)
         log.info("FastF1 weather: %s", run.message)
     return run

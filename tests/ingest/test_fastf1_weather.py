@@ -327,6 +327,10 @@ def test_a_race_answered_without_weather_waits_longer_each_time_and_lets_older_r
         return list(asked)
 
     assert run(start) == [4, 3]
+    assert last_run(store)["message"] == (
+        "2 races skipped: 1 no weather data, 1 values that cannot be true; "
+        "2025 R4 (no weather data, 1 answer so far) asked again after 01 Jun 2025, 18:00 UTC; "
+        "2025 R3 (values that cannot be true, 1 answer so far) asked again after 01 Jun 2025, 18:00 UTC")
     assert run(start + dt.timedelta(hours=1)) == [2, 1]  # the older races get their turn
     assert run(start + dt.timedelta(hours=2)) == []  # nothing to ask for yet: no refresh spends a call
     assert last_run(store)["message"] == "no completed races without FastF1 weather"
