@@ -128,6 +128,16 @@ def fill(disk: Path) -> Path:
     return filler
 
 
+def use_up_the_logs_last_page(store: Store, disk: Path) -> None:
+    """A write that fits in the unused end of the write-ahead log's last page needs no new space,
+    even on a full disk. Small writes to a table of its own leave less than 1 KB there, so the
+    imports that follow need a page the disk does not have."""
+    store.cursor().execute("CREATE TABLE padding (n INTEGER)")
+    wal, page = disk / "f1.duckdb.wal", os.statvfs(disk).f_bsize
+    while (-wal.stat().st_size) % page >= 1024:
+        store.cursor().execute("INSERT INTO padding VALUES (1)")
+
+
 def checkpoint_at_every_commit(store: Store, filler: Path) -> None:
     """What a big import does by itself: its commit passes DuckDB's checkpoint threshold, and the
     checkpoint needs room the disk no longer has (a little is left, for the log)."""
@@ -140,6 +150,7 @@ def test_a_full_disk_is_a_plain_store_error_and_nothing_is_lost(small_disk, how)
     store = Store(small_disk / "f1.duckdb")
     import_dump(store, MINI)
     before = contents(store)
+    use_up_the_logs_last_page(store, small_disk)
     filler = fill(small_disk)
     if how == "checkpoint":  # DuckDB then invalidates the database, not just the transaction
         checkpoint_at_every_commit(store, filler)
@@ -162,6 +173,7 @@ def test_a_store_invalidated_by_a_failed_checkpoint_is_opened_again(small_disk):
     store = Store(small_disk / "f1.duckdb")
     import_dump(store, MINI)
     before = contents(store)
+    use_up_the_logs_last_page(store, small_disk)
     filler = fill(small_disk)
     cur = store.cursor()
     with pytest.raises(duckdb.FatalException):
