@@ -193,21 +193,33 @@ def _load_upcoming(store: Store) -> pd.DataFrame:
     )
     sprints = store.read(
         """
-        SELECT season, round, driver_ref, position_order AS sprint_position, grid AS sprint_grid FROM sprint_results sp
+        SELECT season, round, driver_ref, constructor_ref, position_order AS sprint_position, grid AS sprint_grid
+        FROM sprint_results sp
         WHERE NOT EXISTS (SELECT 1 FROM results x WHERE x.season = sp.season AND x.round = sp.round)
         """
     )
     parts = []
     for race in races.itertuples(index=False):
-        q = quali[(quali.season == race.season) & (quali["round"] == race.round)]
-        if not q.empty:
-            entries = q.drop(columns=["season", "round"])
-        else:  # before qualifying: the line-ups, with the sprint when it ran first
-            sp = sprints[(sprints.season == race.season) & (sprints["round"] == race.round)]
-            entries = lineup.assign(quali_position=np.nan, quali_best_s=np.nan).merge(
-                sp.drop(columns=["season", "round"]), on="driver_ref", how="left")
+        q = quali[(quali.season == race.season) & (quali["round"] == race.round)].drop(columns=["season", "round"])
+        sp = sprints[(sprints.season == race.season) & (sprints["round"] == race.round)].drop(columns=["season", "round"])
+        # who drives: the weekend's sprint when it has run (a reserve in for the weekend is in it),
+        # else each team's latest line-up
+        drivers = sp[["driver_ref", "constructor_ref"]] if not sp.empty else lineup
+        entered = _not_classified_in(drivers, q).merge(sp.drop(columns="constructor_ref"), on="driver_ref", how="left")
+        entries = pd.concat([q, entered.assign(quali_position=np.nan, quali_best_s=np.nan)], ignore_index=True)
         parts.append(entries.assign(season=race.season, round=race.round, date=race.date, circuit_ref=race.circuit_ref))
     return pd.concat(parts, ignore_index=True)
+
+
+def _not_classified_in(drivers: pd.DataFrame, quali: pd.DataFrame) -> pd.DataFrame:
+    """The entered drivers a qualifying classification lacks (all of them before qualifying): a car
+    that set no time still races, from the back. Per team, only as many as its cars missing there,
+    so a regular driver whose seat a stand-in took is not added beside him."""
+    absent = drivers[~drivers["driver_ref"].isin(quali["driver_ref"])]
+    cars = drivers.groupby("constructor_ref").size()
+    classified = quali.groupby("constructor_ref").size().reindex(cars.index, fill_value=0)
+    room = (cars - classified).clip(lower=0)
+    return absent[absent.groupby("constructor_ref").cumcount() < absent["constructor_ref"].map(room)]
 
 
 def _load_weather(store: Store) -> pd.DataFrame:

@@ -96,3 +96,27 @@ def test_rows_of_a_race_never_follow_its_result(snapshot_store):
     history = frame[frame["has_result"] & (frame["race_idx"] < race["race_idx"].iloc[0])]
     grid = baseline_fields(race, position_tables(history), 0.1, POST)["grid"].set_index("driver_ref")
     assert grid.loc["hulkenberg", "p_win"] > grid.loc["max_verstappen", "p_win"]  # the slot's rank went by name
+
+
+def test_a_car_that_set_no_qualifying_time_is_still_in_the_race(snapshot_store):
+    # 2026 Australia after qualifying, before the race: Verstappen, Sainz and Stroll set no time
+    with snapshot_store.transaction() as cur:
+        cur.execute("DELETE FROM results WHERE season = 2026 AND round = 1")
+    rows = race_rows(build_frame(snapshot_store), 2026, 1)
+    assert not rows["has_result"].any()
+    assert sorted(rows.loc[rows["quali_position"].isna(), "driver_ref"]) == ["max_verstappen", "sainz", "stroll"]
+    assert len(rows) == 22 and rows["driver_ref"].is_unique
+    assert (rows.groupby("constructor_ref").size() == 2).all()
+
+
+def test_a_driver_in_for_the_weekend_races_in_place_of_the_one_he_replaced(snapshot_store):
+    # Miami 2026 between its sprint and qualifying, with a stand-in in Stroll's car in the sprint
+    with snapshot_store.transaction() as cur:
+        for table in ("results", "qualifying"):
+            cur.execute(f"DELETE FROM {table} WHERE season = 2026 AND round = 4")
+        cur.execute("UPDATE sprint_results SET driver_ref = 'vettel' "
+                    "WHERE season = 2026 AND round = 4 AND driver_ref = 'stroll'")
+    rows = race_rows(build_frame(snapshot_store), 2026, 4).set_index("driver_ref")
+    assert "vettel" in rows.index and "stroll" not in rows.index
+    assert rows.loc["vettel", "constructor_ref"] == "aston_martin"
+    assert rows["sprint_position"].notna().all()  # every car of the field ran the sprint
