@@ -319,8 +319,9 @@ with weather_col:
               help="Back to the race as it is: its own weather and grid.")
 
 # the grid as the what-if has it
-grid_now = what.table.sort_values("grid")
-state[P + "grid_now"] = dict(zip(grid_now["driver_ref"], grid_now["grid"].astype(int)))
+# places counted from the front, as the scenario moves cars (a slot left empty is not a place)
+grid_now = what.table.sort_values(["grid", "driver_ref"], kind="mergesort")
+state[P + "grid_now"] = {d: place for place, d in enumerate(grid_now["driver_ref"], start=1)}
 with grid_col:
     st.markdown("**Grid**")
     move_tab, edit_tab = st.tabs(["Move one driver", "Edit the whole grid"])

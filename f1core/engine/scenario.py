@@ -11,6 +11,7 @@ import difflib
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 
@@ -215,9 +216,10 @@ def shortest_grid_order(order: tuple[str, ...], race_grid: tuple[str, ...]) -> t
 
 def apply_scenario(rows: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """Rows of one race with the scenario's overrides. The grid: the order's drivers first, then
-    the others in the race's own order; each moved driver takes exactly his slot and the rest
-    fill the free slots in that order, so a single move shifts the cars between his old and new
-    slot by one, as on a real grid."""
+    the others in the race's own order; each moved driver takes exactly his place and the rest
+    fill the free places in that order, so a single move shifts the cars between his old and new
+    place by one, as on a real grid. Places count the cars from the front: the k-th car starts from
+    the race's k-th slot, so a slot left empty by a car that did not start stays empty."""
     out = rows.copy()
     for name in CONDITIONS:
         value = getattr(scenario, name)
@@ -234,7 +236,9 @@ def apply_scenario(rows: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     free = iter(d for d in order if d not in pinned)
     by_slot = {s: d for d, s in pinned.items()}
     final = [by_slot[s] if s in by_slot else next(free) for s in range(1, len(order) + 1)]
-    out["grid"] = out["driver_ref"].map({d: i + 1 for i, d in enumerate(final)}).astype(float)
+    own = np.sort(out["grid"].to_numpy(dtype=float))  # NaN (no slot yet) last
+    own = np.where(np.isnan(own), np.arange(1, len(own) + 1), own)
+    out["grid"] = out["driver_ref"].map({d: own[i] for i, d in enumerate(final)}).astype(float)
     moved = set(pinned) | (set(head) if scenario.grid_order else set())
     out.loc[out["driver_ref"].isin(moved), "pit_lane_start"] = 0.0
     return out

@@ -107,3 +107,14 @@ def test_shortest_grid_order():
     assert shortest_grid_order(("a", "c", "b", "d"), race) == ("a", "c")
     assert shortest_grid_order(("a", "b", "c", "d"), race) is None
     assert shortest_grid_order(("d", "c", "b", "a"), race) == ("d", "c", "b")
+
+
+def test_a_slot_left_empty_stays_empty_and_places_count_the_cars():
+    """2026 Australia: two cars that qualified did not start, so slots 5 and 6 stayed empty. Moving
+    the fourth car to pole shifts only the three ahead of him; the cars behind keep their slots."""
+    rows = pd.DataFrame({"driver_ref": list("abcdefg"), "grid": [1.0, 2.0, 3.0, 4.0, 7.0, 8.0, 9.0],
+                         "pit_lane_start": [0.0] * 7})
+    out = apply_scenario(rows, Scenario().with_slot("d", 1))
+    assert dict(zip(out.driver_ref, out.grid)) == {"d": 1, "a": 2, "b": 3, "c": 4, "e": 7, "f": 8, "g": 9}
+    out = apply_scenario(rows, Scenario().with_slot("g", 5))  # the fifth car on the grid
+    assert dict(zip(out.driver_ref, out.grid)) == {"a": 1, "b": 2, "c": 3, "d": 4, "g": 7, "e": 8, "f": 9}

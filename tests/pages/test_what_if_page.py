@@ -124,3 +124,24 @@ def test_a_link_at_the_sliders_own_values_is_the_race_as_it_is(with_model):
     assert (movers(at)["win_change"].abs() < 1e-9).all()
     assert "This is the race as it is" in texts(at.info)
     assert at.query_params == {"season": "2026", "round": "5"}
+
+
+def test_a_race_with_empty_grid_slots_moves_cars_by_their_place(with_model):
+    """2026 Australia: cars that qualified did not start, so 20 cars took slots up to 22. The slider
+    counts places on the grid; a move keeps the empty slot empty and the cars behind in theirs."""
+    at = run_page(PAGE, timeout=120)
+    at.selectbox(key="whatif_race_select").set_value((2026, 1)).run()
+    base = movers(at)
+    assert len(base) == 20 and base["grid_now"].max() == 22
+    at.selectbox(key="whatif_move_driver").set_value("stroll").run()
+    assert not at.exception and not at.error
+    assert at.slider(key="whatif_move_slot").value == 20 and at.slider(key="whatif_move_slot").max == 20
+    fifth = sorted(base["grid_now"])[4]
+    assert fifth > 5  # a slot ahead of it is empty
+    at.slider(key="whatif_move_slot").set_value(5).run()  # the fifth car on the grid
+    assert not at.exception and not at.error
+    moved = movers(at)
+    assert moved.loc["stroll", "grid_now"] == fifth
+    assert sorted(moved["grid_now"]) == sorted(base["grid_now"])  # the same slots, the same gaps
+    ahead = base[base["grid_now"] < fifth].index
+    assert (moved.loc[ahead, "grid_now"] == base.loc[ahead, "grid_now"]).all()
