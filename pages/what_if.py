@@ -17,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from f1core.engine.models import WET_FULL
 from f1core.engine.predict import PredictionError
 from f1core.engine.scenario import Scenario, ScenarioError, grid_from_slots, shortest_grid_order
 from f1core.engine.training import PRE
@@ -77,6 +78,30 @@ def on_weather_change(name: str) -> None:
     else:
         weather[name] = value
     state[P + "weather"] = weather
+
+
+def rain_words(share: float) -> str:
+    if share == 0:
+        return "dry"
+    if share == 1:
+        return "wet all race"
+    return f"{share:.0%} in rain" + (" (fully wet)" if share >= WET_FULL else "")
+
+
+def weather_caption(known: dict, observed: bool, race_name: str) -> str:
+    """What the race as it is knows of each slider's value, and where the others start."""
+    words = {"rain": lambda v: f"{pct(v)} in rain", "air_temp": lambda v: f"air {v:.1f} °C",
+             "track_temp": lambda v: f"track {v:.1f} °C"}
+    have = [words[n](known[n]) for n in WEATHER if known.get(n) is not None]
+    unknown = [{"rain": "rain", "air_temp": "air temperature", "track_temp": "track temperature"}[n]
+               for n in WEATHER if known.get(n) is None]
+    where = "observed on race day" if observed else "forecast"
+    said = f"The race as it is: {', '.join(have)} ({where})." if have else "No weather is known for this race yet."
+    if not unknown:
+        return said
+    return (f"{said} Not known: {', '.join(unknown)}, which the race as it is leaves open; "
+            f"{'its slider starts' if len(unknown) == 1 else 'their sliders start'} at what is typical for the "
+            f"{race_name} (medians of past races at this circuit), and moving one sets that value.")
 
 
 def on_move() -> None:
@@ -287,22 +312,17 @@ with weather_col:
     state[WEATHER["rain"][0]] = rain_value
     st.select_slider(
         "Share of the race in rain", rain_options, key=WEATHER["rain"][0], on_change=on_weather_change,
-        args=("rain",), format_func=lambda v: "dry" if v == 0 else ("wet all race" if v == 1 else f"{v:.0%} in rain"),
-        help="0 = a dry race, 1 = rain from start to finish; 0.3 = rain over about a third of the race.")
+        args=("rain",), format_func=rain_words,
+        help=f"0 = a dry race, 1 = rain from start to finish; 0.3 = rain over about a third of the race. Rain over "
+             f"{WET_FULL:.0%} of the race or more counts as fully wet: that is how the model learned rain's effect "
+             "from the store's wet races, so the chances stop moving there.")
     for name, label in (("air_temp", "Air temperature (°C)"), ("track_temp", "Track temperature (°C)")):
         key, (lo, hi), step = WEATHER[name]
         value = float(overrides.get(name, defaults[name]))
         state[key] = value
         st.slider(label, min_value=min(lo, value), max_value=max(hi, value), step=step, key=key,
                   format="%.1f °C", on_change=on_weather_change, args=(name,))
-    if all(known.get(n) is not None for n in WEATHER):
-        where = "observed on race day" if baseline.has_results else "forecast"
-        st.caption(f"The race as it is: {pct(known['rain'])} in rain, air {known['air_temp']:.1f} °C, track "
-                   f"{known['track_temp']:.1f} °C ({where}).")
-    else:
-        st.caption(f"No weather is known for this race yet (no forecast), so the race as it is leaves it open. "
-                   f"The sliders start at what is typical for the {race.name} (medians of past races at this "
-                   "circuit); moving one sets that value.")
+    st.caption(weather_caption(known, baseline.has_results, race.name))
 
 movers = movers_table(baseline.table, what.table)
 with weather_col:

@@ -145,3 +145,26 @@ def test_a_race_with_empty_grid_slots_moves_cars_by_their_place(with_model):
     assert sorted(moved["grid_now"]) == sorted(base["grid_now"])  # the same slots, the same gaps
     ahead = base[base["grid_now"] < fifth].index
     assert (moved.loc[ahead, "grid_now"] == base.loc[ahead, "grid_now"]).all()
+
+
+def test_the_weather_caption_says_which_values_the_forecast_gives(with_model):
+    """A forecast has rain and air temperature but no track temperature: the caption names the
+    two it has and says the third starts at what is typical; the rain slider says where fully wet begins."""
+    import datetime as dt
+
+    from f1core.ingest.runs import ingestion_run
+    from f1core.store import Store
+
+    store = Store(with_model)
+    with ingestion_run(store, "open-meteo") as run, run.transaction() as cur:
+        run.add(Store.upsert(cur, {"weather_forecast": pd.DataFrame([dict(
+            season=2026, round=5, source="openmeteo", fetched_at=dt.datetime(2026, 5, 10, 8),
+            valid_at=dt.datetime(2026, 5, 24, 20), air_temp=18.3, precipitation_probability=0.6)])}))
+    store.close()
+    at = run_page(PAGE, timeout=120)
+    assert not at.exception and not at.error
+    caption = texts(at.caption)
+    assert "The race as it is: 30% in rain, air 18.3 °C (forecast). Not known: track temperature" in caption
+    assert "No weather is known" not in caption
+    assert at.session_state["whatif_defaults"]["rain"] == 0.3
+    assert "counts as fully wet" in at.select_slider(key="whatif_rain").help
