@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from f1core.engine import baselines as baselines_module
 from f1core.engine import features as features_module
 from f1core.engine import models as models_module
 from f1core.engine import predict as predict_module
 from f1core.engine import rating_filter as rating_filter_module
 from f1core.engine import reference as reference_module
 from f1core.engine import scenario as scenario_module
+from f1core.engine import season as season_module
+from f1core.engine import sprint as sprint_module
 from f1core.engine import training as training_module
 from f1core.files import atomic_pickle, code_hash, read_pickle
 
@@ -29,8 +32,10 @@ log = logging.getLogger(__name__)
 
 
 FEATURES_CODE = code_hash(features_module, rating_filter_module)
+# everything a kept prediction was computed by: the race's and the sprint's (whose retirement rate
+# comes from `season`), with the baselines beside them
 PREDICTION_CODE = code_hash(features_module, rating_filter_module, models_module, predict_module, reference_module,
-                            scenario_module, training_module)
+                            scenario_module, training_module, baselines_module, sprint_module, season_module)
 
 
 @dataclass
