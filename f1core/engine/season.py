@@ -79,9 +79,9 @@ class PointsSystem:
         return float((race[0] + self.fastest_lap if race else 0) + (self.sprint[0] if sprint and self.sprint else 0))
 
 
-def _points_by_position(store: Store, table: str, season: int, through: int = 99) -> tuple[float, ...] | None:
+def _points_by_position(store: Store, table: str, season: int) -> tuple[float, ...] | None:
     rows = store.read(f"SELECT position_order AS p, mode(points) AS pts FROM {table} WHERE season = ? "
-                      "AND round <= ? AND position_order <= 30 GROUP BY ALL ORDER BY p", [season, through])
+                      "AND position_order <= 30 GROUP BY ALL ORDER BY p", [season])
     if rows.empty:
         return None
     pts = [float(v) for v in rows["pts"].fillna(0)]
@@ -113,15 +113,22 @@ def _rules_of_the_rounds(store: Store, season: int, race: tuple[float, ...]) -> 
     return tuple(special), (1.0 if bonus > len(rounds) / 2 else 0.0)
 
 
-def points_system(store: Store, season: int, through: int = 99) -> PointsSystem:
-    """The points `season` gave in its rounds up to `through` (the results' most common points
-    per position), with the rounds worth more and the fastest-lap point its rules gave (see
-    `_rules_of_the_rounds`); before its first result, the latest earlier season's."""
-    race = _points_by_position(store, "results", season, through)
+def points_system(store: Store, season: int) -> PointsSystem:
+    """The points `season` gives: the most common points per position over all its results so far,
+    with the rounds worth more and the fastest-lap point its rules gave (`_rules_of_the_rounds`).
+    Rules are announced before a season, so a replay of any of its rounds reads them from the whole
+    season (a few early rounds alone can make a half-points race or a fastest-lap point look like
+    the table). A season with no result yet takes the latest earlier season's tables and its
+    fastest-lap point, not its rounds worth more (which belong to that calendar); likewise its sprint
+    table before its first sprint."""
+    race = _points_by_position(store, "results", season)
     if race is None:
         last = store.scalar("SELECT max(season) FROM results WHERE season < ?", [season])
-        return points_system(store, int(last)) if last is not None else PointsSystem(season, (), ())
-    sprint = _points_by_position(store, "sprint_results", season, through)
+        if last is None:
+            return PointsSystem(season, (), ())
+        before = points_system(store, int(last))
+        return PointsSystem(season, before.race, before.sprint, (), before.fastest_lap)
+    sprint = _points_by_position(store, "sprint_results", season)
     if sprint is None and store.scalar("SELECT count(*) FROM races WHERE season = ? AND sprint_date IS NOT NULL",
                                        [season]):
         last = store.scalar("SELECT max(season) FROM sprint_results WHERE season < ?", [season])
@@ -164,8 +171,28 @@ def standings_after(store: Store, season: int, after_round: int) -> tuple[pd.Dat
         SELECT constructor_ref, sum(coalesce(points, 0)) AS points, count(*) FILTER (WHERE won) AS wins
         FROM scored GROUP BY constructor_ref ORDER BY constructor_ref
         """, [season, after_round, season, after_round])
+    teams = _with_official_points(store, teams, season, after_round)
     teams = _with_official_order(store, teams, "constructor_standings", "constructor_ref", season, after_round)
     return drivers, teams
+
+
+def _with_official_points(store: Store, teams: pd.DataFrame, season: int, after_round: int) -> pd.DataFrame:
+    """The constructors' points of the official table after `after_round` where the store has it:
+    a team's points are not always its drivers' (2020 Racing Point lost 15 for its brake ducts; 2018
+    Force India's first 59 went with the old team). A sprint run since that table is added."""
+    official = store.read("SELECT constructor_ref, points FROM constructor_standings WHERE season = ? AND round = ?",
+                          [season, after_round])
+    if official.empty:
+        return teams
+    since = store.read(
+        f"SELECT constructor_ref, sum(coalesce(points, 0)) AS sprint FROM sprint_results s "
+        f"WHERE season = ? AND {_sprint_run(after_round)} GROUP BY constructor_ref", [season])
+    points = (teams[["constructor_ref"]].merge(official, on="constructor_ref", how="left")
+              .merge(since, on="constructor_ref", how="left"))
+    kept = points["points"].notna().to_numpy()
+    out = teams.copy()
+    out.loc[kept, "points"] = (points["points"] + points["sprint"].fillna(0)).to_numpy()[kept]
+    return out
 
 
 def _with_official_order(store: Store, standings: pd.DataFrame, table: str, key: str, season: int,
@@ -363,7 +390,8 @@ def simulate_season(season: int, after_round: int, weekends: list[Weekend], driv
             driver_walk += rng.normal(0, driver_drift, driver_walk.shape)
         d_idx = entrants.get_indexer(w.drivers)
         t_idx = teams.get_indexer(w.teams)
-        strength = w.strength[None, :] + team_walk[:, t_idx] + driver_walk[:, d_idx]
+        pace = w.strength[None, :] + team_walk[:, t_idx] + driver_walk[:, d_idx]
+        strength = pace.copy()
         p_dnf = np.broadcast_to(w.p_dnf, strength.shape).copy()
         forced = condition is not None and condition.round == w.round
         if forced:
@@ -386,8 +414,9 @@ def simulate_season(season: int, after_round: int, weekends: list[Weekend], driv
             if session == "race" and points.fastest_lap:
                 # the fastest lap, to a fast car more often, scores only inside the top ten: a car
                 # further back sets it now and then (on fresh tyres late on; 14 of 2019-2024's 126
-                # races) and nobody gets the point
-                lap = np.where(~out, strength + rng.gumbel(size=strength.shape), -np.inf)
+                # races) and nobody gets the point. From the cars' pace, not a what-if's fixed result:
+                # the chosen winner does not set the fastest lap by being chosen
+                lap = np.where(~out, pace + rng.gumbel(size=strength.shape), -np.inf)
                 fastest = np.argmax(lap, axis=1)
                 rows = np.arange(n_sims)
                 scored[rows, fastest] += np.where(place[rows, fastest] < 10, points.fastest_lap, 0.0)
@@ -452,6 +481,14 @@ def clinch_words(outlook: SeasonOutlook, names: dict[str, str]) -> str | None:
     rival = names.get(second["driver_ref"], second["driver_ref"])
     lead = float(leader["points_now"] - second["points_now"])
     where = f"the {nxt.name}" + (" (a sprint weekend)" if nxt.sprint else "")
+    if lead == 0:  # level at the top (before the season, everyone): no leader to speak of
+        level = f"{name} and {rival} are level on {float(leader['points_now']):g} points"
+        if best <= after:
+            return (f"Nobody can clinch the title at {where}: {level}, and even {best:g} points there would leave "
+                    f"{after:g} points to win after it.")
+        p = float(outlook.clinch_next["p_clinch"].sum())
+        return (f"The title can be decided at {where}: {level} with {after:g} still to win after that weekend. "
+                f"In the simulations it is decided there {p:.0%} of the time.")
     if lead + best <= after:
         return (f"{name} cannot clinch the title at {where}: he leads {rival} by {lead:g} points, and even "
                 f"{best:g} points there with {rival} scoring nothing would leave {after:g} points to win after it.")
@@ -526,5 +563,5 @@ def project_season(engine, season: int, after_round: int | None = None, conditio
     weekends = remaining_weekends(store, engine.frame(), models, season, after_round) if rounds_left else []
     drivers_now, teams_now = standings_after(store, season, after_round)
     return simulate_season(season, after_round, weekends, drivers_now, teams_now,
-                           points_system(store, season, after_round), models.version, n_sims=n_sims,
+                           points_system(store, season), models.version, n_sims=n_sims,
                            sprint_dnf_ratio=sprint_dnf_ratio(store, season, after_round), condition=condition)

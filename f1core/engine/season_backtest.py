@@ -69,7 +69,7 @@ def score(engine, replay: Replay, n_sims: int = SEASON_SIMS, team_drift: float =
           driver_drift: float = DRIVER_DRIFT, dnf_ratio: float | None = None) -> dict:
     store = engine.store
     outlook = simulate_season(replay.season, replay.after_round, replay.weekends, replay.drivers_now,
-                              replay.teams_now, points_system(store, replay.season, replay.after_round), "replay",
+                              replay.teams_now, points_system(store, replay.season), "replay",
                               n_sims=n_sims, team_drift=team_drift, driver_drift=driver_drift,
                               sprint_dnf_ratio=sprint_dnf_ratio(store, replay.season, replay.after_round)
                               if dnf_ratio is None else dnf_ratio)

@@ -26,7 +26,14 @@ def test_points_systems_come_from_the_seasons_own_results(trained_engine):
     p2025 = S.points_system(store, 2025)
     assert p2025.race == (25, 18, 15, 12, 10, 8, 6, 4, 2, 1) and p2025.sprint == (8, 7, 6, 5, 4, 3, 2, 1)
     assert S.points_system(store, 2021).sprint == (3, 2, 1)
-    assert S.points_system(store, 2026, through=0).race == p2025.race  # before its first race: the last system
+    # a replay reads the rules from the whole season: 2009 after round 2 (Malaysia gave half points),
+    # 2022 after round 1 (its winner had the fastest-lap point too)
+    assert S.points_system(store, 2009).race == (10, 8, 6, 5, 4, 3, 2, 1)
+    assert S.points_system(store, 2022).race[0] == 25 and S.points_system(store, 2022).sprint == (8, 7, 6, 5, 4, 3, 2, 1)
+    # a season with no result yet: the latest system, without that season's special rounds
+    new = S.points_system(store, 2027)
+    assert new.race == p2025.race and new.sprint == p2025.sprint and new.race_rounds == ()
+    assert S.points_system(store, 2015).race_rounds == ()
     assert p2025.weekend_max(sprint=True) == 33 and p2025.weekend_max(sprint=False) == 25
     # what the rules added: 2014's double-points finale, the fastest-lap point of 2019-2024
     p2014, p2021 = S.points_system(store, 2014), S.points_system(store, 2021)
@@ -49,7 +56,7 @@ def test_the_2014_finale_counts_double_in_the_title_fight(trained_engine):
     weekends = [S.Weekend(2014, int(r.round), r.name, r.date, False, field["driver_ref"].to_numpy(),
                           field["constructor_ref"].to_numpy(), strength, np.zeros(len(field)), "pre-qualifying")
                 for r in races.itertuples(index=False)]
-    points = S.points_system(store, 2014, 17)
+    points = S.points_system(store, 2014)
     o = S.simulate_season(2014, 17, weekends, drivers, teams, points, "test", n_sims=SIMS)
     assert o.max_points_left == 75
     assert "Lewis Hamilton cannot clinch" in S.clinch_words(o, {"hamilton": "Lewis Hamilton", "rosberg": "Nico Rosberg"})
@@ -68,19 +75,28 @@ def test_the_fastest_lap_point_scores_only_inside_the_top_ten(trained_engine):
     field = store.read("SELECT driver_ref, constructor_ref FROM results WHERE season = 2021 AND round = 22 "
                        "ORDER BY driver_ref")
     race = store.read("SELECT round, name, date FROM races WHERE season = 2021 AND round = 22").iloc[0]
-    points = S.points_system(store, 2021, 21)
+    points = S.points_system(store, 2021)
     assert points.fastest_lap == 1
 
-    def points_scored(strength: np.ndarray) -> float:
+    def outlook(strength: np.ndarray, condition=None) -> S.SeasonOutlook:
         weekend = S.Weekend(2021, 22, race["name"], race["date"], False, field["driver_ref"].to_numpy(),
                             field["constructor_ref"].to_numpy(), strength, np.zeros(len(field)), "pre-qualifying")
-        o = S.simulate_season(2021, 21, [weekend], drivers, teams, points, "test", n_sims=SIMS)
+        return S.simulate_season(2021, 21, [weekend], drivers, teams, points, "test", n_sims=SIMS, condition=condition)
+
+    def points_scored(strength: np.ndarray) -> float:
+        o = outlook(strength)
         return float(o.drivers["points_expected"].sum() - o.drivers["points_now"].sum())
 
     even = points_scored(np.zeros(len(field)))
     assert 101 + 0.35 < even < 101 + 0.65  # 10 of the 20 cars can score it
     ahead = points_scored(field["driver_ref"].map({"hamilton": 6.0, "max_verstappen": 6.0}).fillna(0.0).to_numpy())
     assert ahead > 101 + 0.95
+    # what if Verstappen wins: he gets the 25, not the fastest lap with it every time (Hamilton's
+    # car is as fast)
+    level = field["driver_ref"].map({"hamilton": 6.0, "max_verstappen": 6.0}).fillna(0.0).to_numpy()
+    won = outlook(level, S.Condition(22, ("max_verstappen",))).drivers.set_index("driver_ref")
+    gained = won["points_expected"] - won["points_now"]
+    assert 25.3 < gained["max_verstappen"] < 25.7 and 0.3 < gained["hamilton"] - 18 < 0.7
 
 
 def test_standings_from_results_match_the_official_tables(trained_engine):
@@ -139,7 +155,7 @@ def test_a_replay_uses_only_what_was_known_after_its_round(engine_paths, tmp_pat
         models = S.replay_models(engine, 2025, 12)
         weekends = S.remaining_weekends(engine.store, engine.frame(), models, 2025, 12)
         drivers, teams = S.standings_after(engine.store, 2025, 12)
-        return S.simulate_season(2025, 12, weekends, drivers, teams, S.points_system(engine.store, 2025, 12),
+        return S.simulate_season(2025, 12, weekends, drivers, teams, S.points_system(engine.store, 2025),
                                  "replay", n_sims=SIMS,
                                  sprint_dnf_ratio=S.sprint_dnf_ratio(engine.store, 2025, 12))
 
@@ -222,6 +238,8 @@ def test_clinch_in_plain_words(trained_engine):
     early = S.clinch_words(trained_engine.season_outlook(2026, 4), {})
     assert "cannot clinch the title at the Canadian Grand Prix (a sprint weekend)" in early
     assert S.clinch_words(trained_engine.season_outlook(2025, 24), names) is None  # the season is over
+    before = S.clinch_words(trained_engine.season_outlook(2026, 0), {})  # everyone on 0 points
+    assert before.startswith("Nobody can clinch the title at the Australian Grand Prix") and "leads" not in before
 
 
 def test_season_checkpoints_are_scored_beside_the_leaders_share(trained_engine):
@@ -231,3 +249,14 @@ def test_season_checkpoints_are_scored_beside_the_leaders_share(trained_engine):
     assert row["champion_logloss"] == pytest.approx(-np.log(max(row["p_champion"], SB.EPS)))
     assert 0 <= row["band_coverage"] <= 1 and row["drivers"] >= 20
     assert row["baseline_favourite_won"] == 1.0  # Norris led after round 21
+
+
+def test_constructors_points_are_the_official_tables(trained_engine):
+    """2020: Racing Point lost 15 points for its brake ducts, so McLaren was third; 2018: Force
+    India's first 59 points stayed with the old team, which ended seventh."""
+    store = trained_engine.store
+    _, teams = S.standings_after(store, 2020, 17)
+    teams = teams.set_index("constructor_ref")
+    assert teams.loc["racing_point", "points"] == 195 and teams.loc["mclaren", "points"] == 202
+    _, teams = S.standings_after(store, 2018, 21)
+    assert teams.set_index("constructor_ref").loc["force_india", "points"] == 52
