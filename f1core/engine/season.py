@@ -519,6 +519,13 @@ def last_round_with_results(store: Store, season: int) -> int:
     return int(store.scalar("SELECT coalesce(max(round), 0) FROM results WHERE season = ?", [season]) or 0)
 
 
+def first_replayable_season(config) -> int:
+    """The first season whose rounds can all be replayed: its models learn from races before it,
+    and the pre-qualifying race model needs a full season of stage 1's walk-forward first. Earlier
+    seasons show their final standings only."""
+    return max(config.stage1_from, config.pre_stage2_from) + 1
+
+
 def replay_models(engine, season: int, after_round: int) -> SeasonModels:
     """Stage 1 and the pre-qualifying race model trained only on races before round
     `after_round + 1` of `season`: what a projection made right after `after_round` could use."""

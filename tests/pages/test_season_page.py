@@ -83,3 +83,9 @@ def test_a_finished_season_shows_its_official_champions(with_model):
     captions = texts(at.caption)
     assert "The final standings" in captions and "simulated seasons" not in captions
     assert "Constructors' champion" in captions and "Still to race" not in captions
+    # too early to replay: only the final standings are offered, and the page says why
+    assert at.selectbox(key="season_after_2007").options == ["the latest result (round 17 of 17)"]
+    at = section(at, "Through the season")
+    assert not at.exception and not at.error
+    assert "cannot be replayed: replays start in 2009" in texts(at.info)
+    assert not [b for b in at.button if b.key == "season_replay_button"]
