@@ -204,10 +204,11 @@ else:
                      fav["team_name"], help="The driver with the highest chance to win in the model's simulations.")
                 card("win_chance", "Chance to win", pct(fav["p_win"]), f"baseline {pct(fav['baseline_p_win'])}",
                      help=f"Beside it, {BASELINE_WORDS[fav['baseline']]}.")
-                card("grid_used", "Grid used", "predicted" if before else "real",
+                card("grid_used", "Grid used", "predicted" if before else "qualifying",
                      "before qualifying" if before else "after qualifying",
                      help="Before qualifying the race model starts from the qualifying model's predicted grid; "
-                          "after qualifying, from the real grid.")
+                          "after qualifying, from the qualifying order (grid penalties announced after it are "
+                          "not applied).")
 
         headline_cards()
 
@@ -218,8 +219,8 @@ else:
             st.markdown(f"**Before qualifying.** The grid is the qualifying model's prediction{quali_when}; "
                         "the chances sharpen once the real grid is known.")
         else:
-            st.markdown("**After qualifying.** The real grid is used; this is the model's final word before "
-                        "the start.")
+            st.markdown("**After qualifying.** The grid is the qualifying order: grid penalties and pit-lane "
+                        "starts announced after it are not applied (the What-if page can set them).")
 
         win_col, podium_col = st.columns(2)
         with win_col:

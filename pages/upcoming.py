@@ -9,7 +9,7 @@ from f1core.engine.training import PRE
 from f1core.ingest.openmeteo import FORECAST_DAYS
 from f1core.views import racecards
 from f1core.views.insights import short_race_name
-from f1core.views.terms import MODE_NOTE
+from f1core.views.terms import MODE_NOTE, QUALIFYING_ORDER_NOTE
 from pages._charts import outcome_stack, position_bands, probability_bars, qualifying_chart
 from pages._resources import (
     cached_query,
@@ -114,7 +114,7 @@ def race_table(table: pd.DataFrame, before: bool) -> tuple[pd.DataFrame, list[st
         "team": st.column_config.TextColumn(width=100),
         "grid": st.column_config.NumberColumn("pred. grid" if before else "grid", format="P%d", width=70,
                                               help="The qualifying model's predicted grid." if before else
-                                              "The real grid."),
+                                              "The qualifying order (penalties announced after it not applied)."),
         **{f"{label.lower()}_pct": st.column_config.NumberColumn(label, format="%.0f%%", width=52)
            for label in PROBABILITIES.values()},
         "expected_position": st.column_config.NumberColumn("exp. pos.", format="%.1f", width=65,
@@ -144,7 +144,7 @@ def show_race(race) -> None:
     where = f" · {circuit.name}, {circuit.place}" if circuit is not None else ""
     st.markdown(f"#### {race.name}")
     st.markdown(f":material/schedule: {when}{where}")
-    st.markdown(f":material/{'grid_view' if before else 'flag'}: **{MODE_NOTE[prediction.mode]}**")
+    st.markdown(f":material/{'grid_view' if before else 'flag'}: **{MODE_NOTE[PRE] if before else QUALIFYING_ORDER_NOTE}**")
     st.markdown(weather_line(prediction.conditions, (race.date - today()).days), help=WEATHER_HELP)
     if before:
         st.caption("The entry list is each team's latest line-up; a change of driver shows up once the "

@@ -96,3 +96,22 @@ def test_without_a_model_the_page_offers_to_train_one(app_env, snapshot_db, monk
     assert "There is no trained model yet" in texts(at.info)
     assert not at.dataframe
     assert at.button(key="require_model_train")
+
+
+def test_after_qualifying_the_grid_is_the_qualifying_order_and_nobody_is_left_out(with_model):
+    """Montreal's qualifying is in (Miami's order stands in for it), without Stroll, who set no
+    time: he still races, from the back, and the page says penalties are not applied yet."""
+    from f1core.ingest.runs import ingestion_run
+    from f1core.store import Store
+
+    store = Store(with_model)
+    quali = store.read("SELECT * FROM qualifying WHERE season = 2026 AND round = 4 AND driver_ref <> 'stroll'")
+    with ingestion_run(store, "jolpica") as run, run.transaction() as cur:
+        run.add(Store.upsert(cur, {"qualifying": quali.assign(round=5)}))
+    store.close()
+    at = run_page("upcoming.py", timeout=180)
+    assert not at.exception and not at.error
+    assert "After qualifying: the grid is the qualifying order. Grid penalties" in texts(at.markdown)
+    race = race_tables(at)[1].set_index("code")
+    assert len(race) == 22 and race.loc["STR", "grid"] == 22
+    assert abs(race["win_pct"].sum() - 100) < 1
