@@ -9,6 +9,7 @@ from f1core.engine.training import PRE
 from f1core.ingest.openmeteo import FORECAST_DAYS
 from f1core.views import racecards
 from f1core.views.insights import short_race_name
+from f1core.views.race_review import actual_result
 from f1core.views.terms import MODE_NOTE, QUALIFYING_ORDER_NOTE
 from pages._charts import outcome_stack, position_bands, probability_bars, qualifying_chart
 from pages._resources import (
@@ -20,7 +21,7 @@ from pages._resources import (
     today,
 )
 from pages._style import pct, show_chart
-from pages._widgets import friendly_error, require_data, require_model, show_table
+from pages._widgets import escape_markdown, friendly_error, require_data, require_model, show_table
 
 BASELINE_WORDS = {
     "grid": "grid baseline: how often each grid slot has won",
@@ -203,6 +204,21 @@ def race_has_sprint(race) -> bool:
 
 def show_sprint(race, slug: str) -> None:
     st.subheader("Sprint", divider="gray")
+    result = cached_query(actual_result, race.season, race.round, "sprint_results")
+    if not result.empty:  # run already: what happened, not a prediction of it
+        winner = result.iloc[0]
+        st.markdown(f"The sprint has been run: won by **{escape_markdown(winner['driver_name'])}** "
+                    f"({escape_markdown(winner['team_name'])}).")
+        rows = result[result["points"].fillna(0) > 0].rename(columns={"position_order": "pos"})
+        show_table(rows.assign(driver=rows["driver_name"], team=rows["team_name"]), f"upcoming_{slug}_sprint_result.csv",
+                   columns=["pos", "code", "driver", "team", "grid", "points"],
+                   column_config={"pos": st.column_config.NumberColumn("", width=40),
+                                  "code": st.column_config.TextColumn("", width=45),
+                                  "grid": st.column_config.NumberColumn(format="P%d", width=60)},
+                   height="content")
+        st.caption("The drivers who scored. The prediction frozen before the sprint is scored in the Accuracy "
+                   "page's live track record.")
+        return
     try:
         sprint = sprint_prediction(race.season, race.round)
     except Exception as exc:

@@ -30,16 +30,22 @@ BACKTEST = "backtest"
 
 # -- the actual result ------------------------------------------------------------------------------
 
-def actual_result(store: Store, season: int, round_: int) -> pd.DataFrame:
-    """The classified result of a race, one row per driver in finishing order: driver_ref, code,
-    driver_name, constructor_ref, team_name, grid (0 = pit lane), position_order, position_text,
-    status, points, finished (classified with a position). Empty when the race has no result."""
+RESULT_TABLES = ("results", "sprint_results")
+
+
+def actual_result(store: Store, season: int, round_: int, table: str = "results") -> pd.DataFrame:
+    """The classified result of a race (or with `table="sprint_results"`, of its sprint), one row
+    per driver in finishing order: driver_ref, code, driver_name, constructor_ref, team_name, grid
+    (0 = pit lane), position_order, position_text, status, points, finished (classified with a
+    position). Empty when the session has no result."""
+    if table not in RESULT_TABLES:
+        raise ValueError(f"no results table {table!r} (one of {', '.join(RESULT_TABLES)})")
     return store.read(
-        """
+        f"""
         SELECT r.driver_ref, d.code, d.driver_name, r.constructor_ref, coalesce(c.name, r.constructor_ref) AS team_name,
                r.grid, r.position_order, r.position_text, r.status, r.points,
                coalesce(regexp_full_match(r.position_text, '[0-9]+'), false) AS finished
-        FROM results r
+        FROM {table} r
         LEFT JOIN driver_labels d USING (driver_ref)
         LEFT JOIN constructors c USING (constructor_ref)
         WHERE r.season = ? AND r.round = ?

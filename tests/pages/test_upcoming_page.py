@@ -115,3 +115,24 @@ def test_after_qualifying_the_grid_is_the_qualifying_order_and_nobody_is_left_ou
     race = race_tables(at)[1].set_index("code")
     assert len(race) == 22 and race.loc["STR", "grid"] == 22
     assert abs(race["win_pct"].sum() - 100) < 1
+
+
+def test_a_sprint_already_run_shows_its_result_not_a_prediction(with_model):
+    """Saturday night in Montreal: the sprint has run (Miami's result stands in for it), the race not."""
+    from f1core.ingest.runs import ingestion_run
+    from f1core.store import Store
+
+    store = Store(with_model)
+    sprint = store.read("SELECT * FROM sprint_results WHERE season = 2026 AND round = 4")
+    with ingestion_run(store, "jolpica") as run, run.transaction() as cur:
+        run.add(Store.upsert(cur, {"sprint_results": sprint.assign(round=5)}))
+    winner = store.read("SELECT d.driver_name FROM sprint_results s JOIN driver_labels d USING (driver_ref) "
+                        "WHERE season = 2026 AND round = 4 AND position_order = 1").iloc[0, 0]
+    store.close()
+    at = run_page("upcoming.py", timeout=180)
+    assert not at.exception and not at.error
+    markdown = texts(at.markdown)
+    assert f"The sprint has been run: won by **{winner}**" in markdown
+    assert "to win the sprint" not in markdown
+    result = next(d.value for d in at.dataframe if "points" in d.value.columns and "pos" in d.value.columns)
+    assert list(result["pos"]) == list(range(1, 9))
