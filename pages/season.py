@@ -27,7 +27,9 @@ SECTIONS = ["Drivers", "Constructors", "Through the season", "What if", "Calenda
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
-def calendar_table(db_path: str, data_version: int, champion: str, season: int, after_round: int) -> pd.DataFrame:
+def calendar_table(db_path: str, data_version: int, champion: str, season: int, after_round: int,
+                   day: object) -> pd.DataFrame:
+    """`day`: today, so a race whose date has passed stops reading "coming" without new data."""
     engine = get_engine()
     return season_view.calendar(engine, engine.season_outlook(season, after_round))
 
@@ -273,7 +275,8 @@ elif section == "What if":
 
 else:  # the calendar
     try:
-        cal = calendar_table(str(store.path), store.data_version(), champion_version() or "", season, after_round)
+        cal = calendar_table(str(store.path), store.data_version(), champion_version() or "", season, after_round,
+                             get_engine().today())
     except Exception as exc:
         friendly_error(exc, "draw the calendar")
         st.stop()
