@@ -57,7 +57,7 @@ def test_a_shared_link_reproduces_the_scenario(app_server, page):
     expect(page.locator('[data-testid="stAlertContentWarning"]')).to_have_count(0)
     expect(page.get_by_role("combobox", name="Race")).to_have_value("2026 R4 Miami Grand Prix · result known")
     slider = lambda name: page.get_by_role("slider", name=name)  # noqa: E731
-    expect(slider("Share of the race in rain")).to_have_attribute("aria-valuetext", "60% in rain")
+    expect(slider("Share of the race in rain")).to_have_attribute("aria-valuetext", "60% in rain (fully wet)")
     expect(slider("Air temperature (°C)")).to_have_attribute("aria-valuetext", "33.0 °C")
     expect(page.get_by_text("Moves: HAM to P1")).to_be_visible()
     expect(page.locator('[data-testid="stCode"]').first).to_contain_text(LINK.split("?")[1])
