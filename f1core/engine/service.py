@@ -326,11 +326,14 @@ class Engine:
     def season_outlook(self, season: int, after_round: int | None = None,
                        condition: Condition | None = None) -> SeasonOutlook:
         """The championship of `season` as of right after `after_round` (default: the latest
-        round), optionally with a what-if on the next race; kept for the data version and champion."""
+        round), optionally with a what-if on the next race; kept for the data version and the model
+        served (the champion, or the version standing in while its file cannot be read)."""
         from f1core.engine.season import last_round_with_results, project_season
 
         after_round = last_round_with_results(self.store, season) if after_round is None else int(after_round)
-        key = (self.data_version(), self.registry.champion_version(), season, after_round)
+        self.champion()  # finds which version serves: the champion, or `fallback`'s stand-in
+        served = self.fallback[1] if self.fallback is not None else self.registry.champion_version()
+        key = (self.data_version(), served, season, after_round)
         base = self._outlooks.get_or_make(key, lambda: project_season(self, season, after_round))
         if condition is None:
             return base

@@ -200,3 +200,17 @@ def test_the_command_line_says_the_models_folder_is_full(full_models_disk, engin
     assert f"error: the models folder {models} is full: free space" in err and "Nothing was changed" in err
     assert "Traceback" not in err
     assert (models / "registry.json").read_bytes() == index_before and leftovers(disk) == []
+
+
+def test_the_title_odds_follow_the_model_served(two_versions):
+    """Made while v0001 stood in for a damaged champion, the season outlook is not kept for the
+    champion: once its file is whole again, the outlook is the champion's."""
+    engine = two_versions
+    artifact = engine.registry.root / "v0002" / "model.pkl"
+    whole = artifact.read_bytes()
+    CORRUPTIONS["truncated"](artifact)
+    standing_in = engine.season_outlook(2026)
+    assert engine.fallback[:2] == ("v0002", "v0001") and engine.season_outlook(2026) is standing_in
+    artifact.write_bytes(whole)
+    assert engine.champion() is not None and engine.fallback is None  # the champion loads again
+    assert engine.season_outlook(2026) is not standing_in  # made anew, by the champion
