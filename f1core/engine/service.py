@@ -331,8 +331,8 @@ class Engine:
         from f1core.engine.season import last_round_with_results, project_season
 
         after_round = last_round_with_results(self.store, season) if after_round is None else int(after_round)
-        self.champion()  # finds which version serves: the champion, or `fallback`'s stand-in
-        served = self.fallback[1] if self.fallback is not None else self.registry.champion_version()
+        fallback = self.fallback_now()  # the stand-in, when one serves for a damaged champion
+        served = fallback[1] if fallback is not None else self.registry.champion_version()
         key = (self.data_version(), served, season, after_round)
         base = self._outlooks.get_or_make(key, lambda: project_season(self, season, after_round))
         if condition is None:
