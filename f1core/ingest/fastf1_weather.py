@@ -23,9 +23,8 @@ from typing import Callable
 
 import pandas as pd
 
-from f1core import clock
 from f1core.ingest.http import SourceError
-from f1core.ingest.runs import RunResult, ingestion_run
+from f1core.ingest.runs import RunResult, ingestion_run, utc_now
 from f1core.ingest.validate import Origin, check_plausible
 from f1core.names import plural
 from f1core.store import RaceRef, Store
@@ -59,11 +58,6 @@ _ANSWERED_WITHOUT_DATA = {NO_DATA, IMPLAUSIBLE}
 
 def retry_wait(tries: int) -> dt.timedelta:
     return min(FIRST_RETRY * 2 ** (tries - 1), LAST_RETRY)
-
-
-def _utc_now() -> dt.datetime:
-    """The store keeps naive UTC timestamps."""
-    return clock.now().replace(tzinfo=None)
 
 
 class NoWeatherData(Exception):
@@ -154,7 +148,7 @@ def races_needing_weather(store: Store, today: dt.date, limit: int = MAX_RACES_P
             "AND NOT EXISTS (SELECT 1 FROM source_misses m "
             "                WHERE m.season = r.season AND m.round = r.round AND m.source = ? AND m.retry_at > ?) "
             "ORDER BY r.date DESC, r.season DESC, r.round DESC LIMIT ?",
-            [FIRST_SEASON, today, SOURCE, SOURCE, now or _utc_now(), int(limit)],
+            [FIRST_SEASON, today, SOURCE, SOURCE, now or utc_now(), int(limit)],
         ).fetchall()
     finally:
         cur.close()
@@ -341,7 +335,7 @@ def import_session_weather(
     are skipped, counted in the run message, and tried again on the next run, or after `retry_wait`
     when FastF1 answered without usable weather. All loads together take at most about `timeout_s`
     seconds. `loader` replaces FastF1 (tests, other backends); `now` (naive UTC) the real clock."""
-    now = now or _utc_now()
+    now = now or utc_now()
     with ingestion_run(store, SOURCE) as run:
         races = races_needing_weather(store, today, max_races, now)
         if not races:

@@ -27,7 +27,8 @@ class IngestError(RuntimeError):
     """A source gave data that cannot be stored. The message names the source and the row or URL."""
 
 
-def _utcnow() -> dt.datetime:
+def utc_now() -> dt.datetime:
+    """Now, as the store keeps times: naive UTC."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
@@ -76,7 +77,7 @@ class RunResult:
 def _record_ok(cur: duckdb.DuckDBPyConnection, result: RunResult) -> None:
     cur.execute(
         "UPDATE ingestion_runs SET finished_at = ?, ok = true, rows_added = ?, message = ? WHERE run_id = ?",
-        [_utcnow(), result.total_added + result.total_corrected, result.summary()[:2000], result.run_id],
+        [utc_now(), result.total_added + result.total_corrected, result.summary()[:2000], result.run_id],
     )
 
 
@@ -104,7 +105,7 @@ def _write_pending(cur: duckdb.DuckDBPyConnection, pending: list[_Pending]) -> N
 
 
 def _record_failure(store: Store, run_id: int, source: str, message: str) -> None:
-    failure = (run_id, source, _utcnow(), _utcnow(), message)
+    failure = (run_id, source, utc_now(), utc_now(), message)
     try:
         with store.transaction() as cur:
             _write_pending(cur, [failure])
@@ -120,7 +121,7 @@ def ingestion_run(store: Store, source: str) -> Iterator[RunResult]:
     though its data was rolled back."""
     with _unrecorded_lock:
         pending = _unrecorded.pop(str(store.path), [])
-    started = _utcnow()
+    started = utc_now()
     try:
         with store.transaction() as cur:
             _write_pending(cur, pending)
@@ -128,7 +129,7 @@ def ingestion_run(store: Store, source: str) -> Iterator[RunResult]:
                 "INSERT INTO ingestion_runs (source, started_at) VALUES (?, ?) RETURNING run_id", [source, started],
             ).fetchone()[0]
     except StoreError as exc:
-        _remember(store, *pending, *([] if store.read_only else [(None, source, started, _utcnow(), str(exc))]))
+        _remember(store, *pending, *([] if store.read_only else [(None, source, started, utc_now(), str(exc))]))
         raise
     except BaseException:
         _remember(store, *pending)
