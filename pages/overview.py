@@ -12,7 +12,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 from f1core import clock
 from f1core.engine.training import POST, PRE
 from f1core.views import racecards
-from f1core.views.terms import MODE_LABEL
+from f1core.views.terms import MODE_LABEL, QUALIFYING_ORDER
 from pages._charts import probability_bars
 from pages._resources import (
     cached_query,
@@ -219,8 +219,7 @@ else:
             st.markdown(f"**Before qualifying.** The grid is the qualifying model's prediction{quali_when}; "
                         "the chances sharpen once the real grid is known.")
         else:
-            st.markdown("**After qualifying.** The grid is the qualifying order: grid penalties and pit-lane "
-                        "starts announced after it are not applied (the What-if page can set them).")
+            st.markdown(f"**After qualifying.** {QUALIFYING_ORDER}")
 
         win_col, podium_col = st.columns(2)
         with win_col:

@@ -108,16 +108,17 @@ season = season_col.selectbox("Season", seasons, index=seasons.index(asked) if a
                               key=P + "season")
 last = int(store.scalar("SELECT coalesce(max(round), 0) FROM results WHERE season = ?", [season]) or 0)
 rounds_total = int(store.scalar("SELECT max(round) FROM races WHERE season = ?", [season]) or last)
-replayable = season >= first_replayable_season(engine.config)
+first_replay = first_replayable_season(engine.config)
+replayable = season >= first_replay
+too_early = f"replays start in {first_replay}, the models learning from too few seasons before that"
 choices = list(range(last, -1, -1)) if replayable else [last]
 after_round = round_col.selectbox(
     "As of", choices, key=P + f"after_{season}",
     format_func=lambda r: ("the latest result" if r == last else "before the season" if r == 0 else f"after round {r}")
     + (f" (round {r} of {rounds_total})" if r == last and r else ""),
     help="A past round is replayed with models trained only on the races before the next one: what the app "
-         "would have said then." + ("" if replayable else f" Replays start in {first_replayable_season(engine.config)}"
-                                    ": the models learn from too few seasons before that, so only the final "
-                                    "standings of this season are shown."))
+         "would have said then." + ("" if replayable else f" Only the final standings of {season} are shown: "
+                                    f"{too_early}."))
 link.rewrite({"season": str(season)})
 
 try:
@@ -209,9 +210,7 @@ elif section == "Through the season":
                    "app showed it ('frozen'), or replayed later with models trained only on the races before "
                    "('replay'). Hover a point to see which.")
     if missing and not replayable:
-        st.info(f"The title odds through {season} cannot be replayed: replays start in "
-                f"{first_replayable_season(engine.config)}, the models learning from too few seasons before that.",
-                icon=":material/history:")
+        st.info(f"The title odds through {season} cannot be replayed: {too_early}.", icon=":material/history:")
     elif missing:
         rounds = [r for r in missing if r]
         when = " and ".join((["before the season"] if 0 in missing else [])

@@ -148,6 +148,7 @@ MODE_NOTE = {
     POST: "After qualifying: the real grid is used.",
 }
 # A race still to run, after qualifying: the sources give the qualifying order, not the starting grid
-QUALIFYING_ORDER_NOTE = ("After qualifying: the grid is the qualifying order. Grid penalties and pit-lane starts "
-                         "announced after it are not applied; set them on the What-if page.")
+QUALIFYING_ORDER = ("The grid is the qualifying order. Grid penalties and pit-lane starts announced after it are "
+                    "not applied; set them on the What-if page.")
+QUALIFYING_ORDER_NOTE = "After qualifying: " + QUALIFYING_ORDER[0].lower() + QUALIFYING_ORDER[1:]
 MODE_WORDS = {POST: "after qualifying (with the real grid)", PRE: "before qualifying (with a predicted grid)"}
