@@ -25,12 +25,19 @@ QUALI_GAP_CAP = 5.0  # % of pole; wet Q1 laps against a dry Q3 pole are not pace
 SPRINT_BEFORE_QUALI_FROM = 2024  # from 2024 the sprint shootout and the sprint run before qualifying
 SPRINT_SESSION_WEIGHT = 0.5  # weight of the shootout order in the expected qualifying gap (not tunable before 2024)
 
-# Renamed teams keep their history: the car is built by the same factory.
+# Renamed or sold teams keep their history: the car is built by the same factory (each name maps to
+# the lineage's first name in the store). A team missing here looks new (no form, rated as a
+# newcomer): with Brawn missing, "no team form" came to mean the 2009 champions to the models.
 TEAM_LINEAGE = {
-    "alphatauri": "toro_rosso", "rb": "toro_rosso",
-    "racing_point": "force_india", "aston_martin": "force_india",
-    "lotus_f1": "renault", "alpine": "renault",
-    "alfa": "sauber", "audi": "sauber",
+    "prost": "ligier",
+    "arrows": "footwork",
+    "jaguar": "stewart", "red_bull": "stewart",
+    "honda": "bar", "brawn": "bar", "mercedes": "bar",
+    "renault": "benetton", "lotus_f1": "benetton", "alpine": "benetton",
+    "toro_rosso": "minardi", "alphatauri": "minardi", "rb": "minardi",
+    "mf1": "jordan", "spyker_mf1": "jordan", "spyker": "jordan", "force_india": "jordan",
+    "racing_point": "jordan", "aston_martin": "jordan",
+    "bmw_sauber": "sauber", "alfa": "sauber", "audi": "sauber",
     "virgin": "marussia", "manor": "marussia",
     "caterham": "lotus_racing",
 }

@@ -80,6 +80,23 @@ def test_rookie_has_no_driver_history_but_a_team(snapshot_store):
     assert np.isfinite(debut["team_elo"]) and np.isfinite(debut["team_qgap_ewm"])
 
 
+def test_a_renamed_or_sold_team_keeps_its_history_and_only_new_teams_start_blank(snapshot_store):
+    """A team with no form looks new to the models. Brawn (Honda's factory) once did, so "no team
+    form" meant the 2009 champions and a 2010 replay made the new Lotus team title favourite."""
+    frame = build_frame(snapshot_store)
+    debuts = frame[frame["season"] >= 2003].sort_values("race_idx").drop_duplicates("constructor_ref")
+    debuts = debuts[debuts["race_idx"] > frame.loc[frame["season"] >= 2003, "race_idx"].min()]
+    blank = set(debuts.loc[debuts["team_points_ewm"].isna(), "constructor_ref"])
+    assert blank == {"super_aguri", "lotus_racing", "virgin", "hrt", "haas", "cadillac"}
+    first = debuts.set_index("constructor_ref")
+    # the car goes on from the factory's last one: Brawn's 2009 pace, not a newcomer's, for Mercedes
+    mercedes = frame[(frame["season"] == 2010) & (frame["round"] == 1)].set_index("constructor_ref")
+    assert mercedes.loc["mercedes", "car_pace"].max() < mercedes["car_pace"].median()
+    assert first.loc["brawn", "team_qgap_ewm"] > 0.5  # Honda's slow 2008 car was what was known
+    button = frame[(frame["driver_ref"] == "button") & (frame["season"] == 2009) & (frame["round"] == 1)].iloc[0]
+    assert button["drv_team_races"] > 50  # with the same team since 2003 (BAR, Honda)
+
+
 def test_rows_of_a_race_never_follow_its_result(snapshot_store):
     """Ties broken by row order must not see who finished ahead: in 2024 São Paulo Verstappen (the
     winner) and Hülkenberg both start 17th; the grid baseline gives them the same slot's chances
