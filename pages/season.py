@@ -172,11 +172,15 @@ if section in ("Drivers", "Constructors"):
     table = table.assign(title=[pct(p) for p in table["p_title"]], final=[
         f"{now:g}" if done else f"{now:g} → {exp:.0f} ({lo:.0f}–{hi:.0f})" for now, exp, lo, hi in
         zip(table["points_now"], table["points_expected"], table["points_p10"], table["points_p90"])])
+    table = table.assign(pos=range(1, len(table) + 1))
     show_table(table, f"season_{season}_after_r{after_round}_{section.lower()}.csv",
-               columns=["label", "title", "final"],
+               # a finished season has no chances to show: its place and wins instead
+               columns=["pos", "label", "final", "wins_now"] if done else ["label", "title", "final"],
                column_config={
+                   "pos": st.column_config.NumberColumn("pos", width="small"),
                    "label": st.column_config.TextColumn("driver" if section == "Drivers" else "team", pinned=True),
                    "title": st.column_config.TextColumn("title", help="Chance to be champion"),
+                   "wins_now": st.column_config.NumberColumn("wins"),
                    "final": st.column_config.TextColumn(
                        "points" if done else "points: now → expected (P10–P90)", width="large",
                        help=None if done else "Points now, expected final points, and the range 8 simulated "

@@ -83,6 +83,11 @@ def test_a_finished_season_shows_its_official_champions(with_model):
     captions = texts(at.caption)
     assert "The final standings" in captions and "simulated seasons" not in captions
     assert "Constructors' champion" in captions and "Still to race" not in captions
+    # no chances to show for a season that is over: each driver's place, points and wins
+    standings = at.dataframe[0]
+    assert list(standings.proto.column_order) == ["pos", "label", "final", "wins_now"]
+    top = standings.value.iloc[0]
+    assert top["driver_ref"] == "raikkonen" and top["pos"] == 1 and top["wins_now"] == 6
     # too early to replay: only the final standings are offered, and the page says why
     assert at.selectbox(key="season_after_2007").options == ["the latest result (round 17 of 17)"]
     at = section(at, "Through the season")
