@@ -168,21 +168,20 @@ section = st.segmented_control("Show", SECTIONS, default=SECTIONS[0], key=P + "s
 if section in ("Drivers", "Constructors"):
     table, positions, key = ((drivers, outlook.driver_positions, "driver_ref") if section == "Drivers"
                              else (teams, outlook.constructor_positions, "constructor_ref"))
-    # three columns, so the table reads whole on a phone; the CSV has every figure on its own
-    table = table.assign(title=[pct(p) for p in table["p_title"]], final=[
+    # few narrow columns, so the table reads whole on a phone; the CSV has every figure on its own
+    table = table.assign(pos=range(1, len(table) + 1), title=[pct(p) for p in table["p_title"]], final=[
         f"{now:g}" if done else f"{now:g} → {exp:.0f} ({lo:.0f}–{hi:.0f})" for now, exp, lo, hi in
         zip(table["points_now"], table["points_expected"], table["points_p10"], table["points_p90"])])
-    table = table.assign(pos=range(1, len(table) + 1))
     show_table(table, f"season_{season}_after_r{after_round}_{section.lower()}.csv",
                # a finished season has no chances to show: its place and wins instead
                columns=["pos", "label", "final", "wins_now"] if done else ["label", "title", "final"],
                column_config={
-                   "pos": st.column_config.NumberColumn("pos", width="small"),
+                   "pos": st.column_config.NumberColumn("pos", width="small", pinned=True),
                    "label": st.column_config.TextColumn("driver" if section == "Drivers" else "team", pinned=True),
                    "title": st.column_config.TextColumn("title", help="Chance to be champion"),
                    "wins_now": st.column_config.NumberColumn("wins"),
                    "final": st.column_config.TextColumn(
-                       "points" if done else "points: now → expected (P10–P90)", width="large",
+                       "points" if done else "points: now → expected (P10–P90)", width="small" if done else "large",
                        help=None if done else "Points now, expected final points, and the range 8 simulated "
                                               "seasons in 10 end in")})
     if not done:
