@@ -70,11 +70,11 @@ with standings_tab:
                 leader = float(table.drivers["points"].max() or 1)
                 show_table(table.drivers, f"driver_standings_{season}.csv",
                            columns=["pos", "driver", "points", "wins", "team"], height="content",
-                           column_config={"pos": st.column_config.NumberColumn("Pos", width=40),
-                                          "driver": st.column_config.TextColumn(width=170),
+                           column_config={"pos": st.column_config.NumberColumn("pos", width=40, pinned=True),
+                                          "driver": st.column_config.TextColumn(width=150, pinned=True),
                                           "points": st.column_config.ProgressColumn(
-                                              "Points", format="%g", min_value=0, max_value=leader, width=130),
-                                          "wins": st.column_config.NumberColumn(width="small")})
+                                              "points", format="%g", min_value=0, max_value=leader, width=110),
+                                          "wins": st.column_config.NumberColumn(width=50)})
             with teams_col:
                 st.markdown("**Constructors**")
                 if table.constructors.empty:
@@ -83,10 +83,11 @@ with standings_tab:
                     leader = float(table.constructors["points"].max() or 1)
                     show_table(table.constructors, f"constructor_standings_{season}.csv",
                                columns=["pos", "team", "points", "wins"], height="content",
-                               column_config={"pos": st.column_config.NumberColumn("Pos", width=40),
+                               column_config={"pos": st.column_config.NumberColumn("pos", width=40, pinned=True),
+                                              "team": st.column_config.TextColumn(pinned=True),
                                               "points": st.column_config.ProgressColumn(
-                                                  "Points", format="%g", min_value=0, max_value=leader, width=130),
-                                              "wins": st.column_config.NumberColumn(width="small")})
+                                                  "points", format="%g", min_value=0, max_value=leader, width=110),
+                                              "wins": st.column_config.NumberColumn(width=50)})
     except Exception as exc:
         friendly_error(exc, "load the standings")
 

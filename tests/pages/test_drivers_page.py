@@ -1,6 +1,8 @@
 """The Drivers & teams page renders standings, ratings, form and teammate duels."""
 from __future__ import annotations
 
+import json
+
 from tests.pages.conftest import run_page, texts
 
 
@@ -14,6 +16,23 @@ def test_renders_every_tab_over_the_fixture_season(app_env, mini_db):
     tables = {tuple(d.value.columns[:3]): d.value for d in at.dataframe}
     drivers = next(t for cols, t in tables.items() if "driver" in cols)
     assert drivers["code"].iloc[0] in {"VER", "LEC", "PER", "SAI"}
+
+
+def test_the_standings_keep_place_and_name_in_view_and_fit_a_phone(app_env, mini_db):
+    """On a 390 px phone the wins column fell off the screen; place and name stay pinned when the
+    table scrolls sideways, and place, name, points and wins fit in about 350 px."""
+    app_env(mini_db)
+    at = run_page("drivers.py")
+    drivers, teams = at.dataframe[0], at.dataframe[1]
+    assert list(drivers.proto.column_order) == ["pos", "driver", "points", "wins", "team"]
+    assert list(teams.proto.column_order) == ["pos", "team", "points", "wins"]
+    for table, name in ((drivers, "driver"), (teams, "team")):
+        config = json.loads(table.proto.columns)
+        assert config["pos"]["pinned"] and config[name]["pinned"]
+        assert config["points"]["label"] == "points" and config["pos"]["label"] == "pos"
+    config = json.loads(drivers.proto.columns)
+    assert sum(config[c]["width"] for c in ("pos", "driver", "points", "wins")) <= 350
+    assert drivers.value["wins"].max() > 0
 
 
 def test_empty_store_shows_the_notice_only(app_env):
