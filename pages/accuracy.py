@@ -14,6 +14,8 @@ from f1core.engine.baselines import serving_baseline
 from f1core.names import plural
 from f1core.views import reports
 from f1core.views.terms import (
+    DIRECTION,
+    DIRECTION_HELP,
     METRICS,
     MODE_LABEL,
     MODE_NOTE,
@@ -204,14 +206,14 @@ if n_races:
 
 st.subheader("Every metric, with its 90% interval")
 table = reports.headline_table(summary, per_race, mode)
-table["metric"] = [f"{m} {'↑' if b == 'higher' else '↓'}" for m, b in zip(table["metric"], table["better"])]
+table["metric"] = table["metric"] + " " + table["better"].map(DIRECTION)
 verdict_cols = [c for c in table.columns if c.startswith("vs ")]
 main_label = PREDICTOR_LABEL[main_baseline]
 # four columns, so the table reads whole on a phone: the model, the baseline it must beat, the verdict
 show_table(table, f"accuracy_{mode}_run{run_id}.csv", height="content",
            columns=["metric", "Model", main_label, f"vs {main_baseline}"],
            column_config={"metric": st.column_config.TextColumn(width="medium", pinned=True,
-                                                                help="↑ higher is better, ↓ lower is better"),
+                                                                help=DIRECTION_HELP),
                           **{c: st.column_config.TextColumn(f"model {c}", width="small") for c in verdict_cols}})
 others = [p for p in PREDICTOR_LABEL.values() if p in table.columns and p not in ("Model", main_label)]
 if others:

@@ -12,7 +12,7 @@ from f1core.engine.backtest import RACE_METRICS
 from f1core.engine.features import FEATURE_BY_NAME
 from f1core.engine.registry import RegistryError
 from f1core.views import reports
-from f1core.views.terms import METRICS, MODE_NOTE
+from f1core.views.terms import DIRECTION_HELP, METRICS, MODE_NOTE
 from pages._admin import ERROR_LIMIT, for_visitor
 from pages._resources import champion_version, get_engine, get_store, race_prediction, retrain_triggers
 from pages._style import bar_rows_height, pct, show_chart, style_figure, team_color, wrap_labels
@@ -133,12 +133,19 @@ def draw_champion() -> None:
         for metric in RACE_METRICS:
             info = METRICS[metric]
             lo, hi = (recent.get(f"{metric}_ci") or [np.nan, np.nan])[:2]
-            rows.append({"metric": info.label, "better": "higher" if info.higher_is_better else "lower",
-                         "model": info.with_interval(recent.get(metric), lo, hi),
+            value = recent.get(metric)
+            rows.append({"metric": info.label_with_direction, "model": info.format(value),
                          "grid baseline": info.format(base.get("grid", {}).get(metric)),
-                         "form baseline": info.format(base.get("form", {}).get(metric))})
-        show_table(pd.DataFrame(rows), f"recent_accuracy_{bundle.version}.csv", height="content")
-        st.caption("Model: mean and 90% bootstrap interval over those races. Baselines: grid order and recent "
+                         "form baseline": info.format(base.get("form", {}).get(metric)),
+                         "model's 90% interval": info.bounds(lo, hi) if value is not None and not pd.isna(value)
+                         else "—"})
+        # the model beside its baselines, the metric pinned: on a phone the three read at a glance
+        show_table(pd.DataFrame(rows), f"recent_accuracy_{bundle.version}.csv", height="content",
+                   column_config={"metric": st.column_config.TextColumn(width=185, pinned=True, help=DIRECTION_HELP),
+                                  "model": st.column_config.TextColumn(width=60),
+                                  "grid baseline": st.column_config.TextColumn("grid", width=60),
+                                  "form baseline": st.column_config.TextColumn("form", width=60)})
+        st.caption("Model: mean over those races and its 90% bootstrap interval. Baselines: grid order and recent "
                    "form, scored the same way on the same races" + ("." if base else " (not available).")
                    + " A dozen races is a small sample; the **Accuracy** page has the long view.")
 

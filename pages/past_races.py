@@ -7,6 +7,7 @@ import streamlit as st
 
 from f1core.views import insights, race_review
 from f1core.views.race_review import BACKTEST, LOG, RaceReview
+from f1core.views.terms import DIRECTION, DIRECTION_HELP
 from pages._resources import cached_query, get_engine
 from pages._style import pct, show_chart, style_figure, team_color
 from pages._widgets import friendly_error, require_data, show_table
@@ -117,7 +118,7 @@ def verdict_panel(r: RaceReview) -> None:
 def metrics_table(r: RaceReview, key: str) -> None:
     m = r.metrics
     shown = m.assign(**{"grid baseline": m["grid"], "form baseline": m["form"],
-                        "label": m["label"] + m["better"].map({"higher": " ↑", "lower": " ↓"})})
+                        "label": m["label"] + " " + m["better"].map(DIRECTION)})
     columns = ["label", "model", "grid baseline", "form baseline"]
     for name in ("grid", "form"):
         if m[name].isna().all():
@@ -126,7 +127,7 @@ def metrics_table(r: RaceReview, key: str) -> None:
     show_table(shown.drop(columns=["grid", "form"]), f"past_race_scores_{key}.csv", columns=columns,
                height="content",
                column_config={"label": st.column_config.TextColumn(
-                                  "metric", width=185, help="↑ higher is better, ↓ lower is better"),
+                                  "metric", width=185, help=DIRECTION_HELP),
                               "model": st.column_config.NumberColumn(format="%.3g", width=60),
                               "grid baseline": st.column_config.NumberColumn("grid", format="%.3g", width=60,
                                                                              help="The grid baseline"),

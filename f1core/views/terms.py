@@ -18,6 +18,11 @@ TOO_FEW = "too few races to tell"
 MIN_RACES_TO_TELL = 5
 
 
+# a metric's direction, beside its label in tables
+DIRECTION = {"higher": "↑", "lower": "↓"}
+DIRECTION_HELP = "↑ higher is better, ↓ lower is better"
+
+
 def no_width(lo: float | None, hi: float | None) -> bool:
     """An interval that says nothing: missing, or of no width (one race, or every race alike)."""
     return lo is None or hi is None or pd.isna(lo) or pd.isna(hi) or abs(hi - lo) < 1e-12
@@ -31,6 +36,11 @@ class MetricInfo:
     higher_is_better: bool
     meaning: str  # what the mean over many races means
     per_race: str = ""  # what the figure of a single race means
+
+    @property
+    def label_with_direction(self) -> str:
+        """'Winner log loss ↓'"""
+        return f"{self.label} {DIRECTION['higher' if self.higher_is_better else 'lower']}"
 
     def format(self, value: float | None) -> str:
         if value is None or pd.isna(value):
@@ -48,9 +58,11 @@ class MetricInfo:
         certainty but too small a sample, and says so."""
         if value is None or pd.isna(value):
             return "—"
-        if no_width(lo, hi):
-            return f"{self.format(value)} ({TOO_SMALL})"
-        return f"{self.format(value)} ({self.format(lo)}–{self.format(hi)})"
+        return f"{self.format(value)} ({self.bounds(lo, hi)})"
+
+    def bounds(self, lo: float | None, hi: float | None) -> str:
+        """'55%–71%', or the sample too small when the interval has no width."""
+        return TOO_SMALL if no_width(lo, hi) else f"{self.format(lo)}–{self.format(hi)}"
 
     def interval(self, lo: float | None, hi: float | None) -> str:
         """'90% interval: 55% to 71%', or the sample too small when the interval has no width."""

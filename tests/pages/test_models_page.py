@@ -42,8 +42,12 @@ def test_renders_the_registry_champion_and_explanation(with_model):
                                           "Retrain & roll back"]
     cards = {m.label: m.value for m in at.metric}
     assert cards["Champion"] == "v0001" and cards["Trained through"] == "2026 R4"
-    recent = frames(at)[("metric", "better")]
-    assert {"model", "grid baseline", "form baseline"} <= set(recent.columns)
+    # the model beside the grid first: on a phone the metric (with its direction) stays pinned
+    shown = next(d for d in at.dataframe if list(d.value.columns[:2]) == ["metric", "model"])
+    recent = shown.value
+    assert list(recent.columns) == ["metric", "model", "grid baseline", "form baseline", "model's 90% interval"]
+    assert "Winner log loss ↓" in set(recent["metric"]) and "Winner picked ↑" in set(recent["metric"])
+    assert json.loads(shown.proto.columns)["metric"]["pinned"]
     assert {"parameter", "value"} <= {c for cols in frames(at) for c in cols}
 
     tables = frames(open_tab(at, "Versions & history"))
