@@ -261,7 +261,7 @@ def race_metrics(source: PredictionSource, actual: pd.DataFrame) -> pd.DataFrame
     rows = []
     for metric in RACE_METRICS:
         info = METRICS[metric]
-        row = {"metric": metric, "label": info.label, "better": "higher" if info.higher_is_better else "lower",
+        row = {"metric": metric, "label": info.label, "better": info.better,
                "help": info.per_race}
         for name, values in scored.items():
             row[name] = values.get(metric, np.nan)

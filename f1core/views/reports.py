@@ -108,7 +108,7 @@ def headline_table(summary: dict, per_race: pd.DataFrame, mode: str) -> pd.DataF
     rows = []
     for metric, g in h.groupby("metric", sort=False):
         info = METRICS[metric]
-        row = {"metric": info.label, "better": "higher" if info.higher_is_better else "lower"}
+        row = {"metric": info.label, "better": info.better}
         for r in g.itertuples():
             row[PREDICTOR_LABEL.get(r.predictor, r.predictor)] = info.with_interval(r.value, r.lo, r.hi)
         for d in diffs[diffs["metric"] == metric].itertuples():

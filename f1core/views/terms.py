@@ -38,9 +38,14 @@ class MetricInfo:
     per_race: str = ""  # what the figure of a single race means
 
     @property
+    def better(self) -> str:
+        """'higher' or 'lower': which way this metric is better."""
+        return "higher" if self.higher_is_better else "lower"
+
+    @property
     def label_with_direction(self) -> str:
         """'Winner log loss ↓'"""
-        return f"{self.label} {DIRECTION['higher' if self.higher_is_better else 'lower']}"
+        return f"{self.label} {DIRECTION[self.better]}"
 
     def format(self, value: float | None) -> str:
         if value is None or pd.isna(value):
