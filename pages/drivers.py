@@ -57,6 +57,15 @@ def rating_chart(history: pd.DataFrame, who: str) -> go.Figure:
     return style_figure(fig, height=500)
 
 
+def standings_columns(name: str, leader: float, name_width: int | None = None) -> dict:
+    """A championship table's columns: place and name pinned, so on a phone they stay in view while
+    points and wins (narrow enough to fit beside them) scroll."""
+    return {"pos": st.column_config.NumberColumn("pos", width=40, pinned=True),
+            name: st.column_config.TextColumn(width=name_width, pinned=True),
+            "points": st.column_config.ProgressColumn("points", format="%g", min_value=0, max_value=leader, width=110),
+            "wins": st.column_config.NumberColumn(width=50)}
+
+
 with standings_tab:
     try:
         table = cached_query(insights.standings, season)
@@ -70,11 +79,7 @@ with standings_tab:
                 leader = float(table.drivers["points"].max() or 1)
                 show_table(table.drivers, f"driver_standings_{season}.csv",
                            columns=["pos", "driver", "points", "wins", "team"], height="content",
-                           column_config={"pos": st.column_config.NumberColumn("pos", width=40, pinned=True),
-                                          "driver": st.column_config.TextColumn(width=150, pinned=True),
-                                          "points": st.column_config.ProgressColumn(
-                                              "points", format="%g", min_value=0, max_value=leader, width=110),
-                                          "wins": st.column_config.NumberColumn(width=50)})
+                           column_config=standings_columns("driver", leader, name_width=150))
             with teams_col:
                 st.markdown("**Constructors**")
                 if table.constructors.empty:
@@ -83,11 +88,7 @@ with standings_tab:
                     leader = float(table.constructors["points"].max() or 1)
                     show_table(table.constructors, f"constructor_standings_{season}.csv",
                                columns=["pos", "team", "points", "wins"], height="content",
-                               column_config={"pos": st.column_config.NumberColumn("pos", width=40, pinned=True),
-                                              "team": st.column_config.TextColumn(pinned=True),
-                                              "points": st.column_config.ProgressColumn(
-                                                  "points", format="%g", min_value=0, max_value=leader, width=110),
-                                              "wins": st.column_config.NumberColumn(width=50)})
+                               column_config=standings_columns("team", leader))
     except Exception as exc:
         friendly_error(exc, "load the standings")
 
