@@ -380,6 +380,11 @@ class Store:
         where = self._HAS_RESULTS + (" AND season >= ?" if since_season else "")
         return self._races(where, [since_season] if since_season else [], "date")
 
+    def observed_weather_rows(self) -> int:
+        """Weather rows (one per race and source) of races with results: what the models learn
+        rain from. Weather can reach the store after the results it belongs to."""
+        return int(self.scalar(f"SELECT count(*) FROM weather_observed r WHERE {self._HAS_RESULTS}") or 0)
+
 
 def _why_not_writable(path: Path) -> str | None:
     """Why DuckDB could not open `path` for writing (it also writes a log file beside it), or None."""

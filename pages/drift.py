@@ -16,7 +16,7 @@ MODERATE, MAJOR = drift_mod.MODERATE, drift_mod.MAJOR
 LEVEL_COLOR = {"major": "#E10600", "moderate": "#FFB800", "small": "#9AA0A6"}
 CALENDAR_COLOR = {"major": "rgba(225,6,0,0.35)", "moderate": "rgba(255,184,0,0.35)", "small": "rgba(154,160,166,0.35)"}
 TRIGGER_ICON = {"no-model": ":material/block:", "set-up": ":material/tune:", "new-results": ":material/sports_score:",
-                "drift": ":material/trending_down:", "accuracy": ":material/target:", "age": ":material/schedule:"}
+                "new-weather": ":material/rainy:", "drift": ":material/trending_down:", "accuracy": ":material/target:", "age": ":material/schedule:"}
 LOG_TICKS = [0.001, 0.01, 0.03, 0.1, 0.25, 1, 3, 10, 30]
 
 st.title("Drift")

@@ -81,7 +81,8 @@ def promotion_decision(challenger: ModelBundle, champion: ModelBundle | None,
     """The promotion rule, on the recent races walk-forward, beside the grid baseline on the same
     races: a challenger that trails the grid baseline by more than the margin is not promoted
     over a champion that does not; otherwise promote when log loss is better by 0.02 or more
-    (Spearman not worse by more than 0.01), or within those margins while trained on newer races."""
+    (Spearman not worse by more than 0.01), or within those margins while trained on newer races
+    (or more of their weather)."""
     new = challenger.metrics["recent"]
     grid = challenger.metrics.get("recent_baselines", {}).get("grid", {})
     behind = behind_grid(challenger.metrics)
@@ -96,6 +97,7 @@ def promotion_decision(challenger: ModelBundle, champion: ModelBundle | None,
     d_loss = new["winner_logloss"] - champ["winner_logloss"]
     d_rho = new["spearman"] - champ["spearman"]
     newer = challenger.training_window["races"] - champion.training_window.get("races", 0)
+    more_weather = challenger.training_window.get("weather_rows", 0) - champion.training_window.get("weather_rows", 0)
     same_config = challenger.config == champion.config
     facts = (f"recent {new['races']} races: log loss {new['winner_logloss']:.3f} vs {champ['winner_logloss']:.3f}, "
              f"Spearman {new['spearman']:.3f} vs {champ['spearman']:.3f}{grid_words}")
@@ -105,10 +107,12 @@ def promotion_decision(challenger: ModelBundle, champion: ModelBundle | None,
         return False, [facts, f"it trails the grid baseline by {behind:.3f}, and the champion does not"]
     if d_loss <= -0.02 and d_rho >= -0.01:
         return True, [facts, "better log loss by at least 0.02"]
-    if d_loss <= 0.02 and d_rho >= -0.01 and newer > 0:
+    if d_loss <= 0.02 and d_rho >= -0.01 and (newer > 0 or more_weather > 0):
         why = "same configuration" if same_config else "as accurate within the margins"
-        return True, [facts, f"{why}, trained on {newer} more race(s)"]
-    if newer <= 0 and d_loss > -0.02:
+        more = (f"trained on {newer} more race(s)" if newer > 0
+                else f"trained with {more_weather} more weather record(s)")
+        return True, [facts, f"{why}, {more}"]
+    if newer <= 0 and more_weather <= 0 and d_loss > -0.02:
         return False, [facts, "no new races since the champion was trained and no clear gain"]
     return False, [facts, "worse than the champion beyond the margins (log loss +0.02 or Spearman -0.01)"]
 
@@ -172,6 +176,7 @@ class Lifecycle:
                 "last_race_label": self.engine.race(int(last["season"]), int(last["round"])).label,
                 "last_race_date": str(pd.Timestamp(last["date"]).date()), "races": race_count,
                 "data_version": self.engine.data_version(),
+                "weather_rows": self.engine.store.observed_weather_rows(),
             },
             data_fingerprint=f"{int(fingerprint) & 0xFFFFFFFFFFFF:012x}",
             features={"stage1": list(STAGE1_FEATURES), "stage2": stage2_features(POST)},
@@ -269,8 +274,8 @@ class Lifecycle:
 
     def backtest_due(self) -> bool:
         """No backtest yet, or the latest one is a season or three races behind the results, or it
-        trained another set-up than this engine's or was made by other code (so it would not describe
-        the model served)."""
+        trained another set-up than this engine's, was made by other code or without weather the
+        store has now (so it would not describe the model served)."""
         latest = self.records.latest_backtest()
         last_race = self.engine.store.last_race_with_results()
         if last_race is None:
@@ -278,13 +283,15 @@ class Lifecycle:
         return (latest is None or int(latest["summary"].get("to_season", 0)) < last_race.season
                 or self.records.backtest_races_behind(latest) >= 3
                 or latest.get("config") != self.engine.config.as_stored()
-                or latest["summary"].get("code") != BACKTEST_CODE)
+                or latest["summary"].get("code") != BACKTEST_CODE
+                or latest["summary"].get("weather_rows") != self.engine.store.observed_weather_rows())
 
     def retrain_triggers(self) -> list[tuple[str, str]]:
         """Why the champion may be due for a retrain, as (kind, plain words): 'no-model', 'set-up'
-        (trained with other parameters than this version of the code uses), 'new-results', 'drift',
-        'accuracy' (live track record worse than expected), 'age'. Once a model has been trained
-        with this set-up on the data as it is, only new data can be a reason."""
+        (trained with other parameters than this version of the code uses), 'new-results', 'new-weather'
+        (weather of finished races the champion did not have), 'drift', 'accuracy' (live track record
+        worse than expected), 'age'. Once a model has been trained with this set-up on the data as it
+        is, only new data can be a reason."""
         bundle = self.engine.champion()
         if bundle is None:
             return [("no-model", "no model file can be loaded" if self.registry.champion_version()
@@ -298,6 +305,10 @@ class Lifecycle:
         new = len(done) - bundle.training_window.get("races", 0)
         if new > 0:
             triggers.append(("new-results", f"{new} race(s) with results since the champion was trained"))
+        weather = self.engine.store.observed_weather_rows() - bundle.training_window.get("weather_rows", 0)
+        if "weather_rows" in bundle.training_window and weather > 0:
+            triggers.append(("new-weather", f"{weather} weather record(s) of finished races arrived since the "
+                                            "champion was trained"))
         try:
             summary = self.engine.drift_summary()
             if summary["suggest_retrain"]:
@@ -331,7 +342,7 @@ class Lifecycle:
         kinds = {k for k, _ in triggers}
         last = max((h["at"] for h in self.registry.history()), default=None)
         stale = last is None or dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(last) > dt.timedelta(days=1)
-        if kinds & {"no-model", "set-up", "new-results"} or (kinds and stale):
+        if kinds & {"no-model", "set-up", "new-results", "new-weather"} or (kinds and stale):
             try:
                 decision = self.retrain(within(progress, 0, 1, "retraining: "))
                 done.append(f"retrained ({'; '.join(m for _, m in triggers)}): {decision.summary}")
@@ -391,7 +402,8 @@ class Lifecycle:
         result = walk_forward(frame, from_season, to_season, config, stage1_hist,
                               progress=within(progress, 0.2, 1.0))
         summary = result.summary()
-        summary.update({"from_season": from_season, "to_season": to_season or int(result.per_race["season"].max())})
+        summary.update({"from_season": from_season, "to_season": to_season or int(result.per_race["season"].max()),
+                        "weather_rows": self.engine.store.observed_weather_rows()})
         run_id = self.records.add_backtest(result, summary, self.registry.champion_version())
         return run_id, summary
 

@@ -12,8 +12,9 @@ from f1core.engine.registry import RegistryError
 from f1core.engine.service import Engine
 from f1core.engine.training import POST, PRE
 from f1core.ingest.ergast_csv import import_dump
+from f1core.ingest.weather_csv import import_weather
 from f1core.store import Store
-from tests.conftest import forget_outcomes
+from tests.conftest import WEATHER_DIR, forget_outcomes
 from tests.engine.conftest import FAST, TODAY
 
 
@@ -78,6 +79,30 @@ def test_no_reason_to_retrain_once_a_model_has_seen_the_data_as_it_is(engine_pat
     import_dump(store, ergast_dir)  # Miami's results arrive
     assert engine.lifecycle.retrained_on_current_data() is None
     assert [k for k, _ in engine.lifecycle.retrain_triggers()][0] == "new-results"
+
+
+def test_weather_arriving_after_training_retrains_and_reruns_the_backtest(engine_paths, tmp_path):
+    """A store bootstrapped without weather files, given them later: the results are the same, but
+    the model and its backtest learned rain from none of it."""
+    db, _ = engine_paths
+    store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
+    with store.transaction() as cur:
+        cur.execute("DELETE FROM weather_observed")
+    engine = Engine(store, tmp_path / "models", FAST, today=TODAY)
+    engine.lifecycle.retrain()
+    engine.lifecycle.run_backtest()
+    assert engine.lifecycle.retrain_triggers() == [] and not engine.lifecycle.backtest_due()
+    import_weather(store, WEATHER_DIR)
+    arrived = store.observed_weather_rows()
+    assert arrived > 100
+    assert "new-weather" in [k for k, _ in engine.lifecycle.retrain_triggers()]
+    assert engine.lifecycle.backtest_due()
+    done = engine.lifecycle.upkeep()
+    retrained = [d for d in done if d.startswith(f"retrained ({arrived} weather record(s) of finished races")]
+    assert retrained and "promoted" in retrained[0] and f"trained with {arrived} more weather" in retrained[0], done
+    assert any(d.startswith("backtest run") for d in done), done
+    assert engine.lifecycle.retrain_triggers() == [] and not engine.lifecycle.backtest_due()
+    assert engine.champion().training_window["weather_rows"] == arrived
 
 
 def test_an_updated_setup_retrains_and_reruns_the_backtest(engine_paths, tmp_path, monkeypatch):
