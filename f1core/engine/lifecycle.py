@@ -305,10 +305,13 @@ class Lifecycle:
         new = len(done) - bundle.training_window.get("races", 0)
         if new > 0:
             triggers.append(("new-results", f"{new} race(s) with results since the champion was trained"))
-        weather = self.engine.store.observed_weather_rows() - bundle.training_window.get("weather_rows", 0)
-        if "weather_rows" in bundle.training_window and weather > 0:
-            triggers.append(("new-weather", f"{weather} weather record(s) of finished races arrived since the "
-                                            "champion was trained"))
+        weather_now = self.engine.store.observed_weather_rows()
+        if "weather_rows" not in bundle.training_window and weather_now:
+            triggers.append(("new-weather", "the champion was trained before models kept how much weather they "
+                                            "learned from"))
+        elif weather_now > bundle.training_window.get("weather_rows", 0):
+            triggers.append(("new-weather", f"{weather_now - bundle.training_window['weather_rows']} weather "
+                                            "record(s) of finished races arrived since the champion was trained"))
         try:
             summary = self.engine.drift_summary()
             if summary["suggest_retrain"]:

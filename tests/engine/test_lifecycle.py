@@ -105,6 +105,18 @@ def test_weather_arriving_after_training_retrains_and_reruns_the_backtest(engine
     assert engine.champion().training_window["weather_rows"] == arrived
 
 
+def test_a_champion_that_kept_no_weather_count_is_retrained_once(trained_engine, monkeypatch):
+    """Models trained before the count existed: whether they saw the store's weather is unknown."""
+    import copy
+
+    old = copy.copy(trained_engine.champion())
+    old.training_window = {k: v for k, v in old.training_window.items() if k != "weather_rows"}
+    monkeypatch.setattr(trained_engine, "champion", lambda: old)
+    monkeypatch.setattr(trained_engine.lifecycle, "retrained_on_current_data", lambda: None)
+    triggers = dict(trained_engine.lifecycle.retrain_triggers())
+    assert triggers["new-weather"] == "the champion was trained before models kept how much weather they learned from"
+
+
 def test_an_updated_setup_retrains_and_reruns_the_backtest(engine_paths, tmp_path, monkeypatch):
     db, _ = engine_paths
     store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
