@@ -110,7 +110,8 @@ def promotion_decision(challenger: ModelBundle, champion: ModelBundle | None,
     if d_loss <= 0.02 and d_rho >= -0.01 and (newer > 0 or more_weather > 0):
         why = "same configuration" if same_config else "as accurate within the margins"
         more = (f"trained on {newer} more race(s)" if newer > 0
-                else f"trained with {more_weather} more weather record(s)")
+                else f"trained with {more_weather} more weather record(s)" if "weather_rows" in champion.training_window
+                else f"trained with the store's {more_weather} weather records, of which the champion kept no count")
         return True, [facts, f"{why}, {more}"]
     if newer <= 0 and more_weather <= 0 and d_loss > -0.02:
         return False, [facts, "no new races since the champion was trained and no clear gain"]

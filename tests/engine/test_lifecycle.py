@@ -109,12 +109,18 @@ def test_a_champion_that_kept_no_weather_count_is_retrained_once(trained_engine,
     """Models trained before the count existed: whether they saw the store's weather is unknown."""
     import copy
 
-    old = copy.copy(trained_engine.champion())
+    new = trained_engine.champion()
+    old = copy.copy(new)
     old.training_window = {k: v for k, v in old.training_window.items() if k != "weather_rows"}
     monkeypatch.setattr(trained_engine, "champion", lambda: old)
     monkeypatch.setattr(trained_engine.lifecycle, "retrained_on_current_data", lambda: None)
     triggers = dict(trained_engine.lifecycle.retrain_triggers())
     assert triggers["new-weather"] == "the champion was trained before models kept how much weather they learned from"
+    # its successor, trained on the same races and config, is served for that
+    promoted, reasons = lifecycle_module.promotion_decision(new, old, new.metrics["recent"])
+    assert promoted and reasons[-1] == (f"same configuration, trained with the store's "
+                                        f"{new.training_window['weather_rows']} weather records, of which the "
+                                        "champion kept no count")
 
 
 def test_an_updated_setup_retrains_and_reruns_the_backtest(engine_paths, tmp_path, monkeypatch):
