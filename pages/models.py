@@ -117,7 +117,7 @@ def draw_champion() -> None:
     st.caption(f"Training window: seasons {window.get('first_season')} to {label} "
                f"({escape_markdown(window.get('last_race_date'))}) · data fingerprint "
                f"{escape_markdown(bundle.data_fingerprint)} (changes when "
-               "any result, grid or qualifying time it learned from changes).")
+               "any result, grid, qualifying time or weather it learned from changes).")
 
     recent = bundle.metrics.get("recent", {})
     if recent:

@@ -17,7 +17,7 @@ import pandas as pd
 from f1core import clock
 from f1core.engine.backtest import BACKTEST_CODE, summarise, walk_forward
 from f1core.engine.baselines import position_tables
-from f1core.engine.features import STAGE1_FEATURES
+from f1core.engine.features import STAGE1_FEATURES, WEATHER_FEATURES
 from f1core.engine.registry import ModelBundle
 from f1core.engine.training import (
     POST,
@@ -164,7 +164,8 @@ class Lifecycle:
         last = done.sort_values("race_idx").iloc[-1]
         race_count = int(done[done["season"] >= config.stage2_from]["race_idx"].nunique())
         fingerprint = pd.util.hash_pandas_object(
-            done[["season", "round", "driver_ref", "position_order", "grid", "quali_best_s"]], index=False).sum()
+            done[["season", "round", "driver_ref", "position_order", "grid", "quali_best_s", *WEATHER_FEATURES]],
+            index=False).sum()
         return ModelBundle(
             version=self.registry.next_version(),
             created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

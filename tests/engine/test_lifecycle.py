@@ -92,6 +92,7 @@ def test_weather_arriving_after_training_retrains_and_reruns_the_backtest(engine
     engine.lifecycle.retrain()
     engine.lifecycle.run_backtest()
     assert engine.lifecycle.retrain_triggers() == [] and not engine.lifecycle.backtest_due()
+    dry = engine.champion()
     import_weather(store, WEATHER_DIR)
     arrived = store.observed_weather_rows()
     assert arrived > 100
@@ -103,6 +104,7 @@ def test_weather_arriving_after_training_retrains_and_reruns_the_backtest(engine
     assert any(d.startswith("backtest run") for d in done), done
     assert engine.lifecycle.retrain_triggers() == [] and not engine.lifecycle.backtest_due()
     assert engine.champion().training_window["weather_rows"] == arrived
+    assert engine.champion().data_fingerprint != dry.data_fingerprint  # same results, other data
 
 
 def test_a_champion_that_kept_no_weather_count_is_retrained_once(trained_engine, monkeypatch):
