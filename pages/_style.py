@@ -65,6 +65,16 @@ def pct(p: float | None, digits: int = 0) -> str:
     return f"{p * 100:.{digits}f}%"
 
 
+def pcts(*ps: float | None) -> list[str]:
+    """`pct` of each, with a decimal when two different chances would otherwise read the same (a
+    favourite at 32% and a winner "also at 32%" who was ranked below him)."""
+    shown = [pct(p) for p in ps]
+    known = [(p, s) for p, s in zip(ps, shown) if p is not None and not pd.isna(p)]
+    if any(a != b and sa == sb for i, (a, sa) in enumerate(known) for b, sb in known[i + 1:]):
+        return [pct(p, 1) for p in ps]
+    return shown
+
+
 LABEL_WIDTH = 34  # characters per line of a bar chart's category label: a phone keeps room for the bars
 
 

@@ -23,7 +23,7 @@ from pages._resources import (
     get_store,
     race_prediction,
 )
-from pages._style import pct, show_chart, team_color
+from pages._style import pct, pcts, show_chart, team_color
 from pages._widgets import friendly_error, model_fallback_notice, require_data, require_model
 
 PAGES_DIR = Path(__file__).resolve().parent
@@ -265,9 +265,10 @@ try:
                     st.markdown(f":material/check_circle: **The model called it**: {call.winner_name} was its "
                                 f"favourite at {pct(call.winner_p_win)}.")
                 else:
+                    favourite_pct, winner_pct = pcts(call.favourite_p_win, call.winner_p_win)
                     st.markdown(f":material/cancel: **The model missed it**: its favourite was "
-                                f"{call.favourite_name} ({pct(call.favourite_p_win)}); the winner was its "
-                                f"{ordinal(call.winner_pick)} pick at {pct(call.winner_p_win)}.")
+                                f"{call.favourite_name} ({favourite_pct}); the winner was its "
+                                f"{ordinal(call.winner_pick)} pick at {winner_pct}.")
                 st.caption(f"{call.podium_hits} of the 3 podium finishers {'was' if call.podium_hits == 1 else 'were'} "
                            "among its 3 likeliest podium "
                            f"finishers. Prediction: {source}.")

@@ -9,7 +9,7 @@ from f1core.views import insights, race_review
 from f1core.views.race_review import BACKTEST, LOG, RaceReview
 from f1core.views.terms import DIRECTION, DIRECTION_HELP
 from pages._resources import cached_query, get_engine
-from pages._style import pct, show_chart, style_figure, team_color
+from pages._style import pcts, show_chart, style_figure, team_color
 from pages._widgets import friendly_error, require_data, show_table
 
 st.title("Past races")
@@ -86,6 +86,7 @@ def verdict_panel(r: RaceReview) -> None:
     metrics = r.metrics.set_index("metric")
     grid_called = metrics.loc["winner_top1", "grid"]
     mae, mae_grid = metrics.loc["position_mae", "model"], metrics.loc["position_mae", "grid"]
+    favourite_pct, winner_pct = pcts(v.favourite_p_win, v.winner_p_win)
     row = st.container(horizontal=True, gap="small")
     a = b = c = d = row
     a.metric("Winner called?", "Yes" if v.winner_called else "No", border=True, width=CARD,
@@ -96,7 +97,7 @@ def verdict_panel(r: RaceReview) -> None:
              help="How many of the actual podium finishers were among the three drivers most likely to "
                   "finish on the podium.",
              delta_description=f"picked {', '.join(v.predicted_podium)}")
-    c.metric("Winner's chance", pct(v.winner_p_win, 0), border=True, width=CARD,
+    c.metric("Winner's chance", winner_pct, border=True, width=CARD,
              help="The win chance the prediction gave the driver who won.",
              delta_description=(f"{v.winner} was pick {v.winner_pick}" if v.winner_pick else
                                 f"{v.winner} had no prediction") if v.winner else None)
@@ -105,12 +106,12 @@ def verdict_panel(r: RaceReview) -> None:
              delta_color="inverse",
              help="Mean distance between expected and actual finishing position (lower is better), beside "
                   "the same for the grid baseline (finishing order = starting grid).")
-    fav = f"**{v.favourite_name}** ({pct(v.favourite_p_win)} to win)"
+    fav = f"**{v.favourite_name}** ({favourite_pct} to win)"
     if v.winner_called:
         line = f"The favourite, {fav}, won."
     else:
         line = (f"The favourite, {fav}, finished {v.favourite_finish}; **{v.winner_name}** won with a "
-                f"predicted {pct(v.winner_p_win)}" + (f" (pick {v.winner_pick} of the field)." if v.winner_pick else "."))
+                f"predicted {winner_pct}" + (f" (pick {v.winner_pick} of the field)." if v.winner_pick else "."))
     st.markdown(f"{line} {v.podium_hits} of the 3 drivers most likely to reach the podium "
                 f"({', '.join(v.predicted_podium)}) did: the podium was {', '.join(v.actual_podium)}.")
 
