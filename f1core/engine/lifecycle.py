@@ -149,6 +149,8 @@ class Lifecycle:
         config = config or self.engine.config
         say = progress or silent
         say("building features", 0.05)
+        # read before the features: data landing during training must still count as new afterwards
+        data_version, weather_rows = self.engine.data_version(), self.engine.store.observed_weather_rows()
         frame = self.engine.frame()
         done = frame[frame["has_result"]]
         if done.empty:
@@ -177,8 +179,7 @@ class Lifecycle:
                 "last_round": int(last["round"]),
                 "last_race_label": self.engine.race(int(last["season"]), int(last["round"])).label,
                 "last_race_date": str(pd.Timestamp(last["date"]).date()), "races": race_count,
-                "data_version": self.engine.data_version(),
-                "weather_rows": self.engine.store.observed_weather_rows(),
+                "data_version": data_version, "weather_rows": weather_rows,
             },
             data_fingerprint=f"{int(fingerprint) & 0xFFFFFFFFFFFF:012x}",
             features={"stage1": list(STAGE1_FEATURES), "stage2": stage2_features(POST)},
@@ -401,6 +402,7 @@ class Lifecycle:
     def run_backtest(self, from_season: int = BACKTEST_FROM, to_season: int | None = None,
                      progress: Progress | None = None) -> tuple[int, dict]:
         """Walk-forward backtest with the engine's configuration, stored; returns (run id, summary)."""
+        weather_rows = self.engine.store.observed_weather_rows()
         frame = self.engine.frame()
         config = self.engine.config
         stage1_hist = self.stage1_history(frame, config, within(progress, 0, 0.2))
@@ -408,7 +410,7 @@ class Lifecycle:
                               progress=within(progress, 0.2, 1.0))
         summary = result.summary()
         summary.update({"from_season": from_season, "to_season": to_season or int(result.per_race["season"].max()),
-                        "weather_rows": self.engine.store.observed_weather_rows()})
+                        "weather_rows": weather_rows})
         run_id = self.records.add_backtest(result, summary, self.registry.champion_version())
         return run_id, summary
 

@@ -107,6 +107,23 @@ def test_weather_arriving_after_training_retrains_and_reruns_the_backtest(engine
     assert engine.champion().data_fingerprint != dry.data_fingerprint  # same results, other data
 
 
+def test_data_landing_while_a_model_trains_is_still_new_for_it(engine_paths, tmp_path):
+    db, _ = engine_paths
+    store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
+    with store.transaction() as cur:
+        cur.execute("DELETE FROM weather_observed")
+    engine = Engine(store, tmp_path / "models", FAST, today=TODAY)
+
+    def weather_arrives_mid_training(message, fraction):
+        if message.startswith("training the race model") and not store.observed_weather_rows():
+            import_weather(store, WEATHER_DIR)
+
+    engine.lifecycle.retrain(weather_arrives_mid_training)
+    assert store.observed_weather_rows() > 0
+    assert engine.lifecycle.retrained_on_current_data() is None  # the model's features had no weather
+    assert "new-weather" in [k for k, _ in engine.lifecycle.retrain_triggers()]
+
+
 def test_a_champion_that_kept_no_weather_count_is_retrained_once(trained_engine, monkeypatch):
     """Models trained before the count existed: whether they saw the store's weather is unknown."""
     import copy
