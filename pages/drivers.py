@@ -106,14 +106,21 @@ with ratings_tab:
                            "pace this season, the driver's from how he compares with his teammates; both are "
                            "points on one scale (0 = the field's average), and a driver's strength is the two "
                            "together. Over each winter a car's rating is pulled towards the field, strongly when "
-                           "the rules change (2009, 2014, 2017, 2022, 2026): last year's car says little then.")
+                           "the rules change (2009, 2014, 2017, 2022, 2026): last year's car says little then. A "
+                           "driver's rating is his whole career against every teammate he had, so a few races move "
+                           "it only a little: a young driver beating a proven teammate climbs over a season, not "
+                           "a weekend.")
                 show_table(last, f"ratings_{season}_after_r{int(last['round'].iloc[0])}.csv",
                            columns=["rank", "code", "strength", "car_rating", "driver_rating", "team_name"],
-                           column_config={"rank": st.column_config.NumberColumn("#", width=40),
-                                          "code": st.column_config.TextColumn("", width=50),
+                           column_config={"rank": st.column_config.NumberColumn("#", width=40, pinned=True),
+                                          "code": st.column_config.TextColumn("driver", width=56, pinned=True),
                                           "strength": st.column_config.NumberColumn("strength", format="%.1f"),
-                                          "car_rating": st.column_config.NumberColumn("car", format="%.1f"),
-                                          "driver_rating": st.column_config.NumberColumn("driver", format="%+.1f"),
+                                          "car_rating": st.column_config.NumberColumn(
+                                              "car", format="%.1f", help="The car's rating"),
+                                          "driver_rating": st.column_config.NumberColumn(
+                                              "skill", format="%+.1f",
+                                              help="The driver's own rating: against an average driver in the "
+                                                   "same car"),
                                           "team_name": "team"},
                            height="content")
                 who = st.segmented_control("Show over the season", ["drivers", "teams"], default="drivers",

@@ -48,6 +48,12 @@ def test_switching_season_and_rating_view_over_the_real_snapshot(app_env, snapsh
     at = run_page("drivers.py", timeout=120)
     assert not at.exception and not at.error
     assert at.selectbox(key="drivers_season").value == 2026
+    # the ratings table names its columns and keeps rank and driver in view on a phone
+    ratings = next(d for d in at.dataframe if list(d.proto.column_order)[:3] == ["rank", "code", "strength"])
+    config = json.loads(ratings.proto.columns)
+    assert config["code"]["label"] == "driver" and config["code"]["pinned"] and config["rank"]["pinned"]
+    assert config["driver_rating"]["label"] == "skill"  # one "driver" column, not two
+    assert "his whole career against every teammate he had" in texts(at.caption)
     at.segmented_control(key="drivers_rating_view").set_value("teams").run()
     assert not at.exception
     at.selectbox(key="drivers_season").set_value(1988).run()
