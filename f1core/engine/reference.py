@@ -16,6 +16,16 @@ REFERENCE_SEASONS = 5  # seasons of poles the reference time is fitted on (chose
 SEASON_PRIOR_RACES = 1.0
 
 
+def _group_medians(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """The median of `values` in each group 0..n_groups-1 (every group non-empty), in one sort: the
+    reference is refitted for every race, and a median per group and pass was most of its time."""
+    order = np.lexsort((values, groups))
+    sorted_values = values[order]
+    counts = np.bincount(groups, minlength=n_groups)
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    return 0.5 * (sorted_values[starts + (counts - 1) // 2] + sorted_values[starts + counts // 2])
+
+
 def _median_polish(y: np.ndarray, season: np.ndarray, circuit: np.ndarray, iterations: int = 6):
     """log pole = circuit level + season level, fitted by medians (a one-off session counts little).
     Returns the circuits (sorted), their levels, the seasons' levels (oldest first) and each row's
@@ -24,10 +34,8 @@ def _median_polish(y: np.ndarray, season: np.ndarray, circuit: np.ndarray, itera
     uc, ci = np.unique(circuit, return_inverse=True)
     s_level = np.zeros(len(us))
     for _ in range(iterations):
-        r = y - s_level[si]
-        c_level = np.array([np.median(r[ci == k]) for k in range(len(uc))])
-        r = y - c_level[ci]
-        s_level = np.array([np.median(r[si == k]) for k in range(len(us))])
+        c_level = _group_medians(y - s_level[si], ci, len(uc))
+        s_level = _group_medians(y - c_level[ci], si, len(us))
     return uc, c_level, s_level, si
 
 
