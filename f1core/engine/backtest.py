@@ -189,8 +189,13 @@ def entrants(rows: pd.DataFrame, mode: str) -> pd.DataFrame:
 
 def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, config: TrainingConfig,
                  stage1: pd.DataFrame, modes: tuple[str, ...] = MODES,
-                 progress: Progress | None = None, last_n_races: int | None = None) -> BacktestResult:
-    """`stage1`: the stage 1 walk-forward (see training.stage1_walk_forward) for the same frame."""
+                 progress: Progress | None = None, last_n_races: int | None = None,
+                 reference: pd.Series | None = None,
+                 calibration_scores: dict[str, pd.Series] | None = None) -> BacktestResult:
+    """`stage1`: the stage 1 walk-forward (see training.stage1_walk_forward) for the same frame.
+    `reference`: its rows' reference pole times, when already computed; `calibration_scores`: per
+    mode, booster scores of earlier races made without seeing them (`training.train_stage2`), so
+    the first model's blend does not score them again."""
     started = time.perf_counter()
     done = frame[frame["has_result"]]
     to_season = to_season or int(done["season"].max())
@@ -200,7 +205,8 @@ def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, c
         races = races[-last_n_races:]
 
     s1 = frame.loc[stage1.index].assign(pred_gap=stage1["pred_gap"])
-    s1["pred_time_s"] = reference_times(frame).loc[s1.index] * (1 + s1["pred_gap"] / 100)
+    reference = reference_times(frame) if reference is None else reference
+    s1["pred_time_s"] = reference.loc[s1.index] * (1 + s1["pred_gap"] / 100)
     stage1_rows = [dict(season=int(g["season"].iloc[0]), round=int(g["round"].iloc[0]), **score_stage1(g))
                    for _, g in s1[s1["race_idx"].isin(races)].groupby("race_idx")]
     stage1_per_race = pd.DataFrame([r for r in stage1_rows if "grid_spearman" in r])
@@ -211,7 +217,11 @@ def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, c
     wet_rows: list[dict] = []
     views = {mode: stage2_rows(frame, mode, stage1) for mode in modes}
     preds, scores = [], []
+    # (given scores of the races predicted here are left out: those races get the walk-forward's own)
     scores_seen = {mode: pd.Series(dtype=float) for mode in modes}
+    for mode, known in (calibration_scores or {}).items():
+        if mode in scores_seen and len(known):
+            scores_seen[mode] = known[frame.loc[known.index, "race_idx"].to_numpy() < races[0]]
     blocks = [races[i:i + config.retrain_every] for i in range(0, len(races), config.retrain_every)]
     for b, block in enumerate(blocks):
         cutoff = int(block[0])

@@ -100,7 +100,7 @@ def weighted_pl_loglik(scores: np.ndarray, groups: np.ndarray, decay: float = 0.
 
 def fit_blend(raw: np.ndarray, grid: np.ndarray, finish: np.ndarray, groups: np.ndarray,
               grid_logp: tuple[float, ...], decay: float = 0.75, top_k: int | None = None,
-              rating: np.ndarray | None = None) -> Blend:
+              rating: np.ndarray | None = None, grid_prior: bool = True) -> Blend:
     """Alpha and beta (and rho, given the rating filter's expected race scores `rating`)
     maximising the weighted Plackett-Luce likelihood of the classified order of each race, from
     out-of-sample booster scores `raw`. Rows: any order; `finish` NaN = not classified (left
@@ -130,7 +130,7 @@ def fit_blend(raw: np.ndarray, grid: np.ndarray, finish: np.ndarray, groups: np.
         a, b, c = theta
         return -weighted_pl_loglik(a * r + b * gterm + c * rterm, g_rows, decay, top_k) / max(n_races, 1)
 
-    bounds = [(0.0, 3.0), (0.0, 3.0), (0.0, 3.0) if rating is not None else (0.0, 0.0)]
+    bounds = [(0.0, 3.0), (0.0, 3.0) if grid_prior else (0.0, 0.0), (0.0, 3.0) if rating is not None else (0.0, 0.0)]
     best = minimize(loss, x0=np.array([1.0, 0.0, 0.0]), method="L-BFGS-B", bounds=bounds)
     a, b, c = (float(v) for v in best.x)
     gain = float(loss((1.0, 0.0, 0.0)) - best.fun)

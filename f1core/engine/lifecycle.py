@@ -152,6 +152,7 @@ class Lifecycle:
         # read before the features: data landing during training must still count as new afterwards
         data_version, weather_rows = self.engine.data_version(), self.engine.store.observed_weather_rows()
         frame = self.engine.frame()
+        self._trained_on = frame  # what `retrain` evaluates the challenger on, when it is still current
         done = frame[frame["has_result"]]
         if done.empty:
             raise NotEnoughData("no races with results to train on")
@@ -186,15 +187,21 @@ class Lifecycle:
         )
 
     def evaluate_recent(self, config: TrainingConfig, progress: Progress | None = None,
-                        n_races: int = RECENT_RACES) -> tuple[dict, dict[str, dict]]:
+                        n_races: int = RECENT_RACES, trained: ModelBundle | None = None) -> tuple[dict, dict[str, dict]]:
         """Walk-forward over the last `n_races` races with results (post-qualifying mode): the
-        model's summary, and each baseline's on the same races."""
+        model's summary, and each baseline's on the same races. `trained`: a bundle of `config`
+        just trained on the frame in memory, whose out-of-sample booster scores of earlier races
+        the walk-forward's calibration can start from instead of scoring them again."""
         frame = self.engine.frame()
         # the post-qualifying walk-forward does not use stage 1; its history of the engine's own
         # set-up is computed once anyway, so no second configuration's history is ever built here
         stage1_hist = self.stage1_history(frame, self.engine.config)
+        known = getattr(trained.race_models[POST], "calibration_scores_", None) if trained is not None else None
+        reuse = known is not None and getattr(self, "_trained_on", None) is frame and trained.config == config
         result = walk_forward(frame, int(frame["season"].min()), None, config, stage1_hist, modes=(POST,),
-                              last_n_races=n_races, progress=within(progress, 0, 1, "evaluating: "))
+                              last_n_races=n_races, progress=within(progress, 0, 1, "evaluating: "),
+                              reference=self.engine.reference_poles_for(frame),
+                              calibration_scores={POST: known} if reuse else None)
         per = result.per_race
         baselines = {name: summarise(g) for name, g in per[per["predictor"] != "model"].groupby("predictor")}
         return summarise(per[per["predictor"] == "model"]), baselines
@@ -227,7 +234,8 @@ class Lifecycle:
         with self._exclusive():
             challenger = self.train_bundle(within(progress, 0, 0.7))
             say("evaluating the challenger on recent races", 0.7)
-            recent, baselines = self.evaluate_recent(challenger.config, within(progress, 0.7, 0.85))
+            recent, baselines = self.evaluate_recent(challenger.config, within(progress, 0.7, 0.85),
+                                                     trained=challenger)
             challenger.metrics = {"recent": recent, "recent_baselines": baselines}
             champion_version = self.registry.champion_version()
             champion = self.engine.champion() if champion_version else None
@@ -407,7 +415,7 @@ class Lifecycle:
         config = self.engine.config
         stage1_hist = self.stage1_history(frame, config, within(progress, 0, 0.2))
         result = walk_forward(frame, from_season, to_season, config, stage1_hist,
-                              progress=within(progress, 0.2, 1.0))
+                              progress=within(progress, 0.2, 1.0), reference=self.engine.reference_poles_for(frame))
         summary = result.summary()
         summary.update({"from_season": from_season, "to_season": to_season or int(result.per_race["season"].max()),
                         "weather_rows": weather_rows})

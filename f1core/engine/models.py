@@ -274,6 +274,7 @@ class RaceModel:
     mask_every: int = 0
     calibration_decay: float | None = None  # choice weights of the blend fit; None = `decay`
     calibration_top_k: int | None = None
+    calibration_grid: bool = True  # False: the blend fits the booster's weight (its sharpness) alone
     weather: bool = False
 
     def _fit_booster(self, X: pd.DataFrame, finish: np.ndarray, groups: np.ndarray, weight: np.ndarray | None):
@@ -342,7 +343,8 @@ class RaceModel:
             raw, cal_grid, cal_finish, cal_groups, *cal_rating = (np.asarray(v) for v in calibration)
             decay = self.decay if self.calibration_decay is None else self.calibration_decay
             self.blend_ = fit_blend(raw, cal_grid, cal_finish, cal_groups, grid_logp, decay, self.calibration_top_k,
-                                    rating=cal_rating[0] if cal_rating else None)
+                                    rating=cal_rating[0] if cal_rating else None,
+                                    grid_prior=getattr(self, "calibration_grid", True))
         if self.weather and "rain" in X.columns:
             from f1core.engine.weather_effect import fit_weather_effect
 

@@ -101,6 +101,12 @@ class Engine:
         self.frame()
         return self._cache.ref_pole
 
+    def reference_poles_for(self, frame: pd.DataFrame) -> pd.Series:
+        """`reference_poles` of this very frame: the kept ones while it is the frame in memory,
+        else computed (new data has replaced it since)."""
+        cache = self._cache
+        return cache.ref_pole if cache.frame is frame else reference_times(frame)
+
     def _names(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         drivers = self.store.read("SELECT driver_ref, code, driver_name, nationality FROM driver_labels")
         teams = self.store.read("SELECT constructor_ref, name AS team_name FROM constructors")

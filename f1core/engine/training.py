@@ -52,12 +52,6 @@ class TrainingConfig:
     # alone moves a 2016-2021 figure by about 0.01, so smaller differences between set-ups are noise
     stage2_params: dict = field(default_factory=lambda: {"num_leaves": 7})
     temperature: float = 1.0
-    # After qualifying the Plackett-Luce strengths, fitted to the whole finishing order, are too flat at
-    # the front: on the 2010-2021 walk-forward the favourite won 56% of races at 50% predicted and the
-    # front row 78% at 69%. Served strengths are multiplied by this: winner log loss 1.439 -> 1.420 on
-    # 2010-2015 and 1.300 -> 1.286 on 2016-2021 (1.1 to 1.3 all helped; 1.15-1.2 best on both); before
-    # qualifying the blend fits its own sharpness
-    post_sharpness: float = 1.15
     top_k: int | None = None
     tail_weight: float = 0.0
     decay: float = 0.75  # weight of the k-th choice in the Plackett-Luce fit: k^-decay (front matters more)
@@ -65,9 +59,15 @@ class TrainingConfig:
     calibration_block: int = 10  # ... scored walk-forward in blocks of this many races when not given
     calibration_decay: float | None = None  # choice weights of that fit (None: as `decay`)
     calibration_top_k: int | None = 1  # ... on the winner only (the blend is about who wins)
-    # ... for these modes only: on 2016-2021 the blend helped before qualifying (1.62 -> 1.57 winner
-    # log loss) and hurt after it (1.31 -> 1.33), where the real grid is already the booster's input
-    calibration_modes: tuple[str, ...] = ("pre-qualifying",)
+    # The blend is fitted in both modes. After qualifying it is the booster's weight alone, its sharpness:
+    # the Plackett-Luce strengths, fitted to the whole finishing order, are too flat at the front (on
+    # 2010-2021 the favourite won 56% of races at 50% predicted), and by how much changes with the era
+    # (fitted 1.16-1.26 over 2010-2021, 1.31 in 2024, 1.45 in 2026). On 2010-2021 the fitted sharpness
+    # gave a winner log loss of 1.347, the fixed factor it replaces (1.15, chosen on those same seasons)
+    # 1.342. The grid prior joins only before qualifying: after it (real grid already an input) it hurt
+    # (2016-2021: 1.31 -> 1.33).
+    calibration_modes: tuple[str, ...] = ("pre-qualifying", "post-qualifying")
+    calibration_grid_modes: tuple[str, ...] = ("pre-qualifying",)
     # ... with the rating filter's expected race score as a third term: on 2016-2021 it took the
     # pre-qualifying winner log loss from 1.56 to 1.49 and gained nothing after qualifying
     calibration_rating_modes: tuple[str, ...] = ("pre-qualifying",)
@@ -178,10 +178,10 @@ def _stage2_training_rows(frame: pd.DataFrame, cutoff_idx: int, mode: str, confi
 
 
 def _race_model(mode: str, config: TrainingConfig) -> RaceModel:
-    temperature = config.temperature / (config.post_sharpness if mode == POST else 1.0)
-    return RaceModel(stage2_features(mode), config.stage2_estimators, dict(config.stage2_params), temperature,
+    return RaceModel(stage2_features(mode), config.stage2_estimators, dict(config.stage2_params), config.temperature,
                      config.top_k, config.tail_weight, config.decay, calibration_decay=config.calibration_decay,
                      calibration_top_k=config.calibration_top_k, weather=config.weather,
+                     calibration_grid=mode in config.calibration_grid_modes,
                      mask_features=tuple(QUALI_TIME_FEATURES) if mode == POST else (),
                      mask_every=config.mask_quali_every if mode == POST else 0)
 

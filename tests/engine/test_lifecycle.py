@@ -3,11 +3,12 @@ import dataclasses
 import shutil
 import threading
 
+import pandas as pd
 import pytest
 
 from f1core.engine import lifecycle as lifecycle_module
-from f1core.engine.backtest import BACKTEST_CODE
-from f1core.engine.lifecycle import RetrainInProgress
+from f1core.engine.backtest import BACKTEST_CODE, walk_forward
+from f1core.engine.lifecycle import RECENT_RACES, RetrainInProgress
 from f1core.engine.registry import RegistryError
 from f1core.engine.service import Engine
 from f1core.engine.training import POST, PRE
@@ -150,7 +151,7 @@ def test_an_updated_setup_retrains_and_reruns_the_backtest(engine_paths, tmp_pat
     before.lifecycle.run_backtest()
     assert before.lifecycle.retrain_triggers() == [] and not before.lifecycle.backtest_due()
     # the same store and models, opened by a version of the code with one parameter changed
-    after = Engine(store, tmp_path / "models", dataclasses.replace(FAST, post_sharpness=1.3), today=TODAY)
+    after = Engine(store, tmp_path / "models", dataclasses.replace(FAST, calibration_races=60), today=TODAY)
     assert after.lifecycle.setup_changed() and after.lifecycle.retrained_on_current_data() is None
     assert "set-up" in [k for k, _ in after.lifecycle.retrain_triggers()]
     assert after.lifecycle.backtest_due()
@@ -158,7 +159,7 @@ def test_an_updated_setup_retrains_and_reruns_the_backtest(engine_paths, tmp_pat
     assert any(d.startswith("retrained (the training set-up changed") for d in done), done
     assert any(d.startswith("backtest run") for d in done), done
     assert after.lifecycle.retrain_triggers() == [] and not after.lifecycle.backtest_due()
-    assert after.records.latest_backtest()["config"]["post_sharpness"] == 1.3
+    assert after.records.latest_backtest()["config"]["calibration_races"] == 60
     assert after.lifecycle.retrained_on_current_data() == "v0002"
     # an update of the evaluation code alone (same set-up) re-runs the backtest, and retrains nothing
     assert after.records.latest_backtest()["summary"]["code"] == BACKTEST_CODE
@@ -225,3 +226,50 @@ def test_the_live_accuracy_trigger_compares_like_with_like(trained_engine, monke
     monkeypatch.setattr(lifecycle.records, "track_record", lambda: record(POST))
     said = dict(lifecycle.retrain_triggers())["accuracy"]
     assert f"expected about {expected:.2f}" in said
+
+
+def test_the_recent_evaluation_starts_from_the_challengers_own_calibration_scores(trained_engine, monkeypatch):
+    """The challenger's blend scored the races before the recent window already, each by a booster
+    that had not seen it: the evaluation reuses those instead of training boosters to score them
+    again, and never hands a walk-forward model a score of a race it predicts."""
+    import f1core.engine.training as training_module
+
+    lifecycle = trained_engine.lifecycle
+    bundle = lifecycle.train_bundle()
+    frame = trained_engine.frame()
+    known = bundle.race_models[POST].calibration_scores_
+    assert frame.loc[known.index, "race_idx"].nunique() == FAST.calibration_races
+    requested = []
+    real = training_module.booster_scores
+
+    def counting(frame_, cutoff, mode, config, races):
+        requested.append(len(races))
+        return real(frame_, cutoff, mode, config, races)
+
+    monkeypatch.setattr(training_module, "booster_scores", counting)
+    reused, _ = lifecycle.evaluate_recent(bundle.config, trained=bundle)
+    # only the races before the challenger's 80 are scored afresh: one retrain block's worth
+    assert sum(requested) <= RECENT_RACES
+    requested.clear()
+    fresh, _ = lifecycle.evaluate_recent(bundle.config)
+    assert sum(requested) >= FAST.calibration_races - RECENT_RACES
+    # both are honest walk-forwards of the same races; only the blocks that scored the blend's races differ
+    assert reused["races"] == fresh["races"] == RECENT_RACES
+    assert abs(reused["winner_logloss"] - fresh["winner_logloss"]) < 0.1
+    # a bundle trained on another frame (new data landed since) is not reused
+    lifecycle._trained_on = None
+    requested.clear()
+    lifecycle.evaluate_recent(bundle.config, trained=bundle)
+    assert sum(requested) >= FAST.calibration_races - RECENT_RACES
+
+
+def test_given_calibration_scores_of_predicted_races_are_left_out(trained_engine):
+    frame = trained_engine.frame()
+    stage1 = trained_engine.lifecycle.stage1_history(frame, FAST)
+    predicted = frame[frame["has_result"]]["race_idx"].drop_duplicates().to_numpy()[-12:]  # two blocks
+    rows = frame[frame["race_idx"].isin(predicted) & frame["started"]]
+    poisoned = pd.Series(50.0 * (rows["position_order"] == 1), index=rows.index)  # would tell who won
+    plain = walk_forward(frame, 2025, None, FAST, stage1, modes=(POST,), last_n_races=12)
+    seeded = walk_forward(frame, 2025, None, FAST, stage1, modes=(POST,), last_n_races=12,
+                          calibration_scores={POST: poisoned})
+    pd.testing.assert_frame_equal(plain.per_race, seeded.per_race)

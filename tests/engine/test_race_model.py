@@ -81,7 +81,6 @@ def test_calibration_is_fitted_on_earlier_races_only(trained_engine):
     frame = stage2_rows(trained_engine.frame(), PRE, trained_engine.lifecycle.stage1_history(
         trained_engine.frame(), FAST))
     cutoff = int(frame[(frame["season"] == 2025) & (frame["round"] == 10)]["race_idx"].iloc[0])
-    assert train_stage2(trained_engine.frame(), cutoff, POST, FAST).blend_ is None  # after qualifying: no blend
     model = train_stage2(frame, cutoff, PRE, FAST)
     blend = model.blend_
     assert blend is not None and blend.races >= 10 and blend.last_race_idx < cutoff
@@ -99,24 +98,33 @@ def test_calibration_is_fitted_on_earlier_races_only(trained_engine):
     assert train_stage2(frame, cutoff, PRE, dataclasses.replace(FAST, calibration_rating_modes=())).blend_.rating == 0
 
 
-def test_strengths_after_qualifying_are_sharpened_and_before_it_left_to_the_blend(trained_engine):
+def test_after_qualifying_the_sharpness_is_fitted_on_earlier_races_alone(trained_engine):
+    """After qualifying the blend is the booster's weight only (no grid prior, no rating term),
+    fitted on races before the cut-off that the booster scoring them had not seen; the served
+    strengths are the booster's scores times it, and a sharper model gives its favourite more."""
     frame = trained_engine.frame()
     cutoff = int(frame[(frame["season"] == 2025) & (frame["round"] == 10)]["race_idx"].iloc[0])
-    race = frame[frame["race_idx"] == cutoff]
-    race = race[race["started"]]
-    flat = dataclasses.replace(FAST, post_sharpness=1.0)
-    sharp = dataclasses.replace(FAST, post_sharpness=1.3)
-    s_flat = train_stage2(frame, cutoff, POST, flat).strengths(race)
-    s_sharp = train_stage2(frame, cutoff, POST, sharp).strengths(race)
-    np.testing.assert_allclose(s_sharp, 1.3 * s_flat, rtol=1e-9)
-    p_flat = simulate(s_flat, np.zeros(len(race)), 20_000, 1).p_win
-    p_sharp = simulate(s_sharp, np.zeros(len(race)), 20_000, 1).p_win
-    favourite = int(np.argmax(s_flat))
-    assert p_sharp[favourite] > p_flat[favourite] + 0.02
-    # before qualifying the blend fits its own sharpness, so the setting leaves it alone
-    pre_rows = with_predicted_grid(race, race["exp_quali_gap"].fillna(race["exp_quali_gap"].max()).to_numpy())
-    assert np.array_equal(train_stage2(frame, cutoff, PRE, flat).strengths(pre_rows),
-                          train_stage2(frame, cutoff, PRE, sharp).strengths(pre_rows))
+    race = frame[(frame["race_idx"] == cutoff) & frame["started"]]
+    model = train_stage2(frame, cutoff, POST, FAST)
+    blend = model.blend_
+    assert blend.beta == 0 and blend.rating == 0 and blend.alpha > 0
+    assert blend.races == FAST.calibration_races and blend.last_race_idx < cutoff
+    assert (frame.loc[model.calibration_scores_.index, "race_idx"] < cutoff).all()
+    np.testing.assert_allclose(model.strengths(race.assign(rain=0.0)),
+                               blend.alpha * model.raw_strengths(race), rtol=1e-12)
+    # later outcomes, scrambled, change nothing
+    later = frame["race_idx"] >= cutoff
+    scrambled = frame.copy()
+    scrambled.loc[later, "finish"] = np.random.default_rng(0).permutation(scrambled.loc[later, "finish"].to_numpy())
+    assert train_stage2(scrambled, cutoff, POST, FAST).blend_.alpha == blend.alpha
+    # the sharper the fit, the more the favourite gets
+    unfitted = train_stage2(frame, cutoff, POST, dataclasses.replace(FAST, calibration_modes=(PRE,)))
+    assert unfitted.blend_ is None
+    assert np.array_equal(unfitted.raw_strengths(race), model.raw_strengths(race))
+    p_fitted = simulate(model.strengths(race), np.zeros(len(race)), 20_000, 1).p_win
+    p_raw = simulate(unfitted.strengths(race), np.zeros(len(race)), 20_000, 1).p_win
+    favourite = int(np.argmax(p_raw))
+    assert (p_fitted[favourite] > p_raw[favourite]) == (blend.alpha > 1)
 
 
 def test_walk_forward_carries_stage1_and_outcomes_and_checks_rain(trained_engine):

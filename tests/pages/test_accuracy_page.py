@@ -81,7 +81,7 @@ def test_says_whether_the_backtest_trains_the_served_models_setup(with_model):
     # an update changed a parameter: the stored backtest no longer trains the champion's set-up
     store = Store(with_model)
     with store.transaction() as cur:
-        cur.execute("UPDATE backtest_runs SET config = json_merge_patch(config, '{\"post_sharpness\": 9.0}')")
+        cur.execute("UPDATE backtest_runs SET config = json_merge_patch(config, '{\"calibration_races\": 9}')")
     store.close()
     at = run_page("accuracy.py", timeout=180)
     assert not at.exception and not at.error
