@@ -1,7 +1,8 @@
 """Calibrating the race model against the grid, on races it has not seen.
 
-The booster's Plackett-Luce scores are sharp on the races it was fitted on and too sharp on new
-ones, and they lean on recent form. The race model therefore serves a blend, in log-strength:
+The booster's Plackett-Luce scores are sharper on the races it was fitted on than on new ones,
+and after qualifying too flat at the front of new ones (fitted to the whole finishing order). The
+race model therefore serves a blend, in log-strength:
 
     strength = alpha * booster score + beta * log P(win | grid slot) [+ rho * rating]
 
@@ -10,7 +11,9 @@ non-increasing in the slot, so a better slot never weakens a car). Alpha and bet
 maximum likelihood of the finishing orders of the most recent training races, scored by a booster
 trained only on the races before them (a walk-forward step inside the training window), so they
 measure how much the booster deserves on races it has not seen. Both are kept non-negative, which
-keeps the blend monotone in the grid slot. Before qualifying a third term can join: the rating
+keeps the blend monotone in the grid slot. After qualifying beta is held at 0 (the real grid is
+already the booster's input), so alpha alone is fitted: the booster's sharpness on unseen races,
+which changes with the era. Before qualifying a third term can join: the rating
 filter's expected race score (`models.rating_term`), which the booster does not see; on 2016-2021
 it told the blend who is quick this season better than the booster's form features did.
 
