@@ -12,7 +12,7 @@ from f1core.engine.training import TrainingConfig
 from f1core.store import Store
 
 FAST = TrainingConfig(stage1_from=2016, stage2_from=2016, pre_stage2_from=2019, stage1_estimators=60,
-                      stage2_estimators=80, retrain_every=6)
+                      stage2_estimators=80, retrain_every=6, calibration_races=40, calibration_block=20)
 TODAY = dt.date(2026, 5, 10)
 
 

@@ -82,16 +82,17 @@ def test_no_reason_to_retrain_once_a_model_has_seen_the_data_as_it_is(engine_pat
     assert [k for k, _ in engine.lifecycle.retrain_triggers()][0] == "new-results"
 
 
-def test_weather_arriving_after_training_retrains_and_reruns_the_backtest(engine_paths, tmp_path):
+def test_weather_arriving_after_training_retrains_and_reruns_the_backtest(engine_paths, tmp_path, monkeypatch):
     """A store bootstrapped without weather files, given them later: the results are the same, but
     the model and its backtest learned rain from none of it."""
+    monkeypatch.setattr(lifecycle_module, "BACKTEST_FROM", 2026)  # the upkeep's backtest: this season's races
     db, _ = engine_paths
     store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
     with store.transaction() as cur:
         cur.execute("DELETE FROM weather_observed")
     engine = Engine(store, tmp_path / "models", FAST, today=TODAY)
     engine.lifecycle.retrain()
-    engine.lifecycle.run_backtest()
+    engine.lifecycle.run_backtest(2026)
     assert engine.lifecycle.retrain_triggers() == [] and not engine.lifecycle.backtest_due()
     dry = engine.champion()
     import_weather(store, WEATHER_DIR)
@@ -144,11 +145,12 @@ def test_a_champion_that_kept_no_weather_count_is_retrained_once(trained_engine,
 
 
 def test_an_updated_setup_retrains_and_reruns_the_backtest(engine_paths, tmp_path, monkeypatch):
+    monkeypatch.setattr(lifecycle_module, "BACKTEST_FROM", 2026)  # the upkeep's backtest: this season's races
     db, _ = engine_paths
     store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
     before = Engine(store, tmp_path / "models", FAST, today=TODAY)
     before.lifecycle.retrain()
-    before.lifecycle.run_backtest()
+    before.lifecycle.run_backtest(2026)
     assert before.lifecycle.retrain_triggers() == [] and not before.lifecycle.backtest_due()
     # the same store and models, opened by a version of the code with one parameter changed
     after = Engine(store, tmp_path / "models", dataclasses.replace(FAST, calibration_races=60), today=TODAY)
