@@ -8,6 +8,7 @@ import fcntl
 import logging
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
@@ -122,6 +123,7 @@ class Lifecycle:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._retrain_lock = threading.Lock()
+        self._trained_on: weakref.ref = weakref.ref(pd.DataFrame())  # dead until a bundle is trained
 
     @property
     def registry(self):
@@ -152,7 +154,8 @@ class Lifecycle:
         # read before the features: data landing during training must still count as new afterwards
         data_version, weather_rows = self.engine.data_version(), self.engine.store.observed_weather_rows()
         frame = self.engine.frame()
-        self._trained_on = frame  # what `retrain` evaluates the challenger on, when it is still current
+        # the frame the bundle was trained on, without keeping it alive once new data replaces it
+        self._trained_on = weakref.ref(frame)
         done = frame[frame["has_result"]]
         if done.empty:
             raise NotEnoughData("no races with results to train on")
@@ -197,7 +200,7 @@ class Lifecycle:
         # set-up is computed once anyway, so no second configuration's history is ever built here
         stage1_hist = self.stage1_history(frame, self.engine.config)
         known = getattr(trained.race_models[POST], "calibration_scores_", None) if trained is not None else None
-        reuse = known is not None and getattr(self, "_trained_on", None) is frame and trained.config == config
+        reuse = known is not None and self._trained_on() is frame and trained.config == config
         result = walk_forward(frame, int(frame["season"].min()), None, config, stage1_hist, modes=(POST,),
                               last_n_races=n_races, progress=within(progress, 0, 1, "evaluating: "),
                               reference=self.engine.reference_poles_for(frame),

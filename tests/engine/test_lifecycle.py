@@ -2,6 +2,7 @@
 import dataclasses
 import shutil
 import threading
+import weakref
 
 import pandas as pd
 import pytest
@@ -259,7 +260,7 @@ def test_the_recent_evaluation_starts_from_the_challengers_own_calibration_score
     assert reused["races"] == fresh["races"] == RECENT_RACES
     assert abs(reused["winner_logloss"] - fresh["winner_logloss"]) < 0.1
     # a bundle trained on another frame (new data landed since) is not reused
-    lifecycle._trained_on = None
+    lifecycle._trained_on = weakref.ref(frame.copy())
     requested.clear()
     lifecycle.evaluate_recent(bundle.config, trained=bundle)
     assert sum(requested) >= FAST.calibration_races - RECENT_RACES
