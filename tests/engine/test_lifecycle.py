@@ -251,7 +251,7 @@ def test_the_recent_evaluation_starts_from_the_challengers_own_calibration_score
 
     monkeypatch.setattr(training_module, "booster_scores", counting)
     reused, _ = lifecycle.evaluate_recent(bundle.config, trained=bundle)
-    # only the races before the challenger's 80 are scored afresh: one retrain block's worth
+    # only the races before the challenger's calibration races are scored afresh: one retrain block's worth
     assert sum(requested) <= RECENT_RACES
     requested.clear()
     fresh, _ = lifecycle.evaluate_recent(bundle.config)
