@@ -8,7 +8,8 @@ import streamlit as st
 
 from f1core.names import plural
 from f1core.views import compare
-from f1core.views.insights import seasons_with_results
+from f1core.views.insights import result_label, seasons_with_results
+from f1core.views.terms import RESULT_MARKS
 from pages._resources import cached_frame_query, cached_query
 from pages._style import show_chart, style_figure, team_color
 from pages._widgets import LinkChoices, friendly_error, require_data, show_table
@@ -101,9 +102,9 @@ if not ratings.empty:
     show_chart(style_figure(rf, height=320), key=P + "ratings")
 
 st.markdown("**Race by race**")
+st.caption(f"{RESULT_MARKS}; grid slots are the qualifying positions, {da['code']} first.")
 table = c.races.assign(
-    a=[(f"P{t}" if str(t).isdigit() else str(t)) if isinstance(t, str) else "—" for t in c.races["a_position_text"]],
-    b=[(f"P{t}" if str(t).isdigit() else str(t)) if isinstance(t, str) else "—" for t in c.races["b_position_text"]],
+    a=c.races["a_position_text"].map(result_label), b=c.races["b_position_text"].map(result_label),
     quali=[f"{int(x)} – {int(y)}" if pd.notna(x) and pd.notna(y) else "—"
            for x, y in zip(c.races["a_quali"], c.races["b_quali"])])
 show_table(table, f"head_to_head_{season}_{a}_{b}.csv", columns=["round", "race", "a", "b", "quali"],

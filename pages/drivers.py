@@ -7,6 +7,7 @@ import streamlit as st
 
 from f1core.engine.features import HISTORY_FROM
 from f1core.views import insights
+from f1core.views.terms import RESULT_MARKS
 from pages._resources import cached_frame_query, cached_query
 from pages._style import show_chart, style_figure, team_color
 from pages._widgets import friendly_error, require_data, show_table
@@ -137,9 +138,8 @@ with form_tab:
         if form.table.empty:
             st.info(f"No race results for {season}.")
         else:
-            st.caption(f"Finishing positions in the last {len(form.races)} races of {season} (DNF = retired, "
-                       "DNS = did not start, DSQ = disqualified, NC = not classified; empty = did not take "
-                       "part). Points over those races, sprints included.")
+            st.caption(f"Finishing positions in the last {len(form.races)} races of {season} ({RESULT_MARKS}; "
+                       "empty = did not take part). Points over those races, sprints included.")
             show_table(form.table, f"recent_form_{season}.csv", height="content",
                        columns=["code", *form.races, "points", "driver", "team"],
                        column_config={"code": st.column_config.TextColumn("driver", width="small"),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from f1core.store import Store
-from f1core.views.insights import short_race_name
+from f1core.views.insights import NOT_STARTED, short_race_name
 
 
 def drivers_of_season(store: Store, season: int) -> pd.DataFrame:
@@ -38,7 +38,9 @@ def drivers_of_season(store: Store, season: int) -> pd.DataFrame:
 class Comparison:
     season: int
     drivers: pd.DataFrame  # the two rows of drivers_of_season, A first
-    races: pd.DataFrame  # per round: race, a_finish, b_finish (position text), a_ahead, a_quali, b_quali, teammates
+    # per round: race, a_/b_position_text, a_/b_position_order, both (both started), a_ahead,
+    # a_/b_quali, a_quali_ahead, teammates (both started in the same car)
+    races: pd.DataFrame
     points: pd.DataFrame  # per round and driver: cumulative points
     summary: dict  # counts of races and sessions each was ahead, and as teammates
 
@@ -70,7 +72,9 @@ def compare(store: Store, season: int, a: str, b: str) -> Comparison:
             races[f"{who}_{col}"] = wide[(col, ref)] if (col, ref) in wide.columns else None
     races = races.reset_index().rename(columns={"name": "race"})
     races["race"] = races["race"].map(short_race_name)
-    both = races["a_position_order"].notna() & races["b_position_order"].notna()
+    # a withdrawn car has a finishing order in the sources, but no race to be ahead or behind in
+    both = (races["a_position_order"].notna() & races["b_position_order"].notna()
+            & ~races["a_position_text"].isin(NOT_STARTED) & ~races["b_position_text"].isin(NOT_STARTED))
     races["both"] = both
     races["a_ahead"] = (races["a_position_order"] < races["b_position_order"]).where(both)
     quali_both = races["a_quali"].notna() & races["b_quali"].notna()

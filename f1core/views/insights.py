@@ -16,7 +16,15 @@ from f1core.store import Store
 
 # How `position_text` marks a car without a finishing position, in the words fans use.
 _UNCLASSIFIED = {"R": "DNF", "D": "DSQ", "E": "EXC", "W": "DNS", "F": "DNQ", "N": "NC"}
+# ... and the marks of a car that never took the start (withdrawn, failed to qualify)
+NOT_STARTED = ("W", "F")
 
+
+def result_label(position_text) -> str:
+    """A race result as fans write it: "P3", "DNF", "DNS"...; "—" when there is none."""
+    if not isinstance(position_text, str) or not position_text:
+        return "—"
+    return _UNCLASSIFIED.get(position_text, f"P{position_text}")
 
 
 def short_race_name(name: str) -> str:
@@ -192,7 +200,7 @@ def recent_form(store: Store, season: int, last_n: int = 5) -> RecentForm:
         """,
         [season, season, max(rounds), season, *rounds],
     )
-    rows["result"] = rows["position_text"].map(lambda t: _UNCLASSIFIED.get(t, f"P{t}"))
+    rows["result"] = rows["position_text"].map(result_label)
     rows["race"] = rows["round"].map(dict(zip(rounds, labels)))
     wide = rows.pivot_table(index="driver_ref", columns="race", values="result", aggfunc="first")
     people = rows.groupby("driver_ref").agg(

@@ -18,6 +18,9 @@ TOO_FEW = "too few races to tell"
 MIN_RACES_TO_TELL = 5
 
 
+# the marks of a race result without a finishing position (`insights.result_label`)
+RESULT_MARKS = "DNF = retired, DNS = did not start, DSQ = disqualified, NC = not classified"
+
 # a metric's direction, beside its label in tables
 DIRECTION = {"higher": "↑", "lower": "↓"}
 DIRECTION_HELP = "↑ higher is better, ↓ lower is better"

@@ -1,5 +1,8 @@
 """Head to head's numbers on the real snapshot."""
+import pandas as pd
+
 from f1core.views import compare
+from f1core.views.insights import result_label
 
 
 def test_points_are_the_championships_where_it_dropped_results(snapshot_store):
@@ -13,3 +16,19 @@ def test_points_are_the_championships_where_it_dropped_results(snapshot_store):
     # a season that counted everything: the two agree
     s2025 = compare.compare(snapshot_store, 2025, "norris", "piastri").summary
     assert (s2025["a_points"], s2025["b_points"]) == (s2025["a_scored"], s2025["b_scored"])
+
+
+def test_a_withdrawn_car_is_no_race_both_started(snapshot_store):
+    """2026 China: Norris was withdrawn (W) and Verstappen retired (R); the sources give both a
+    finishing order, but neither was ahead of the other in a race only one of them started."""
+    c = compare.compare(snapshot_store, 2026, "max_verstappen", "norris")
+    china = c.races[c.races["round"] == 2].iloc[0]
+    assert (china["a_position_text"], china["b_position_text"]) == ("R", "W")
+    assert not china["both"] and pd.isna(china["a_ahead"])
+    s = c.summary
+    assert s["races_both"] == 3 and s["a_ahead"] + s["b_ahead"] == 3
+    assert (s["a_ahead"], s["b_ahead"]) == (0, 3)
+
+
+def test_results_are_written_as_fans_write_them():
+    assert [result_label(t) for t in ("3", "R", "W", "D", None, "")] == ["P3", "DNF", "DNS", "DSQ", "—", "—"]
