@@ -16,6 +16,7 @@ from f1core.views import reports
 from f1core.views.terms import (
     DIRECTION,
     DIRECTION_HELP,
+    INTERVAL_KIND,
     METRICS,
     MODE_LABEL,
     MODE_NOTE,
@@ -25,6 +26,7 @@ from f1core.views.terms import (
     TOO_FEW,
     TOO_SMALL,
     ordered_predictors,
+    percentage_points,
 )
 from pages._accuracy_charts import bin_count_chart, checkpoint_chart, reliability_chart, rolling_chart, season_chart
 from pages._resources import get_engine, get_store
@@ -165,7 +167,7 @@ def metric_card(column, metric: str, values: dict[str, dict], baseline: str, ver
     delta = None
     if base.get(metric) is not None and value is not None:
         diff = value - base[metric]
-        delta = (f"{diff * 100:+.0f} pts" if info.kind == "share" else f"{diff:+.3f}")
+        delta = percentage_points(diff) if info.kind == "share" else f"{diff:+.3f}"
     decided = verdict in ("model better", "baseline better")
     column.metric(
         info.label, info.format(value), delta=delta,
@@ -221,8 +223,8 @@ if others:
         show_table(table, f"accuracy_{mode}_run{run_id}_other_baselines.csv", height="content",
                    columns=["metric", *others, *[c for c in verdict_cols if c != f"vs {main_baseline}"]],
                    column_config={c: st.column_config.TextColumn(f"model {c}") for c in verdict_cols})
-st.caption("Each cell: the mean over the backtest's races and its 90% bootstrap interval over races (↑: higher "
-           "is better). "
+st.caption(f"Each cell: the mean over the backtest's races and its {INTERVAL_KIND} over races (↑: higher is "
+           "better). "
            "**model vs …**: the model's and the baseline's scores compared race by race on the same races; "
            "*too close to call* when the 90% interval of the difference includes zero (the CSV has the "
            "differences and their intervals).")
@@ -244,7 +246,8 @@ with st.expander("What these numbers mean", icon=":material/help:"):
         "Both turn an order into probabilities with how often each grid or form rank finished where in the "
         "earlier races, so they get the same metrics.\n\n"
         "**Metrics**\n" + "\n".join(lines) + "\n\n"
-        "**How sure are these figures?** Each interval is a 90% bootstrap interval over races. About 90 races "
+        f"**How sure are these figures?** Each interval is a {INTERVAL_KIND} over races. About 90 "
+        "races "
         "pin the winner-picked rate down to about ±5 points (one standard error; about ±8 for a 90% "
         "interval); a single season of about 23 races only to about ±10 points (±16 at 90%), so compare "
         "seasons with care. Qualifying figures are explained in their tab.")
@@ -258,7 +261,7 @@ def draw_by_season() -> None:
     metric = st.selectbox("Metric", RACE_METRICS, format_func=lambda m: METRICS[m].label,
                           key="accuracy_season_metric")
     show_chart(season_chart(seasons[seasons["metric"] == metric], metric), key="accuracy_season_chart")
-    st.caption(f"{METRICS[metric].label}: {METRICS[metric].meaning}. The whiskers are 90% bootstrap intervals "
+    st.caption(f"{METRICS[metric].label}: {METRICS[metric].meaning}. The whiskers: a {INTERVAL_KIND} "
                "over the season's races; a season of about 23 races is a small sample.")
     chosen = seasons[seasons["metric"] == metric]
     info = METRICS[metric]
@@ -353,7 +356,7 @@ def draw_qualifying() -> None:
             delta = None
             if base is not None and not pd.isna(base["value"]):
                 diff = value["value"] - base["value"]
-                delta = f"{diff * 100:+.0f} pts" if info.kind == "share" else f"{diff:+.2f}"
+                delta = percentage_points(diff) if info.kind == "share" else f"{diff:+.2f}"
             col.metric(info.label, info.format(value["value"]), delta=delta,
                        delta_color="normal" if info.higher_is_better else "inverse",
                        delta_description=f"vs last race {info.format(base['value'])}" if delta else None,
@@ -378,7 +381,7 @@ def draw_qualifying() -> None:
             + "; ".join(f"**{METRICS[m].label}**: {METRICS[m].meaning}" for m in STAGE1_METRICS)
             + ". The lap-time error per season is the median over sessions of each session's median error. "
             f"**Last-race baseline**: {PREDICTOR_NOTE['last race']} (newcomers at the back). "
-            "Intervals are 90% bootstrap intervals over sessions.")
+            f"Intervals: a {INTERVAL_KIND} over sessions.")
 
 
 def draw_track_record() -> None:

@@ -12,7 +12,7 @@ from f1core.engine.backtest import RACE_METRICS
 from f1core.engine.features import FEATURE_BY_NAME
 from f1core.engine.registry import RegistryError
 from f1core.views import reports
-from f1core.views.terms import DIRECTION_HELP, METRICS, MODE_NOTE
+from f1core.views.terms import DIRECTION_HELP, INTERVAL_KIND, METRICS, MODE_NOTE
 from pages._admin import ERROR_LIMIT, for_visitor
 from pages._resources import champion_version, get_engine, get_store, race_prediction, retrain_triggers
 from pages._style import bar_rows_height, pct, show_chart, style_figure, team_color, wrap_labels
@@ -145,7 +145,7 @@ def draw_champion() -> None:
                                   "model": st.column_config.TextColumn(width=60),
                                   "grid baseline": st.column_config.TextColumn("grid", width=60),
                                   "form baseline": st.column_config.TextColumn("form", width=60)})
-        st.caption("Model: mean over those races and its 90% bootstrap interval. Baselines: grid order and recent "
+        st.caption(f"Model: mean over those races and its {INTERVAL_KIND}. Baselines: grid order and recent "
                    "form, scored the same way on the same races" + ("." if base else " (not available).")
                    + " A dozen races is a small sample; the **Accuracy** page has the long view.")
 

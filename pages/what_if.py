@@ -21,7 +21,7 @@ from f1core.engine.models import WET_FULL
 from f1core.engine.predict import PredictionError
 from f1core.engine.scenario import Scenario, ScenarioError, grid_from_slots, shortest_grid_order
 from f1core.engine.training import PRE
-from f1core.views.terms import MODE_NOTE
+from f1core.views.terms import MODE_NOTE, percentage_points
 from f1core.views.what_if import movers_table, surprising_gains, typical_conditions
 from pages._charts import position_bands
 from pages._resources import cached_frame_query, race_prediction
@@ -331,9 +331,10 @@ with weather_col:
     cards = st.container(horizontal=True, wrap=True, gap="small")  # two in a row in this column
     for _, row in top.iterrows():
         cards.metric(f"{row['code']} to win", pct(row["win_now"] / 100, 1), border=True, width=150,
-                     delta=None if scenario.is_baseline else f"{row['win_change']:+.1f} pts",
+                     delta=None if scenario.is_baseline else percentage_points(row["win_change"] / 100, 1),
                      delta_arrow="off" if abs(row["win_change"]) < 0.05 else "auto",
-                     help=f"{row['driver']} ({row['team']}): {pct(row['win_before'] / 100, 1)} in the race as it is.")
+                     help=f"{row['driver']} ({row['team']}): {pct(row['win_before'] / 100, 1)} in the race as it "
+                          "is; the change is in percentage points (pp).")
     st.button("Reset", key=P + "reset", icon=":material/restart_alt:", on_click=clear_scenario,
               disabled=scenario.is_baseline and not state.get(P + "grid_error"),
               help="Back to the race as it is: its own weather and grid.")

@@ -12,6 +12,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,8 @@ EPS = 1e-4  # one simulated race in 10,000: the floor for a probability in the l
 RACE_METRICS = ["winner_top1", "winner_top3", "winner_logloss", "multiclass_brier", "podium_brier",
                 "spearman", "position_mae"]
 STAGE1_METRICS = ["grid_spearman", "pole_hit", "laptime_median_abs_error_s"]
+# per race 1 (hit) or 0 (miss): their mean is a share, whose interval is Wilson's (`mean_interval`)
+SHARE_METRICS = frozenset({"winner_top1", "winner_top3", "pole_hit"})
 WET_CHECK = 0.1  # races at least this wet are re-predicted as if dry for the rain validation
 WET_COLUMNS = ["mode", "season", "round", "rain", "wetness", "logloss_observed", "logloss_dry", "dnf_observed",
                "dnf_dry", "dnf_actual"]
@@ -106,12 +109,36 @@ def bootstrap_ci(values: np.ndarray, stat=np.mean, n: int = 1000, level: float =
     return (float(lo), float(hi))
 
 
+def share_interval(hits, n, level: float = 0.9):
+    """Wilson's score interval of a share of `hits` in `n` (arrays or numbers): unlike a bootstrap
+    over races it keeps a width when every race went the same way, as 12 winners called of 12 is
+    not certainty."""
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    n = np.maximum(np.asarray(n, dtype=float), 1)
+    p = np.asarray(hits, dtype=float) / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def mean_interval(values, share: bool, level: float = 0.9) -> tuple[float, float]:
+    """The interval of a mean over races: Wilson's for a share (values 1 or 0), else a bootstrap."""
+    if not share:
+        return bootstrap_ci(values, level=level)
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return (np.nan, np.nan)
+    lo, hi = share_interval(values.sum(), len(values), level)
+    return (float(lo), float(hi))
+
+
 def summarise(per_race: pd.DataFrame) -> dict[str, float]:
     out: dict[str, float] = {"races": int(len(per_race))}
     for metric in RACE_METRICS:
         vals = per_race[metric].to_numpy(dtype=float)
         out[metric] = float(np.nanmean(vals))
-        out[f"{metric}_ci"] = list(bootstrap_ci(vals))
+        out[f"{metric}_ci"] = list(mean_interval(vals, metric in SHARE_METRICS))
     return out
 
 
@@ -120,7 +147,7 @@ def summarise_stage1(per_race: pd.DataFrame) -> dict[str, float]:
     for metric in ("grid_spearman", "pole_hit"):
         vals = per_race[metric].to_numpy(dtype=float)
         out[metric] = float(np.nanmean(vals))
-        out[f"{metric}_ci"] = list(bootstrap_ci(vals))
+        out[f"{metric}_ci"] = list(mean_interval(vals, metric in SHARE_METRICS))
     errors = per_race["laptime_abs_errors"].tolist()
     flat = np.concatenate([np.asarray(e, dtype=float) for e in errors]) if errors else np.array([])
     out["laptime_median_abs_error_s"] = float(np.median(flat)) if len(flat) else np.nan

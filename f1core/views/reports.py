@@ -3,15 +3,24 @@ ready for the Accuracy, Drift and Models pages (no Streamlit here).
 
 Every figure is out-of-sample: the inputs are the backtest's per-race scores and probabilities,
 where each race was predicted by models trained only on races dated before it, and the baselines
-were scored the same way on the same races. Intervals are 90% bootstrap intervals over races
-(`f1core.engine.backtest.bootstrap_ci`): races, not drivers, are the independent units.
+were scored the same way on the same races. Intervals are 90% intervals over races, which are the
+independent units, not drivers: Wilson's for a share of races (winner picked, pole picked), a
+bootstrap for everything else (`f1core.engine.backtest.mean_interval`).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from f1core.engine.backtest import RACE_METRICS, STAGE1_METRICS, bootstrap_ci, score_stage1
+from f1core.engine.backtest import (
+    RACE_METRICS,
+    SHARE_METRICS,
+    STAGE1_METRICS,
+    bootstrap_ci,
+    mean_interval,
+    score_stage1,
+    share_interval,
+)
 from f1core.engine.reference import reference_times
 from f1core.engine.registry import ARTIFACT, Registry
 from f1core.engine.training import POST
@@ -30,12 +39,14 @@ from f1core.views.terms import (
 LEVEL = 0.9  # every interval of the reports
 
 
-def _mean_ci(values, stat=np.mean) -> tuple[float, float, float, int]:
+def _mean_ci(values, stat=np.mean, share: bool = False) -> tuple[float, float, float, int]:
+    """The statistic of the races' values, its 90% interval (Wilson's for a `share` of hits, else a
+    bootstrap over races) and the number of races."""
     vals = np.asarray(values, dtype=float)
     vals = vals[~np.isnan(vals)]
     if len(vals) == 0:
         return np.nan, np.nan, np.nan, 0
-    lo, hi = bootstrap_ci(vals, stat=stat, level=LEVEL)
+    lo, hi = mean_interval(vals, share, LEVEL) if stat is np.mean else bootstrap_ci(vals, stat=stat, level=LEVEL)
     return float(stat(vals)), lo, hi, int(len(vals))
 
 
@@ -170,13 +181,13 @@ def top1_margin(summary: dict, mode: str) -> float | None:
 # -- by season and over time -----------------------------------------------------------------------
 
 def season_metrics(per_race: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFrame:
-    """Mean of each metric per mode, predictor and season, with a 90% bootstrap interval over that
-    season's races: mode, predictor, season, metric, value, lo, hi, races."""
+    """Mean of each metric per mode, predictor and season, with a 90% interval over that season's
+    races (`_mean_ci`): mode, predictor, season, metric, value, lo, hi, races."""
     metrics = metrics or RACE_METRICS
     rows = []
     for (mode, predictor, season), g in per_race.groupby(["mode", "predictor", "season"], sort=True):
         for metric in metrics:
-            value, lo, hi, n = _mean_ci(g[metric])
+            value, lo, hi, n = _mean_ci(g[metric], share=metric in SHARE_METRICS)
             rows.append({"mode": mode, "predictor": predictor, "season": int(season), "metric": metric,
                          "value": value, "lo": lo, "hi": hi, "races": n})
     return pd.DataFrame(rows, columns=["mode", "predictor", "season", "metric", "value", "lo", "hi", "races"])
@@ -208,17 +219,6 @@ RELIABILITY_EDGES = {
 OUTCOME_COLUMN = {"win": ("p_win", 1), "podium": ("p_podium", 3)}
 
 
-def _wilson(successes: np.ndarray, n: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
-    from scipy.stats import norm
-
-    z = norm.ppf(0.5 + level / 2)
-    n = np.maximum(n, 1)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
-
-
 def reliability(predictions: pd.DataFrame, outcome: str = "win", edges: list[float] | None = None,
                 by: str | None = None) -> pd.DataFrame:
     """Reliability-diagram bins of the backtest's probabilities: per mode, predictor (and `by`,
@@ -239,7 +239,7 @@ def reliability(predictions: pd.DataFrame, outcome: str = "win", edges: list[flo
                                             count=("hit", "size"), hits=("hit", "sum")).reset_index()
     out["bin_lo"] = edges[out["bin"]]
     out["bin_hi"] = edges[out["bin"] + 1]
-    lo, hi = _wilson(out["hits"].to_numpy(), out["count"].to_numpy())
+    lo, hi = share_interval(out["hits"].to_numpy(), out["count"].to_numpy(), LEVEL)
     out["observed_lo"] = np.where(out["hits"] == 0, 0.0, lo)
     out["observed_hi"] = np.where(out["hits"] == out["count"], 1.0, hi)
     out["hits"] = out["hits"].astype(int)
@@ -292,7 +292,7 @@ def stage1_by_season(stage1: pd.DataFrame, baseline: pd.DataFrame | None = None)
         for season, g in groups:
             for metric in STAGE1_METRICS:
                 stat = np.median if metric == "laptime_median_abs_error_s" else np.mean
-                value, lo, hi, n = _mean_ci(g[metric], stat)
+                value, lo, hi, n = _mean_ci(g[metric], stat, share=metric in SHARE_METRICS)
                 rows.append({"predictor": predictor, "season": season, "metric": metric, "value": value,
                              "lo": lo, "hi": hi, "races": n})
     return pd.DataFrame(rows, columns=["predictor", "season", "metric", "value", "lo", "hi", "races"])
@@ -334,7 +334,7 @@ def compared_sessions(record: pd.DataFrame) -> pd.DataFrame:
 
 def record_summary(record: pd.DataFrame) -> pd.DataFrame:
     """Mean of each metric per predictor over the sessions of the track record every predictor has
-    (`compared_sessions`), with 90% bootstrap intervals: predictor, metric, value, lo, hi, races."""
+    (`compared_sessions`), with 90% intervals (`_mean_ci`): predictor, metric, value, lo, hi, races."""
     rows = []
     record = compared_sessions(record)
     if record.empty:
@@ -342,7 +342,7 @@ def record_summary(record: pd.DataFrame) -> pd.DataFrame:
     for predictor in ordered_predictors(record["predictor"]):
         g = record[record["predictor"] == predictor]
         for metric in RACE_METRICS:
-            value, lo, hi, n = _mean_ci(g[metric])
+            value, lo, hi, n = _mean_ci(g[metric], share=metric in SHARE_METRICS)
             rows.append({"predictor": predictor, "metric": metric, "value": value, "lo": lo, "hi": hi, "races": n})
     return pd.DataFrame(rows)
 

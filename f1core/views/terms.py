@@ -12,6 +12,9 @@ from f1core.engine.backtest import RACE_METRICS, STAGE1_METRICS
 from f1core.engine.training import POST, PRE
 
 TOO_SMALL = "sample too small for an interval"
+# how every interval of the reports is made (`engine.backtest.mean_interval`), in a caption's words
+INTERVAL_KIND = ("90% interval (Wilson's for a share such as winner picked, which keeps a width when every "
+                 "race went the same way; a bootstrap otherwise)")
 TOO_FEW = "too few races to tell"
 # A bootstrap over four races has 35 distinct resamples, over three 10: its 90% interval can leave
 # out zero by the luck of one race, so no comparison of fewer races is called either way.
@@ -20,6 +23,16 @@ MIN_RACES_TO_TELL = 5
 
 # the marks of a race result without a finishing position (`insights.result_label`)
 RESULT_MARKS = "DNF = retired, DNS = did not start, DSQ = disqualified, NC = not classified"
+
+# A difference of two percentages (45% -> 52% is +7 pp): "pts" read as championship points.
+PERCENTAGE_POINTS = "pp"
+
+
+def percentage_points(diff: float, decimals: int = 0) -> str:
+    """A difference of two shares (0..1) in percentage points, signed with an ASCII minus (a
+    metric card reads the sign to choose its arrow): '+7 pp'."""
+    return f"{diff * 100:+.{decimals}f} {PERCENTAGE_POINTS}"
+
 
 # a metric's direction, beside its label in tables
 DIRECTION = {"higher": "↑", "lower": "↓"}
@@ -77,19 +90,19 @@ class MetricInfo:
         return TOO_SMALL if no_width(lo, hi) else f"90% interval: {self.format(lo)} to {self.format(hi)}"
 
     def difference_with_interval(self, value: float, lo: float | None, hi: float | None) -> str:
-        """'+8 pts (+2 pts to +14 pts)', or the sample too small when the interval has no width."""
+        """'+8 pp (+2 pp to +14 pp)', or the sample too small when the interval has no width."""
         if no_width(lo, hi):
             return f"{self.format_difference(value)} ({TOO_SMALL})"
         return f"{self.format_difference(value)} ({self.format_difference(lo)} to {self.format_difference(hi)})"
 
     def format_difference(self, value: float) -> str:
-        """A difference of this metric, with its unit ('+8 pts', '−0.120')."""
+        """A difference of this metric, with its unit ('+8 pp', '−0.120')."""
         if pd.isna(value):
             return "—"
         sign = "+" if value > 0 else "−" if value < 0 else "±"
         size = abs(value)
         if self.kind == "share":
-            return f"{sign}{size * 100:.0f} pts"
+            return f"{sign}{size * 100:.0f} {PERCENTAGE_POINTS}"
         if self.kind == "seconds":
             return f"{sign}{size:.2f} s"
         return f"{sign}{size:.2f}" if self.kind == "places" else f"{sign}{size:.3f}"

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from f1core.engine.backtest import RACE_METRICS
+from f1core.engine.backtest import RACE_METRICS, bootstrap_ci, mean_interval, share_interval
 from f1core.engine.registry import ARTIFACT, Registry
 from f1core.store import Store
 from f1core.views import reports
@@ -97,10 +97,8 @@ def test_headline_table_is_one_row_per_metric_with_verdicts(backtest):
     assert table["vs grid"].isin(["too few races to tell", "sample too small for an interval", "identical"]).all()
     model = latest["summary"]["modes"][POST]["model"]
     lo, hi = model["winner_top1_ci"]
-    if lo == hi:  # four races, every one called or every one missed: no width is no certainty
-        assert table.loc[0, "Model"].endswith("(sample too small for an interval)")
-    else:
-        assert table.loc[0, "Model"].endswith("%)")  # '75% (25%–100%)'
+    # a share's interval is Wilson's: four races, every one called or every one missed, still has a width
+    assert lo < hi and table.loc[0, "Model"].endswith("%)")  # '75% (39%–94%)'
     pre = reports.headline_table(latest["summary"], per_race, PRE)
     assert "Grid baseline" not in pre.columns and "vs form" in pre.columns
 
@@ -266,12 +264,34 @@ def test_metric_formatting_and_top1_margin(backtest):
     _, latest, _, _, _ = backtest
     top1, loss, laps = (METRICS[m] for m in ("winner_top1", "winner_logloss", "laptime_median_abs_error_s"))
     assert top1.format(0.6371) == "64%" and top1.format(None) == "—"
-    assert top1.format_difference(0.06) == "+6 pts" and loss.format_difference(-0.373) == "−0.373"
+    assert top1.format_difference(0.06) == "+6 pp" and loss.format_difference(-0.373) == "−0.373"
     assert laps.format(0.734) == "0.73 s"
     margin = reports.top1_margin(latest["summary"], POST)
     ci = latest["summary"]["modes"][POST]["model"]["winner_top1_ci"]
     assert margin == pytest.approx((ci[1] - ci[0]) / 2 * 100)
     assert reports.top1_margin(latest["summary"], "no such mode") is None
+
+
+def test_a_share_of_races_gets_wilsons_interval_even_when_every_race_went_one_way():
+    """12 winners called of 12 is not certainty: the bootstrap would say 100%-100%."""
+    lo, hi = mean_interval(np.ones(12), share=True)
+    assert hi == 1.0 and 0.75 < lo < 0.85  # Wilson 90%: 0.816
+    lo, hi = mean_interval(np.r_[np.ones(6), np.zeros(6), np.nan], share=True)
+    assert lo == pytest.approx(1 - hi) and 0.25 < lo < 0.3  # symmetric about a half, the NaN left out
+    # a 90% interval of 60 hits in 100 covers the truth about 90% of the time
+    rng = np.random.default_rng(3)
+    hits = rng.binomial(100, 0.6, size=4000)
+    lo, hi = share_interval(hits, 100)
+    assert 0.87 < np.mean((lo <= 0.6) & (0.6 <= hi)) < 0.93
+    # anything but a share keeps the bootstrap over races
+    values = np.array([0.5, 1.5, 1.0, 2.0, 0.7])
+    assert mean_interval(values, share=False) == bootstrap_ci(values)
+    # per season, the reports use it for the shares alone
+    per_race = pd.DataFrame({"mode": POST, "predictor": "model", "season": 2026, **{m: 0.5 for m in RACE_METRICS},
+                             "winner_top1": [1.0] * 4}, index=range(4))
+    seasons = reports.season_metrics(per_race).set_index("metric")
+    assert seasons.loc["winner_top1", "lo"] < seasons.loc["winner_top1", "hi"] == 1.0
+    assert seasons.loc["spearman", "lo"] == seasons.loc["spearman", "hi"] == 0.5
 
 
 def test_an_interval_with_no_width_says_the_sample_is_too_small():
