@@ -173,13 +173,12 @@ def metric_card(column, metric: str, values: dict[str, dict], baseline: str, ver
         info.label, info.format(value), delta=delta,
         delta_color=("normal" if info.higher_is_better else "inverse") if decided else "off",
         delta_description=(f"vs {baseline} {info.format(base.get(metric))}"
-                           # a card has room for a word: the table below says "too close to call"
-                           + ("" if decided else " · " + {"identical": "identical", TOO_SMALL: "too few races", TOO_FEW: "too few races"}.get(
-                               verdict, "unclear")))
+                           # in the words of the table below
+                           + ("" if decided else " · " + {"identical": "identical", TOO_SMALL: "too few races",
+                                                           TOO_FEW: "too few races"}.get(verdict, "too close to call")))
         if delta else None,
         help=f"{info.meaning.capitalize()}. Model {info.format(value)}; {info.interval(lo, hi)}. The difference is "
-             "coloured only when the race-by-race comparison puts it beyond luck; \"unclear\" when it is too close "
-             "to call.",
+             "coloured only when the race-by-race comparison puts it beyond luck.",
         border=True)
 
 
@@ -198,13 +197,14 @@ if n_races:
     top1 = mode_races.loc[mode_races["predictor"] == "model", "winner_top1"].dropna()
     se = float(top1.std(ddof=1) / np.sqrt(len(top1)) * 100) if len(top1) > 1 else float("nan")
     if margin and n_races >= 30 and not np.isnan(se):
-        st.caption(f"With {n_races} races, each race moves the winner-picked rate by {100 / n_races:.1f} points; "
-                   f"its standard error is about ±{se:.0f} points and its 90% interval about ±{margin:.0f}. "
-                   "Differences smaller than that can be luck.")
+        st.caption(f"With {n_races} races, each race moves the winner-picked rate by {100 / n_races:.1f} percentage "
+                   f"points (pp); on its own the rate is known to about ±{se:.0f} pp (one standard error), ±{margin:.0f} "
+                   "pp at 90%. The cards compare the model with a baseline race by race on the same races, which "
+                   "tells smaller differences from luck: a delta is coloured when that comparison leaves out zero.")
     else:
         st.caption(f"Only {n_races} races so far: each one moves the winner-picked rate by "
-                   f"{100 / n_races:.0f} points, far too few to judge the model. About 90 races pin it down to "
-                   "about ±5 points.")
+                   f"{100 / n_races:.0f} percentage points, far too few to judge the model. About 90 races pin it "
+                   "down to about ±5 points.")
 
 st.subheader("Every metric, with its 90% interval")
 table = reports.headline_table(summary, per_race, mode)

@@ -93,7 +93,9 @@ if triggers:
     st.caption("The background upkeep retrains by itself when new results arrive or the set-up changed, and for "
                "the other reasons at most once a day. Retrain by hand on the **Models** page: the new model "
                "replaces the champion only when it is at least as accurate on the most recent races.")
-elif same_data:  # whatever the drift says above: only new results can give a different model
+elif same_data and summary["suggest_retrain"]:
+    pass  # the box above says it: moved inputs, but a retrain on the same data would give the same model
+elif same_data:
     st.markdown(f":material/check: **No reason to retrain right now**: {same_data} was trained with this set-up "
                 "on the data as it is, so only new results can change what a retrain learns.")
 else:

@@ -76,11 +76,17 @@ def position_heatmap(positions: pd.DataFrame, labels: list[str], top: int = 10) 
 
 
 def history_chart(history: pd.DataFrame, labels: dict[str, str], colours: dict[str, str]) -> go.Figure:
+    """One line per contender in team colours; a line whose colour is taken already (a teammate) is
+    dotted, so the two cars of a team can be told apart."""
     fig = go.Figure()
+    taken: set[str | None] = set()
     for ref, g in history.groupby("ref", sort=False):
+        colour = colours.get(ref)
+        dash = "dot" if colour in taken else "solid"
+        taken.add(colour)
         fig.add_trace(go.Scatter(
             x=g["after_round"], y=g["p_title"], mode="lines+markers", name=labels.get(ref, ref),
-            line=dict(color=colours.get(ref), width=2.5), marker=dict(size=7),
+            line=dict(color=colour, width=2.5, dash=dash), marker=dict(size=7),
             customdata=np.c_[g["source"]],
             hovertemplate=f"{labels.get(ref, ref)} after round %{{x}}: %{{y:.0%}} (%{{customdata[0]}})<extra></extra>"))
     fig.update_xaxes(title="after round", dtick=1 if history["after_round"].max() <= 12 else 2, rangemode="tozero")
