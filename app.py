@@ -13,12 +13,11 @@ from streamlit.logger import get_logger
 
 st.set_page_config(page_title="F1 Predictions", page_icon="🏎️", layout="wide")
 
-from f1core.ingest.refresh import Refresher  # noqa: E402  (set_page_config must come first)
-from pages._resources import evict_superseded_data, get_refresher  # noqa: E402
+from f1core.ingest.refresh import FIRST_REFRESH_DELAY_S, Refresher  # noqa: E402  (set_page_config must come first)
+from pages._resources import evict_superseded_data, get_engine, get_refresher  # noqa: E402
 from pages._widgets import freshness_banner, friendly_error  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
-FIRST_REFRESH_DELAY_S = 60
 # Streamlit's own logger: `--logger.level info` prints it beside Streamlit's messages
 PAGE_TIMES = get_logger("f1.page_times")
 
@@ -40,11 +39,13 @@ PAGE_LAYOUT = [
 
 @st.cache_resource(show_spinner=False, max_entries=1)
 def start_background_refresh() -> Refresher:
-    """Once per server process, not per session: the refresher's thread bootstraps an empty store
-    at once; a store with data is refreshed a minute after start-up (so the first visitors do not
-    share the CPU with it) and then every F1_REFRESH_HOURS."""
+    """Once per server process, not per session: the refresher's thread bootstraps an empty store,
+    or trains the first model of a store without one, at once; a store with data and a model is
+    refreshed a minute after start-up (so the first visitors do not share the CPU with it) and then
+    every F1_REFRESH_HOURS."""
     refresher = get_refresher()
-    refresher.start(first_delay_s=0 if refresher.store.is_empty() else FIRST_REFRESH_DELAY_S)
+    ready = not refresher.store.is_empty() and get_engine().registry.champion_version()
+    refresher.start(first_delay_s=FIRST_REFRESH_DELAY_S if ready else 0)
     return refresher
 
 

@@ -37,6 +37,10 @@ class StepOutcome:
         return STEP_SOURCES.get(self.step, self.step)
 
 
+# A server whose store has data and a model refreshes this long after start-up, so its first
+# visitors do not share the CPU with it; one without either starts at once (`app.py`).
+FIRST_REFRESH_DELAY_S = 60
+
 # What each refresh step reads, as a user knows it.
 STEP_SOURCES = {
     "snapshot": "the offline dump (F1_SNAPSHOT)", "snapshot-url": "the history dump (F1_SNAPSHOT_URL)",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from f1core.ingest.refresh import Refresher
+from f1core.ingest.refresh import FIRST_REFRESH_DELAY_S, Refresher
 from tests.conftest import REPO
 from tests.pages.conftest import texts
 
@@ -41,3 +41,22 @@ def test_a_demo_date_says_which_clock_is_which(app_env, mini_db, monkeypatch):
     at = run_app(monkeypatch)
     assert "demo date 20 Mar 2024 (F1_TODAY): the calendar follows it" in texts(at.caption)
     assert "follow the server's clock" in texts(at.caption)
+
+
+def _first_delay(monkeypatch) -> float:
+    delays = []
+    monkeypatch.setattr(Refresher, "start", lambda self, first_delay_s=0.0: delays.append(first_delay_s))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    assert not at.exception and len(delays) == 1
+    return delays[0]
+
+
+def test_a_store_without_a_model_trains_its_first_at_once(app_env, mini_db, monkeypatch):
+    """With data but no model every page waits for one: the refresh (and its upkeep, which trains)
+    starts at once, not after the minute a store with a model leaves its first visitors."""
+    app_env(mini_db)
+    assert _first_delay(monkeypatch) == 0
+
+
+def test_a_store_with_a_model_leaves_the_first_visitors_a_minute(with_model, monkeypatch):
+    assert _first_delay(monkeypatch) == FIRST_REFRESH_DELAY_S > 0
