@@ -1,5 +1,8 @@
-"""Past races: the prediction made before each race, next to what happened."""
+"""Past races: the prediction made before each race, next to what happened; any race by link
+(`?season=2025&round=10`)."""
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -10,7 +13,7 @@ from f1core.views.race_review import BACKTEST, LOG, RaceReview
 from f1core.views.terms import DIRECTION, DIRECTION_HELP
 from pages._resources import cached_query, get_engine
 from pages._style import pcts, show_chart, style_figure, team_color
-from pages._widgets import friendly_error, require_data, show_table
+from pages._widgets import LinkChoices, friendly_error, require_data, show_table
 
 st.title("Past races")
 st.caption("What the model expected before each race, next to what happened. The prediction is the one the "
@@ -176,7 +179,8 @@ def show_review(season: int, round_: int) -> None:
         friendly_error(exc, f"load {season} round {round_}")
         return
     st.subheader(f"{r.race.name} {r.race.season}")
-    st.caption(f"Round {r.race.round} · {r.race.date:%-d %B %Y}")
+    link = f"?{urlencode({'season': season, 'round': round_})}"  # this page's address, nothing echoed from it
+    st.caption(f"Round {r.race.round} · {r.race.date:%-d %B %Y} · [:material/link: link to this race]({link})")
     icon = {LOG: ":material/history_edu:", BACKTEST: ":material/science:"}.get(r.source.kind, ":material/info:")
     label = {LOG: "Source: the published prediction.", BACKTEST: "Source: the backtest."}.get(
         r.source.kind, "No prediction for this race.")
@@ -214,22 +218,39 @@ if not recent:
     st.info("No race has a result yet.")
     st.stop()
 
-tabs = st.tabs([f"{insights.short_race_name(r.name)} {r.season}" for r in recent] + ["Earlier races"])
+# a shared link names a race: its tab when it has one, else the earlier races' choice
+try:
+    seasons = cached_query(insights.seasons_with_results)
+except Exception as exc:
+    friendly_error(exc, "list the seasons with results")
+    st.stop()
+link = LinkChoices()
+asked_season = link.get("season", seasons, int, unusable="has no race results here")
+season_races = cached_query(race_review.races_of_season, asked_season) if asked_season else []
+asked_round = link.get("round", [r.round for r in season_races], int,
+                       unusable=f"is not a race with results in {asked_season}") if asked_season else None
+link.warn()
+labels = [f"{insights.short_race_name(r.name)} {r.season}" for r in recent] + ["Earlier races"]
+in_tabs = {(r.season, r.round): label for r, label in zip(recent, labels)}
+asked = (asked_season, asked_round) if asked_round else None
+tabs = st.tabs(labels, default=in_tabs.get(asked, labels[-1]) if asked else None)
 for tab, race in zip(tabs, recent):
     with tab:
         show_review(race.season, race.round)
 
 with tabs[-1]:
-    in_tabs = {(r.season, r.round) for r in recent}
     try:
-        seasons = cached_query(insights.seasons_with_results)
         left, right = st.columns([1, 3])
-        season = left.selectbox("Season", seasons, key="past_season", help="Seasons with race results, newest first.")
+        season = left.selectbox("Season", seasons, key="past_season", help="Seasons with race results, newest first.",
+                                index=seasons.index(asked_season) if asked and asked not in in_tabs else 0)
         races = [r for r in cached_query(race_review.races_of_season, season) if (r.season, r.round) not in in_tabs]
         if not races:
             st.info(f"The races of {season} with results are in the tabs above.")
         else:
+            rounds = [r.round for r in races]
             race = right.selectbox("Race", races, key=f"past_race_{season}",
+                                   index=rounds.index(asked_round) if asked and season == asked_season
+                                   and asked_round in rounds else 0,
                                    format_func=lambda r: f"R{r.round} {r.name} ({r.date:%-d %b})")
             show_review(race.season, race.round)
     except Exception as exc:

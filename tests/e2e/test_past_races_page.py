@@ -25,3 +25,12 @@ def test_past_races_opens_with_the_last_races(app_server, page):
     page.get_by_role("tab", name="Japanese GP 2026").click()
     expect(page.get_by_text("Japanese Grand Prix 2026", exact=True)).to_be_visible()
     assert_no_error(page)
+
+
+def test_a_link_to_a_race_opens_its_tab(app_server, page):
+    open_page(page, app_server, "past_races?season=2026&round=3")
+    assert_no_error(page)
+    expect(page.get_by_role("tab", name="Japanese GP 2026")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_text("Japanese Grand Prix 2026", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="link to this race").filter(visible=True)).to_have_attribute(
+        "href", re.compile(r"\?season=2026&round=3$"))

@@ -47,3 +47,24 @@ def test_an_earlier_race_without_any_prediction_still_shows_the_result(with_mode
     assert not at.exception and not at.error
     assert at.selectbox(key="past_race_2026").value.round == 1
     assert "Australian Grand Prix 2026" in [h.value for h in at.subheader]
+
+
+def test_a_link_opens_an_earlier_race_and_each_race_links_to_itself(with_model):
+    at = run_page("past_races.py", timeout=120, link={"season": "2025", "round": "10"})
+    assert not at.exception and not at.error
+    assert "could not be used" not in texts(at.warning)  # (the fixture's backtest covers 2026 alone: no prediction)
+    assert at.selectbox(key="past_season").value == 2025
+    assert at.selectbox(key="past_race_2025").value.round == 10
+    assert "Canadian Grand Prix 2025" in [h.value for h in at.subheader]
+    assert "[:material/link: link to this race](?season=2025&round=10)" in texts(at.caption)
+    assert "(?season=2026&round=4)" in texts(at.caption)  # the tabs' races link to themselves too
+
+
+def test_a_crafted_link_is_named_escaped_and_ignored(with_model):
+    at = run_page("past_races.py", timeout=120, link={"season": "2025", "round": "<b>99</b>"})
+    assert not at.exception and not at.error
+    warning = texts(at.warning)
+    assert "round=" in warning and "is not a race with results in 2025" in warning and "<b>" not in warning
+    assert at.selectbox(key="past_season").value == 2026  # nothing chosen from the link
+    at = run_page("past_races.py", timeout=120, link={"season": "1900"})
+    assert "season=1900 has no race results here" in texts(at.warning)
