@@ -248,12 +248,9 @@ def cmd_season_backtest(args: argparse.Namespace, runtime: Runtime) -> int:
     from f1core.engine import season_backtest as sb
 
     started = time.perf_counter()
-    per = sb.season_backtest(runtime.engine, range(args.from_season, args.to_season + 1), _progress)
-    if per.empty:
-        raise NotEnoughData(f"no complete season between {args.from_season} and {args.to_season} in the store")
+    run_id, _ = runtime.engine.lifecycle.run_season_backtest(range(args.from_season, args.to_season + 1), _progress)
     seconds = time.perf_counter() - started
-    run_id = runtime.engine.records.add_season_backtest(
-        per, seconds, {"from": args.from_season, "to": args.to_season})
+    per = runtime.engine.records.latest_season_backtest()[1]
     summary = sb.summarise(per)
     print(f"season backtest run {run_id}: {len(per)} checkpoints in {seconds:.0f} s")
     for group, g in summary.groupby("group", sort=False):

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 RECENT_RACES = 12  # the window a challenger and the champion are compared on
 BACKTEST_FROM = 2022  # the first season of the backtest the upkeep keeps current
+SEASON_BACKTEST_FROM = 2010  # ... and of its championship replay (`season_backtest`)
 
 
 class RetrainInProgress(RuntimeError):
@@ -378,7 +379,52 @@ class Lifecycle:
             first = max(BACKTEST_FROM, self.engine.config.pre_stage2_from + 1)
             run_id, summary = self.run_backtest(first, None, within(progress, 0, 1, "backtest: "))
             done.append(f"backtest run {run_id} over {summary['races']} races")
+        due = self.season_backtest_due()
+        if due is not None:
+            run_id, checkpoints = self.run_season_backtest(due, within(progress, 0, 1, "championship replay: "))
+            done.append(f"championship replay run {run_id} over {checkpoints} checkpoints")
         return done
+
+    def season_backtest_settings(self, seasons: range) -> dict:
+        """What a stored championship replay of `seasons` is compared on: the seasons, the set-up and
+        the code that made it."""
+        from f1core.engine.season_backtest import SEASON_BACKTEST_CODE
+
+        return {"from": seasons.start, "to": seasons.stop - 1, "config": self.engine.config.as_stored(),
+                "code": SEASON_BACKTEST_CODE}
+
+    def season_backtest_due(self) -> range | None:
+        """The seasons the championship replay should cover (from `SEASON_BACKTEST_FROM`, or the
+        first season the set-up can replay, to the last complete one), when the stored replay is
+        missing, covers others, or was made by another set-up or other code; else None."""
+        from f1core.engine.season import first_replayable_season
+        from f1core.engine.season_backtest import checkpoints
+
+        last_race = self.engine.store.last_race_with_results()
+        if last_race is None or not self.registry.champion_version():
+            return None
+        first = max(SEASON_BACKTEST_FROM, first_replayable_season(self.engine.config))
+        points = checkpoints(self.engine.store, set(range(first, last_race.season + 1)))
+        if not points:
+            return None
+        seasons = range(first, max(season for season, _ in points) + 1)
+        latest = self.records.latest_season_backtest()
+        if latest is not None and latest[0]["settings"] == self.season_backtest_settings(seasons):
+            return None
+        return seasons
+
+    def run_season_backtest(self, seasons: range, progress: Progress | None = None) -> tuple[int, int]:
+        """Replay the complete seasons of `seasons` at their checkpoints and store the scores for the
+        Accuracy page; returns (run id, checkpoints)."""
+        from f1core.engine.season_backtest import season_backtest
+
+        started = time.perf_counter()
+        per = season_backtest(self.engine, seasons, progress)
+        if per.empty:
+            raise NotEnoughData(f"no complete season between {seasons.start} and {seasons.stop - 1} in the store")
+        run_id = self.records.add_season_backtest(per, time.perf_counter() - started,
+                                                  self.season_backtest_settings(seasons))
+        return run_id, len(per)
 
     def freeze_season_odds(self, progress: Progress | None = None) -> str | None:
         """Keep the championship odds of the season in progress after its latest round (what the

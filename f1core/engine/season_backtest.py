@@ -4,12 +4,14 @@ standings beside a plain baseline (every driver's title chance is his share of t
 scored so far, so the current leader is the favourite)."""
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from f1core.engine.backtest import bootstrap_ci
+from f1core.engine import season as _season_module
+from f1core.engine.backtest import BACKTEST_CODE, bootstrap_ci
 from f1core.engine.season import (
     DRIVER_DRIFT,
     SEASON_SIMS,
@@ -21,6 +23,7 @@ from f1core.engine.season import (
     sprint_dnf_ratio,
     standings_after,
 )
+from f1core.files import code_hash
 from f1core.progress import Progress, steps
 from f1core.store import Store
 
@@ -133,3 +136,8 @@ def summarise(per_checkpoint: pd.DataFrame) -> pd.DataFrame:
                 rows.append({"group": group, "predictor": predictor, "metric": metric,
                              "value": float(np.nanmean(values)), "lo": lo, "hi": hi, "checkpoints": int(len(g))})
     return pd.DataFrame(rows)
+
+
+# The code a stored replay's figures come from (with the models' own, which the backtest's hash
+# covers): the upkeep replays again when it changed (`lifecycle.season_backtest_due`)
+SEASON_BACKTEST_CODE = code_hash(sys.modules[__name__], _season_module) + BACKTEST_CODE

@@ -55,8 +55,9 @@ def _healthy(base_url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def e2e_store(tmp_path_factory) -> Path:
-    """The real snapshot with a model already trained (with the app's own set-up) and a short
-    backtest, so the server's background upkeep has nothing heavy left to do while tests run."""
+    """The real snapshot with a model already trained (with the app's own set-up), a short backtest
+    and the championship replay, so the server's background upkeep has nothing heavy left to do
+    while tests run."""
     if not ERGAST_DIR.is_dir():
         pytest.skip(f"browser tests need the real snapshot beside the repository ({ERGAST_DIR} is absent)")
     import datetime as dt
@@ -76,6 +77,7 @@ def e2e_store(tmp_path_factory) -> Path:
     engine = Engine(store, root / "models", TrainingConfig(), today=dt.date.fromisoformat(TODAY))
     engine.lifecycle.retrain()
     engine.lifecycle.run_backtest(2026)
+    engine.lifecycle.run_season_backtest(engine.lifecycle.season_backtest_due())  # the upkeep's, done beforehand
     store.close()  # never opened by a server: each one runs on a copy (see running_app)
     return path
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from f1core.engine import lifecycle as lifecycle_module
+from f1core.engine import season_backtest as season_backtest_module
 from f1core.engine.backtest import BACKTEST_CODE, walk_forward
 from f1core.engine.lifecycle import RECENT_RACES, RetrainInProgress
 from f1core.engine.registry import RegistryError
@@ -87,6 +88,7 @@ def test_weather_arriving_after_training_retrains_and_reruns_the_backtest(engine
     """A store bootstrapped without weather files, given them later: the results are the same, but
     the model and its backtest learned rain from none of it."""
     monkeypatch.setattr(lifecycle_module, "BACKTEST_FROM", 2026)  # the upkeep's backtest: this season's races
+    monkeypatch.setattr(lifecycle_module, "SEASON_BACKTEST_FROM", 2025)  # ... its championship replay: last season's
     db, _ = engine_paths
     store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
     with store.transaction() as cur:
@@ -105,7 +107,9 @@ def test_weather_arriving_after_training_retrains_and_reruns_the_backtest(engine
     retrained = [d for d in done if d.startswith(f"retrained ({arrived} weather record(s) of finished races")]
     assert retrained and "promoted" in retrained[0] and f"trained with {arrived} more weather" in retrained[0], done
     assert any(d.startswith("backtest run") for d in done), done
+    assert "championship replay run 1 over 3 checkpoints" in done  # 2025 after rounds 6, 12 and 21
     assert engine.lifecycle.retrain_triggers() == [] and not engine.lifecycle.backtest_due()
+    assert engine.lifecycle.season_backtest_due() is None
     assert engine.champion().training_window["weather_rows"] == arrived
     assert engine.champion().data_fingerprint != dry.data_fingerprint  # same results, other data
 
@@ -147,12 +151,16 @@ def test_a_champion_that_kept_no_weather_count_is_retrained_once(trained_engine,
 
 def test_an_updated_setup_retrains_and_reruns_the_backtest(engine_paths, tmp_path, monkeypatch):
     monkeypatch.setattr(lifecycle_module, "BACKTEST_FROM", 2026)  # the upkeep's backtest: this season's races
+    monkeypatch.setattr(lifecycle_module, "SEASON_BACKTEST_FROM", 2025)  # ... its championship replay: last season's
     db, _ = engine_paths
     store = Store(shutil.copy(db, tmp_path / "f1.duckdb"))
     before = Engine(store, tmp_path / "models", FAST, today=TODAY)
     before.lifecycle.retrain()
     before.lifecycle.run_backtest(2026)
+    assert before.lifecycle.season_backtest_due() == range(2025, 2026)
+    before.lifecycle.run_season_backtest(range(2025, 2026))
     assert before.lifecycle.retrain_triggers() == [] and not before.lifecycle.backtest_due()
+    assert before.lifecycle.season_backtest_due() is None
     # the same store and models, opened by a version of the code with one parameter changed
     after = Engine(store, tmp_path / "models", dataclasses.replace(FAST, calibration_races=60), today=TODAY)
     assert after.lifecycle.setup_changed() and after.lifecycle.retrained_on_current_data() is None
@@ -161,13 +169,18 @@ def test_an_updated_setup_retrains_and_reruns_the_backtest(engine_paths, tmp_pat
     done = after.lifecycle.upkeep()
     assert any(d.startswith("retrained (the training set-up changed") for d in done), done
     assert any(d.startswith("backtest run") for d in done), done
+    assert "championship replay run 2 over 3 checkpoints" in done, done  # replayed with the new set-up
     assert after.lifecycle.retrain_triggers() == [] and not after.lifecycle.backtest_due()
+    assert after.lifecycle.season_backtest_due() is None
+    assert after.records.latest_season_backtest()[0]["settings"]["config"]["calibration_races"] == 60
     assert after.records.latest_backtest()["config"]["calibration_races"] == 60
     assert after.lifecycle.retrained_on_current_data() == "v0002"
     # an update of the evaluation code alone (same set-up) re-runs the backtest, and retrains nothing
     assert after.records.latest_backtest()["summary"]["code"] == BACKTEST_CODE
     monkeypatch.setattr(lifecycle_module, "BACKTEST_CODE", "the next version's")
     assert after.lifecycle.backtest_due() and after.lifecycle.retrain_triggers() == []
+    monkeypatch.setattr(season_backtest_module, "SEASON_BACKTEST_CODE", "the next version's")
+    assert after.lifecycle.season_backtest_due() == range(2025, 2026)
 
 
 def test_a_challenger_behind_the_grid_baseline_is_not_promoted_over_one_that_is_not(trained_engine):
