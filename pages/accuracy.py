@@ -359,7 +359,7 @@ def draw_qualifying() -> None:
                 delta = percentage_points(diff) if info.kind == "share" else f"{diff:+.2f}"
             col.metric(info.label, info.format(value["value"]), delta=delta,
                        delta_color="normal" if info.higher_is_better else "inverse",
-                       delta_description=f"vs last race {info.format(base['value'])}" if delta else None,
+                       delta_description=f"vs last-race baseline {info.format(base['value'])}" if delta else None,
                        help=f"{info.meaning.capitalize()}. {info.interval(value['lo'], value['hi'])}, over "
                             f"{plural(int(value['races']), 'session')}.",
                        border=True)
@@ -450,8 +450,8 @@ def draw_championship() -> None:
     if found is None:
         st.info("**The championship odds have not been checked yet.** Past seasons are replayed at checkpoints "
                 "(after rounds 6 and 12, and three rounds before the end), each with models trained only on "
-                "the races before, and scored against the final standings. Run it with `python -m f1core "
-                "season-backtest` (about two minutes).", icon=":material/emoji_events:")
+                "the races before, and scored against the final standings. The app does it in the background "
+                "after its next data refresh (a few minutes).", icon=":material/emoji_events:")
         return
     run, per, summary = found
     groups = list(dict.fromkeys(summary["group"]))

@@ -12,7 +12,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 from f1core import clock
 from f1core.engine.training import POST, PRE
 from f1core.views import racecards
-from f1core.views.terms import MODE_LABEL, QUALIFYING_ORDER
+from f1core.views.terms import BASELINE_SHORT, MODE_LABEL, QUALIFYING_ORDER
 from pages._charts import probability_bars
 from pages._resources import (
     cached_query,
@@ -27,10 +27,6 @@ from pages._style import pct, pcts, show_chart, team_color
 from pages._widgets import friendly_error, model_fallback_notice, require_data, require_model
 
 PAGES_DIR = Path(__file__).resolve().parent
-BASELINE_WORDS = {
-    "grid": "the grid baseline (how often each grid slot has won)",
-    "form": "the recent-form baseline (how often the driver in form has won)",
-}
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -203,7 +199,7 @@ else:
                 card("favourite", "Favourite", f":color[{fav['driver_name']}]{{foreground=\"{colour}\"}}",
                      fav["team_name"], help="The driver with the highest chance to win in the model's simulations.")
                 card("win_chance", "Chance to win", pct(fav["p_win"]), f"baseline {pct(fav['baseline_p_win'])}",
-                     help=f"Beside it, {BASELINE_WORDS[fav['baseline']]}.")
+                     help=f"Beside it, the win chance of {BASELINE_SHORT[fav['baseline']]}.")
                 card("grid_used", "Grid used", "predicted" if before else "qualifying",
                      "before qualifying" if before else "after qualifying",
                      help="Before qualifying the race model starts from the qualifying model's predicted grid; "
@@ -230,8 +226,8 @@ else:
             st.markdown("**Chance of a podium**")
             show_chart(probability_bars(table, "p_podium", top=5, baseline=table["baseline_p_podium"], height=290),
                        key="overview_podium_chart")
-        st.caption(f"Coloured bars: the model. Thin grey bars: {BASELINE_WORDS[table['baseline'].iloc[0]]}, the yardstick "
-                   "the model has to beat. Chances come from simulating the race thousands of times.")
+        st.caption(f"Coloured bars: the model. Thin grey bars: {BASELINE_SHORT[table['baseline'].iloc[0]]}, the "
+                   "yardstick the model has to beat. Chances come from simulating the race thousands of times.")
         page_link("upcoming.py", "Every driver, qualifying and the next three races", ":material/arrow_forward:")
 
 # one line on how good the model has really been, beside its baseline

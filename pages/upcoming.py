@@ -10,7 +10,7 @@ from f1core.ingest.openmeteo import FORECAST_DAYS
 from f1core.views import racecards
 from f1core.views.insights import short_race_name
 from f1core.views.race_review import actual_result
-from f1core.views.terms import MODE_NOTE, QUALIFYING_ORDER_NOTE
+from f1core.views.terms import BASELINE_SHORT, MODE_NOTE, QUALIFYING_ORDER_NOTE
 from pages._charts import outcome_stack, position_bands, probability_bars, qualifying_chart
 from pages._resources import (
     cached_query,
@@ -22,11 +22,6 @@ from pages._resources import (
 )
 from pages._style import pct, show_chart
 from pages._widgets import escape_markdown, friendly_error, require_data, require_model, show_table
-
-BASELINE_WORDS = {
-    "grid": "grid baseline: how often each grid slot has won",
-    "form": "recent-form baseline: how often the driver in form has won",
-}
 
 
 def lap(seconds: float, digits: int = 1) -> str:
@@ -175,15 +170,15 @@ def show_race(race) -> None:
     race_rows, columns, config = race_table(table, before)
     show_table(race_rows, f"upcoming_{slug}_race.csv", columns=columns, column_config=config, height="content")
     st.caption("Chances from simulating the race thousands of times; they add up to 100% for the win, 3 "
-               f"podium places and 10 points places. Baseline win: the {BASELINE_WORDS[table['baseline'].iloc[0]]}.")
+               f"podium places and 10 points places. Baseline win: {BASELINE_SHORT[table['baseline'].iloc[0]]}.")
 
     # only the chart on show is drawn (the tabs rerun the page): the page stays quick to open
-    baseline_words = BASELINE_WORDS[table["baseline"].iloc[0]]
+    baseline_words = BASELINE_SHORT[table["baseline"].iloc[0]]
     charts = {
         "Win chances": lambda: (probability_bars(table, "p_win", top=10, baseline=table["baseline_p_win"]),
-                                f"The ten likeliest winners. Thin grey bars: the {baseline_words}."),
+                                f"The ten likeliest winners. Thin grey bars: {baseline_words}."),
         "Podium chances": lambda: (probability_bars(table, "p_podium", top=10, baseline=table["baseline_p_podium"]),
-                                   f"The ten likeliest podium finishers. Thin grey bars: the {baseline_words}."),
+                                   f"The ten likeliest podium finishers. Thin grey bars: {baseline_words}."),
         "Finishing range": lambda: (position_bands(table), "Dot: expected finishing position; bar: where 80% of "
                                                            "the simulated races end (P10–P90)."),
         "All outcomes": lambda: (outcome_stack(table), "Win, podium, points and retirement chances per driver, "

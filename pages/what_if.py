@@ -22,7 +22,7 @@ from f1core.engine.predict import PredictionError
 from f1core.engine.scenario import Scenario, ScenarioError, grid_from_slots, shortest_grid_order
 from f1core.engine.training import PRE
 from f1core.views.terms import MODE_NOTE, percentage_points
-from f1core.views.what_if import movers_table, surprising_gains, typical_conditions
+from f1core.views.what_if import movers_table, surprising_gains, typical_conditions, win_cards
 from pages._charts import position_bands
 from pages._resources import cached_frame_query, race_prediction
 from pages._style import pct, show_chart, style_figure, team_color
@@ -327,7 +327,7 @@ with weather_col:
 movers = movers_table(baseline.table, what.table)
 with weather_col:
     st.markdown("**Chance to win**")
-    top = movers.sort_values("win_now", ascending=False).head(4)
+    top = win_cards(movers, scenario)
     cards = st.container(horizontal=True, wrap=True, gap="small")  # two in a row in this column
     for _, row in top.iterrows():
         cards.metric(f"{row['code']} to win", pct(row["win_now"] / 100, 1), border=True, width=150,

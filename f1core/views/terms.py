@@ -167,6 +167,11 @@ PREDICTOR_NOTE = {
     "form": "recent form: the same table of earlier races, read by the drivers' rank in recent points per race",
     "last race": "every driver qualifies with the same gap to pole as at his previous race",
 }
+# ... in a chart's caption, for any of its chances (win, podium)
+BASELINE_SHORT = {
+    "grid": "the grid baseline (how often each grid slot has done it in earlier races)",
+    "form": "the recent-form baseline (how often the driver ranked there on recent form has done it)",
+}
 
 
 def ordered_predictors(names) -> list[str]:

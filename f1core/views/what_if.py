@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from f1core.store import Store
+from f1core.views.terms import percentage_points
 
 FALLBACK_CONDITIONS = {"rain": 0.0, "air_temp": 22.0, "track_temp": 32.0}
 
@@ -47,6 +48,18 @@ def movers_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def win_cards(movers: pd.DataFrame, scenario, n: int = 4) -> pd.DataFrame:
+    """The drivers whose chance to win the page shows on cards: the `n` likeliest winners under
+    the what-if, the last driver moved by hand in place of the n-th when he is not among them, so
+    the user sees what the move did to him."""
+    top = movers.sort_values("win_now", ascending=False, kind="mergesort")
+    shown = top.head(n)
+    moved = [d for d, _ in scenario.grid_slots]
+    if moved and moved[-1] not in set(shown["driver_ref"]) and moved[-1] in set(top["driver_ref"]):
+        shown = pd.concat([shown.head(n - 1), top[top["driver_ref"] == moved[-1]]])
+    return shown
+
+
 def surprising_gains(movers: pd.DataFrame, scenario, threshold_pts: float = 0.5) -> str | None:
     """Plain words for drivers who start further back under the what-if, were not moved
     themselves, and still gain win chance: each driver's chance depends on everyone's strength,
@@ -57,7 +70,7 @@ def surprising_gains(movers: pd.DataFrame, scenario, threshold_pts: float = 0.5)
                     & ~movers["driver_ref"].isin(moved)]
     if gained.empty:
         return None
-    who = ", ".join(f"{r.code} (P{r.grid_before:.0f} → P{r.grid_now:.0f}, {r.win_change:+.1f} pts)"
+    who = ", ".join(f"{r.code} (P{r.grid_before:.0f} → P{r.grid_now:.0f}, {percentage_points(r.win_change / 100, 1)})"
                     for r in gained.itertuples())
     return (f"{who}: further back on the grid yet more likely to win. The chances are shared out among the "
             "field, so when the drivers moved up are less of a threat than the ones they pushed back, a driver "

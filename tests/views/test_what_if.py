@@ -7,7 +7,7 @@ import pytest
 
 from f1core.engine.service import Engine
 from f1core.store import Store
-from f1core.views.what_if import FALLBACK_CONDITIONS, typical_conditions
+from f1core.views.what_if import FALLBACK_CONDITIONS, typical_conditions, win_cards
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,20 @@ def test_a_driver_pushed_back_who_gains_is_explained():
     movers = pd.DataFrame({"driver_ref": ["a", "b", "c"], "code": ["AAA", "BBB", "CCC"],
                            "grid_before": [1, 2, 3], "grid_now": [2, 4, 1], "win_change": [-10.0, 1.2, 8.0]})
     words = surprising_gains(movers, Scenario(grid_slots=(("c", 1),)))
-    assert words.startswith("BBB (P2 → P4, +1.2 pts): further back on the grid yet more likely to win")
+    assert words.startswith("BBB (P2 → P4, +1.2 pp): further back on the grid yet more likely to win")
     assert "AAA" not in words and "CCC" not in words  # AAA lost chance; CCC was moved himself
     assert surprising_gains(movers.assign(win_change=[-1.0, -1.0, 2.0]), Scenario()) is None
+
+
+def test_the_win_cards_show_the_driver_just_moved():
+    import pandas as pd
+
+    from f1core.engine.scenario import Scenario
+
+    movers = pd.DataFrame({"driver_ref": list("abcdef"), "win_now": [40.0, 25.0, 15.0, 10.0, 6.0, 4.0]})
+    assert list(win_cards(movers, Scenario())["driver_ref"]) == list("abcd")
+    # "a" moved to the back is still among the four likeliest: the cards stay as they are
+    assert list(win_cards(movers, Scenario(grid_slots=(("a", 20),)))["driver_ref"]) == list("abcd")
+    # "f" moved last is not: he takes the fourth card, beside the three likeliest winners
+    moved = Scenario(grid_slots=(("e", 2), ("f", 1)))
+    assert list(win_cards(movers, moved)["driver_ref"]) == list("abcf")
