@@ -69,13 +69,14 @@ if c.teammates:
                 f"ahead {plural(s['a_ahead_as_teammates'], 'time')}, {db['code']} "
                 f"{plural(s['b_ahead_as_teammates'], 'time')} (both classified or not, by finishing order).")
 
+round_tick = 1 if c.points["round"].max() <= 12 else 2  # every round labelled while they fit
 fig = go.Figure()
 for ref, row in ((a, da), (b, db)):
     pts = c.points[c.points["driver_ref"] == ref]
     fig.add_trace(go.Scatter(x=pts["round"], y=pts["cumulative"], mode="lines+markers", name=row["code"],
                              line=dict(color=colour[ref], width=3),
                              hovertemplate=f"{row['code']} after round %{{x}}: %{{y:g}} points<extra></extra>"))
-fig.update_xaxes(title="after round", dtick=2)
+fig.update_xaxes(title="after round", dtick=round_tick)
 fig.update_yaxes(title="points", rangemode="tozero")
 st.markdown("**Points through the season**")
 show_chart(style_figure(fig, height=340), key=P + "points")
@@ -94,7 +95,7 @@ if not ratings.empty:
         rf.add_trace(go.Scatter(x=r["round"], y=r[which], mode="lines+markers", name=row["code"],
                                 line=dict(color=colour[ref], width=3),
                                 hovertemplate=f"{row['code']} after round %{{x}}: %{{y:.1f}}<extra></extra>"))
-    rf.update_xaxes(title="after round", dtick=2)
+    rf.update_xaxes(title="after round", dtick=round_tick)
     rf.update_yaxes(title=RATING_LABELS[which])
     st.markdown("**Ratings after each race**")
     st.caption("The car from its qualifying and race pace, the driver from how he compares with his teammates; "
@@ -108,7 +109,7 @@ table = c.races.assign(
     quali=[f"{int(x)} – {int(y)}" if pd.notna(x) and pd.notna(y) else "—"
            for x, y in zip(c.races["a_quali"], c.races["b_quali"])])
 show_table(table, f"head_to_head_{season}_{a}_{b}.csv", columns=["round", "race", "a", "b", "quali"],
-           column_config={"round": st.column_config.NumberColumn("rd", format="%d", width="small"),
+           column_config={"round": st.column_config.NumberColumn("rd", format="%d", width=44),
                           "a": st.column_config.TextColumn(da["code"], width="small"),
                           "b": st.column_config.TextColumn(db["code"], width="small"),
                           "quali": st.column_config.TextColumn("grid slots", help="Qualifying positions")},

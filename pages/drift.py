@@ -109,7 +109,11 @@ important = set(summary.get("important", []))
 latest["level"] = latest["psi"].map(level)
 latest["important"] = latest["feature"].isin(important)
 latest["description"] = latest["feature"].map(lambda f: FEATURE_BY_NAME[f].description if f in FEATURE_BY_NAME else "")
-latest["label"] = latest["feature"].map(lambda f: FEATURE_BY_NAME[f].label if f in FEATURE_BY_NAME else f)
+def plain_name(feature: str) -> str:
+    return FEATURE_BY_NAME[feature].label if feature in FEATURE_BY_NAME else feature
+
+
+latest["label"] = latest["feature"].map(plain_name)
 latest["follows calendar"] = latest["calendar"]
 
 st.subheader(f"What moved most ({window_end}, last 12 races)")
@@ -214,9 +218,10 @@ else:
                "usual PSI rules of thumb (0.1 moderate, 0.25 major); KL is on a similar but not identical "
                "scale. Watch the trend over several windows, not single points.")
     with st.expander("The series as a table"):
-        show_table(series, "drift_series.csv",
-                   columns=["season", "round", "date", "upcoming", "feature", "psi", "kl"],
-                   column_config={"date": st.column_config.DateColumn(format="D MMM YYYY"),
+        show_table(series.assign(label=series["feature"].map(plain_name)), "drift_series.csv",
+                   columns=["season", "round", "date", "upcoming", "label", "psi", "kl"],
+                   column_config={"label": st.column_config.TextColumn("feature"),
+                                  "date": st.column_config.DateColumn(format="D MMM YYYY"),
                                   "psi": st.column_config.NumberColumn("PSI", format="%.3f"),
                                   "kl": st.column_config.NumberColumn("KL", format="%.3f")})
 

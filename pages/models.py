@@ -70,7 +70,8 @@ def describe(feature: str) -> str:
 def fmt_value(v) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "unknown"
-    if isinstance(v, (int, np.integer)) or float(v).is_integer():
+    v = round(float(v), 6)  # a field average of a centred input is 0 up to float noise (4.55e-11)
+    if float(v).is_integer():
         return f"{float(v):.0f}"
     return f"{float(v):.3g}"
 
@@ -266,9 +267,10 @@ def draw_explanation() -> None:
                 "doubles his odds of finishing ahead of any given rival, −0.7 halves them. The effects are "
                 "the model's own split of its prediction (SHAP values of the gradient-boosted trees), "
                 "so they explain the model, not the sport.")
-            details = contrib.assign(effect=contrib["contribution"].round(3))
-            show_table(details, f"explanation_{race.season}_{race.round}_{driver}.csv",
-                       columns=["description", "value", "field_average", "effect", "feature"],
+            details = contrib.assign(effect=contrib["contribution"].round(3), value=contrib["value"].round(6),
+                                     field_average=contrib["field_average"].round(6))
+            show_table(details, f"explanation_{race.season}_{race.round}_{driver}.csv",  # (the CSV names each feature)
+                       columns=["description", "value", "field_average", "effect"],
                        column_config={"description": st.column_config.TextColumn("input", width="large"),
                                       "value": st.column_config.NumberColumn(row["code"], format="%.3g"),
                                       "field_average": st.column_config.NumberColumn("field average", format="%.3g"),
