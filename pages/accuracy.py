@@ -173,12 +173,13 @@ def metric_card(column, metric: str, values: dict[str, dict], baseline: str, ver
         info.label, info.format(value), delta=delta,
         delta_color=("normal" if info.higher_is_better else "inverse") if decided else "off",
         delta_description=(f"vs {baseline} {info.format(base.get(metric))}"
-                           # in the words of the table below
+                           # a card has room for a word; the help and the table below say "too close to call"
                            + ("" if decided else " · " + {"identical": "identical", TOO_SMALL: "too few races",
-                                                           TOO_FEW: "too few races"}.get(verdict, "too close to call")))
+                                                           TOO_FEW: "too few races"}.get(verdict, "unclear")))
         if delta else None,
         help=f"{info.meaning.capitalize()}. Model {info.format(value)}; {info.interval(lo, hi)}. The difference is "
-             "coloured only when the race-by-race comparison puts it beyond luck.",
+             "coloured only when the race-by-race comparison puts it beyond luck; \"unclear\" when it is too close "
+             "to call.",
         border=True)
 
 
