@@ -468,7 +468,7 @@ def draw_championship() -> None:
     wide = wide.rename(columns={"model": "Model", "leader's share": "Leader's share baseline"})
     show_table(wide.reset_index(drop=True).fillna("—"), f"championship_checkpoints_{run['run_id']}.csv",
                height="content")
-    st.caption(f"{n} checkpoints, 90% bootstrap intervals over checkpoints. "
+    st.caption(f"{n} checkpoints, each value with its {INTERVAL_KIND} over checkpoints. "
                + "; ".join(f"**{METRICS[m].label}**: {METRICS[m].meaning}" for m in CHECKPOINT_METRICS)
                + ". **Leader's share baseline**: each driver's title chance is his share of the points scored so "
                  "far, so the current leader is the favourite. The season simulation's drift was chosen on "

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from f1core.engine import season as _season_module
-from f1core.engine.backtest import BACKTEST_CODE, bootstrap_ci
+from f1core.engine.backtest import BACKTEST_CODE, mean_interval
 from f1core.engine.season import (
     DRIVER_DRIFT,
     SEASON_SIMS,
@@ -29,6 +29,7 @@ from f1core.store import Store
 
 TUNING_SEASONS = range(2010, 2022)  # the drift of the season simulation was chosen on these
 CHECKPOINT_METRICS = ["favourite_won", "champion_logloss", "title_brier", "champion_brier", "band_coverage"]
+SHARE_METRICS = frozenset({"favourite_won"})  # 1 or 0 per checkpoint: Wilson's interval
 EPS = 1e-4
 
 
@@ -120,8 +121,8 @@ def season_groups(per_checkpoint: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def summarise(per_checkpoint: pd.DataFrame) -> pd.DataFrame:
-    """Mean of each metric for the model and the baseline, with a 90% bootstrap interval over
-    checkpoints, per `season_groups`: group, predictor, metric, value, lo, hi, checkpoints."""
+    """Mean of each metric for the model and the baseline, with a 90% interval over checkpoints
+    (`backtest.mean_interval`), per `season_groups`: group, predictor, metric, value, lo, hi, checkpoints."""
     rows = []
     for group, g in season_groups(per_checkpoint).items():
         if g.empty:
@@ -132,7 +133,7 @@ def summarise(per_checkpoint: pd.DataFrame) -> pd.DataFrame:
                 if col not in g:
                     continue
                 values = g[col].to_numpy(dtype=float)
-                lo, hi = bootstrap_ci(values)
+                lo, hi = mean_interval(values, share=metric in SHARE_METRICS)
                 rows.append({"group": group, "predictor": predictor, "metric": metric,
                              "value": float(np.nanmean(values)), "lo": lo, "hi": hi, "checkpoints": int(len(g))})
     return pd.DataFrame(rows)

@@ -260,3 +260,14 @@ def test_constructors_points_are_the_official_tables(trained_engine):
     assert teams.loc["racing_point", "points"] == 195 and teams.loc["mclaren", "points"] == 202
     _, teams = S.standings_after(store, 2018, 21)
     assert teams.set_index("constructor_ref").loc["force_india", "points"] == 52
+
+
+def test_the_checkpoints_summary_gives_a_share_wilsons_interval():
+    """Twelve title favourites of twelve became champion (2022-2025): not certainty, an interval."""
+    per = pd.DataFrame({"season": np.repeat([2022, 2023, 2024, 2025], 3), **{
+        col: 1.0 for m in SB.CHECKPOINT_METRICS for col in (m, f"baseline_{m}")}})
+    summary = SB.summarise(per).set_index(["group", "predictor", "metric"])
+    won = summary.loc[("all", "model", "favourite_won")]
+    assert won["value"] == won["hi"] == 1.0 and 0.8 < won["lo"] < 0.83  # Wilson's 90% for 12 of 12
+    brier = summary.loc[("all", "model", "champion_brier")]
+    assert brier["lo"] == brier["hi"] == 1.0  # any other metric: the bootstrap, of no width here
