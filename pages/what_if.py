@@ -315,7 +315,8 @@ with weather_col:
         args=("rain",), format_func=rain_words,
         help=f"0 = a dry race, 1 = rain from start to finish; 0.3 = rain over about a third of the race. Rain over "
              f"{WET_FULL:.0%} of the race or more counts as fully wet: that is how the model learned rain's effect "
-             "from the store's wet races, so the chances stop moving there.")
+             "from the store's wet races, so the chances stop moving there. Those races are few: the Accuracy "
+             "page's Rain tab shows how much knowing the rain has helped past predictions.")
     for name, label in (("air_temp", "Air temperature (°C)"), ("track_temp", "Track temperature (°C)")):
         key, (lo, hi), step = WEATHER[name]
         value = float(overrides.get(name, defaults[name]))
