@@ -205,7 +205,7 @@ if n_races:
     else:
         st.caption(f"Only {n_races} races so far: each one moves the winner-picked rate by "
                    f"{100 / n_races:.0f} percentage points, far too few to judge the model. About 90 races pin it "
-                   "down to about ±5 points.")
+                   "down to about ±5.")
 
 st.subheader("Every metric, with its 90% interval")
 table = reports.headline_table(summary, per_race, mode)
@@ -247,10 +247,9 @@ with st.expander("What these numbers mean", icon=":material/help:"):
         "Both turn an order into probabilities with how often each grid or form rank finished where in the "
         "earlier races, so they get the same metrics.\n\n"
         "**Metrics**\n" + "\n".join(lines) + "\n\n"
-        f"**How sure are these figures?** Each interval is a {INTERVAL_KIND} over races. About 90 "
-        "races "
-        "pin the winner-picked rate down to about ±5 points (one standard error; about ±8 for a 90% "
-        "interval); a single season of about 23 races only to about ±10 points (±16 at 90%), so compare "
+        f"**How sure are these figures?** Each interval is a {INTERVAL_KIND} over races. About 90 races "
+        "pin the winner-picked rate down to about ±5 percentage points (one standard error; about ±8 for a "
+        "90% interval); a single season of about 23 races only to about ±10 (±16 at 90%), so compare "
         "seasons with care. Qualifying figures are explained in their tab.")
 
 

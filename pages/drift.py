@@ -35,6 +35,11 @@ def drift_data(db_path: str, data_version: int, champion: str) -> tuple[pd.DataF
     return series, drift_mod.summarise(series, eng.champion())
 
 
+def plain_name(feature: str) -> str:
+    """A feature as the pages name it ("Driver's recent race pace"), its code name when unknown."""
+    return FEATURE_BY_NAME[feature].label if feature in FEATURE_BY_NAME else feature
+
+
 def level(psi: float) -> str:
     return "major" if psi >= MAJOR else "moderate" if psi >= MODERATE else "small"
 
@@ -109,10 +114,6 @@ important = set(summary.get("important", []))
 latest["level"] = latest["psi"].map(level)
 latest["important"] = latest["feature"].isin(important)
 latest["description"] = latest["feature"].map(lambda f: FEATURE_BY_NAME[f].description if f in FEATURE_BY_NAME else "")
-def plain_name(feature: str) -> str:
-    return FEATURE_BY_NAME[feature].label if feature in FEATURE_BY_NAME else feature
-
-
 latest["label"] = latest["feature"].map(plain_name)
 latest["follows calendar"] = latest["calendar"]
 
