@@ -248,9 +248,8 @@ def cmd_season_backtest(args: argparse.Namespace, runtime: Runtime) -> int:
     from f1core.engine import season_backtest as sb
 
     started = time.perf_counter()
-    run_id, _ = runtime.engine.lifecycle.run_season_backtest(range(args.from_season, args.to_season + 1), _progress)
+    run_id, per = runtime.engine.lifecycle.run_season_backtest(range(args.from_season, args.to_season + 1), _progress)
     seconds = time.perf_counter() - started
-    per = runtime.engine.records.latest_season_backtest()[1]
     summary = sb.summarise(per)
     print(f"season backtest run {run_id}: {len(per)} checkpoints in {seconds:.0f} s")
     for group, g in summary.groupby("group", sort=False):

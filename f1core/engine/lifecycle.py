@@ -381,8 +381,8 @@ class Lifecycle:
             done.append(f"backtest run {run_id} over {summary['races']} races")
         due = self.season_backtest_due()
         if due is not None:
-            run_id, checkpoints = self.run_season_backtest(due, within(progress, 0, 1, "championship replay: "))
-            done.append(f"championship replay run {run_id} over {checkpoints} checkpoints")
+            run_id, per = self.run_season_backtest(due, within(progress, 0, 1, "championship replay: "))
+            done.append(f"championship replay run {run_id} over {len(per)} checkpoints")
         return done
 
     def season_backtest_settings(self, seasons: range) -> dict:
@@ -413,9 +413,9 @@ class Lifecycle:
             return None
         return seasons
 
-    def run_season_backtest(self, seasons: range, progress: Progress | None = None) -> tuple[int, int]:
+    def run_season_backtest(self, seasons: range, progress: Progress | None = None) -> tuple[int, pd.DataFrame]:
         """Replay the complete seasons of `seasons` at their checkpoints and store the scores for the
-        Accuracy page; returns (run id, checkpoints)."""
+        Accuracy page; returns (run id, one row per checkpoint)."""
         from f1core.engine.season_backtest import season_backtest
 
         started = time.perf_counter()
@@ -424,7 +424,7 @@ class Lifecycle:
             raise NotEnoughData(f"no complete season between {seasons.start} and {seasons.stop - 1} in the store")
         run_id = self.records.add_season_backtest(per, time.perf_counter() - started,
                                                   self.season_backtest_settings(seasons))
-        return run_id, len(per)
+        return run_id, per
 
     def freeze_season_odds(self, progress: Progress | None = None) -> str | None:
         """Keep the championship odds of the season in progress after its latest round (what the

@@ -10,6 +10,7 @@ import pickle
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from f1core.engine.registry import ModelsFolderFull, Registry, RegistryError
@@ -68,7 +69,7 @@ def no_heavy_upkeep(engine: Engine, monkeypatch) -> None:
     """Leave out the upkeep's season replay and backtest (minutes, and beside the point here)."""
     monkeypatch.setattr(engine.lifecycle, "freeze_season_odds", lambda progress=None: None)
     monkeypatch.setattr(engine.lifecycle, "run_backtest", lambda *a, **k: (0, {"races": 0}))
-    monkeypatch.setattr(engine.lifecycle, "run_season_backtest", lambda *a, **k: (0, 0))
+    monkeypatch.setattr(engine.lifecycle, "run_season_backtest", lambda *a, **k: (0, pd.DataFrame()))
 
 
 @pytest.mark.parametrize("damage", list(CORRUPTIONS))
