@@ -104,7 +104,7 @@ def bin_count_chart(bins: pd.DataFrame, outcome: str) -> go.Figure:
 def checkpoint_chart(per: pd.DataFrame) -> go.Figure:
     """The champion's title chance at every checkpoint, model against the leader's-share baseline."""
     per = per.sort_values(["season", "after_round"])
-    x = [f"{s} R{r}" for s, r in zip(per["season"], per["after_round"])]
+    x = [f"{s} start" if r == 0 else f"{s} R{r}" for s, r in zip(per["season"], per["after_round"])]
     fig = go.Figure()
     for name, col in (("model", "p_champion"), ("leader's share", "baseline_p_champion")):
         if col not in per:

@@ -440,7 +440,22 @@ def season_checkpoints(db_path: str, season_run: int) -> tuple | None:
     if latest is None:
         return None
     run, per = latest
-    return run, per, season_backtest.summarise(per)
+    by_stage = {group: season_backtest.summarise(g, season_backtest.stage_groups(g))
+                for group, g in season_backtest.season_groups(per).items()}
+    return run, per, season_backtest.summarise(per), by_stage
+
+
+def stage_table(by_stage: pd.DataFrame) -> pd.DataFrame:
+    """One row per stage of the season: how often the favourite became champion and the champion's
+    log loss, model beside the baseline, each with its interval."""
+    rows = []
+    for stage, g in by_stage.groupby("group", sort=False):
+        cell = {(r.predictor, r.metric): METRICS[r.metric].with_interval(r.value, r.lo, r.hi) for r in g.itertuples()}
+        rows.append({"checkpoint": stage[:1].upper() + stage[1:], "seasons": int(g["checkpoints"].iloc[0]),
+                     **{f"{METRICS[m].label}: {label}": cell.get((p, m), "—")
+                        for m in ("favourite_won", "champion_logloss")
+                        for p, label in (("model", "model"), ("leader's share", "baseline"))}})
+    return pd.DataFrame(rows)
 
 
 def draw_championship() -> None:
@@ -449,11 +464,12 @@ def draw_championship() -> None:
     found = season_checkpoints(str(get_store().path), engine.records.latest_season_backtest_id())
     if found is None:
         st.info("**The championship odds have not been checked yet.** Past seasons are replayed at checkpoints "
-                "(after rounds 6 and 12, and three rounds before the end), each with models trained only on "
+                "(before the first race, after rounds 6 and 12, and three rounds before the end), each with "
+                "models trained only on "
                 "the races before, and scored against the final standings. The app does it in the background "
                 "after its next data refresh (a few minutes).", icon=":material/emoji_events:")
         return
-    run, per, summary = found
+    run, per, summary, by_stage = found
     groups = list(dict.fromkeys(summary["group"]))
     group = st.segmented_control("Seasons", groups, default=groups[0], required=True, key="accuracy_champ_group")
     g = summary[summary["group"] == group]
@@ -470,11 +486,16 @@ def draw_championship() -> None:
     st.caption(f"{n} checkpoints, each value with its {INTERVAL_KIND} over checkpoints. "
                + "; ".join(f"**{METRICS[m].label}**: {METRICS[m].meaning}" for m in CHECKPOINT_METRICS)
                + ". **Leader's share baseline**: each driver's title chance is his share of the points scored so "
-                 "far, so the current leader is the favourite. The season simulation's drift was chosen on "
+                 "far, so the current leader is the favourite (before the first race, his share of last season's "
+                 "points, so last season's champion is). The season simulation's drift was chosen on "
                  "2010–2021 only; later seasons are out of sample. About 12 checkpoints a span is a small "
                  "sample: one title decided at the last race moves these figures a lot.")
     show_chart(checkpoint_chart(season_groups(per)[group]),
                key="accuracy_champ_chart")
+    st.markdown("**When in the season**")
+    show_table(stage_table(by_stage[group]), f"championship_by_stage_{run['run_id']}.csv", height="content")
+    st.caption("The same checkpoints by when they were made. Before the first race nothing of the new cars has "
+               "been seen, and after a rule change last season's order says least.")
     st.caption(f"Season backtest run {run['run_id']}, computed {computed_at(run['created_at'])}, "
                f"{run['seconds']:.0f} s.")
 

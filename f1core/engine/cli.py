@@ -245,12 +245,14 @@ def season_json(outlook) -> dict:
 
 
 def cmd_season_backtest(args: argparse.Namespace, runtime: Runtime) -> int:
+    import pandas as pd
+
     from f1core.engine import season_backtest as sb
 
     started = time.perf_counter()
     run_id, per = runtime.engine.lifecycle.run_season_backtest(range(args.from_season, args.to_season + 1), _progress)
     seconds = time.perf_counter() - started
-    summary = sb.summarise(per)
+    summary = pd.concat([sb.summarise(per), sb.summarise(per, sb.stage_groups(per))])
     print(f"season backtest run {run_id}: {len(per)} checkpoints in {seconds:.0f} s")
     for group, g in summary.groupby("group", sort=False):
         print(f"\n{group} ({int(g['checkpoints'].iloc[0])} checkpoints)")
@@ -330,9 +332,10 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
 
     season_bt = sub.add_parser(
         "season-backtest", parents=[common], help="replay past seasons at checkpoints and score the title odds",
-        description="Replay every complete season at checkpoints (after rounds 6 and 12 and three rounds before "
-                    "the end), each with models trained only on earlier races, and score the title odds against "
-                    "the final standings beside the baseline 'each driver's share of the points so far'. Stored "
+        description="Replay every complete season at checkpoints (before the first race, after rounds 6 and 12 and "
+                    "three rounds before the end), each with models trained only on earlier races, and score the "
+                    "title odds against the final standings beside the baseline 'each driver's share of the points "
+                    "so far' (before the first race: of last season's points). Stored "
                     "for the Accuracy page. About 2 seconds a checkpoint.")
     season_bt.add_argument("--from", dest="from_season", type=int, default=2010, help="first season (default 2010)")
     season_bt.add_argument("--to", dest="to_season", type=int, default=2025, help="last season (default 2025)")

@@ -1,7 +1,8 @@
 """How good the championship odds have been: past seasons replayed at checkpoints, each
 projection made with models trained only on the races before it, scored against the final
 standings beside a plain baseline (every driver's title chance is his share of the points
-scored so far, so the current leader is the favourite)."""
+scored so far, so the current leader is the favourite; before the first race, his share of last
+season's points, so last season's champion is)."""
 from __future__ import annotations
 
 import sys
@@ -33,9 +34,14 @@ SHARE_METRICS = frozenset({"favourite_won"})  # 1 or 0 per checkpoint: Wilson's 
 EPS = 1e-4
 
 
+STAGES = {0: "before the season", 6: "after round 6", 12: "after round 12"}
+LATE_STAGE = "three rounds before the end"
+
+
 def checkpoints(store: Store, seasons) -> list[tuple[int, int]]:
-    """(season, after_round): after rounds 6 and 12 and three rounds before the end of every
-    complete season in `seasons`."""
+    """(season, after_round): before the first race (round 0: the pre-season odds, which a rule
+    change tests hardest), after rounds 6 and 12 and three rounds before the end of every complete
+    season in `seasons`."""
     rounds = store.read("SELECT season, max(round) AS n, count(*) AS races FROM races r WHERE EXISTS "
                         "(SELECT 1 FROM results x WHERE x.season = r.season AND x.round = r.round) GROUP BY season")
     planned = store.read("SELECT season, max(round) AS n FROM races GROUP BY season").set_index("season")["n"]
@@ -44,7 +50,7 @@ def checkpoints(store: Store, seasons) -> list[tuple[int, int]]:
         season, n = int(row.season), int(row.n)
         if season not in seasons or int(planned.get(season, n)) != n or row.races != n:
             continue  # only seasons whose every race has results
-        out += [(season, r) for r in sorted({6, 12, n - 3}) if 0 < r < n]
+        out += [(season, r) for r in sorted({*STAGES, n - 3}) if 0 <= r < n]
     return sorted(out)
 
 
@@ -57,6 +63,7 @@ class Replay:
     drivers_now: pd.DataFrame
     teams_now: pd.DataFrame
     final: pd.DataFrame  # driver_ref, points, wins at the end of the season
+    last_season: pd.DataFrame | None = None  # driver_ref, points of the season before (the baseline's before round 1)
 
 
 def prepare(engine, season: int, after_round: int) -> Replay:
@@ -66,7 +73,21 @@ def prepare(engine, season: int, after_round: int) -> Replay:
     drivers_now, teams_now = standings_after(store, season, after_round)
     last = int(store.scalar("SELECT max(round) FROM results WHERE season = ?", [season]))
     final = standings_after(store, season, last)[0]
-    return Replay(season, after_round, weekends, drivers_now, teams_now, final)
+    before = store.scalar("SELECT max(round) FROM results WHERE season = ?", [season - 1])
+    last_season = standings_after(store, season - 1, int(before))[0] if before is not None else None
+    return Replay(season, after_round, weekends, drivers_now, teams_now, final, last_season)
+
+
+def baseline_share(replay: Replay, drivers: pd.Index) -> pd.Series:
+    """The baseline's title chances for `drivers`: each one's share of the points scored so far;
+    before any (round 0), of last season's points; with none of either, equal chances."""
+    for standings in (replay.drivers_now, getattr(replay, "last_season", None)):
+        if standings is None or standings.empty:
+            continue
+        points = standings.set_index("driver_ref")["points"].reindex(drivers).fillna(0)
+        if points.sum() > 0:
+            return points / points.sum()
+    return pd.Series(1 / len(drivers), index=drivers)
 
 
 def score(engine, replay: Replay, n_sims: int = SEASON_SIMS, team_drift: float = TEAM_DRIFT,
@@ -82,8 +103,7 @@ def score(engine, replay: Replay, n_sims: int = SEASON_SIMS, team_drift: float =
     d = outlook.drivers.set_index("driver_ref")
     p = d["p_title"]
     won = (p.index == champion).astype(float)
-    now = replay.drivers_now.set_index("driver_ref")["points"].reindex(d.index).fillna(0)
-    share = now / now.sum() if now.sum() > 0 else pd.Series(1 / len(now), index=now.index)
+    share = baseline_share(replay, d.index)
     band = d.join(final.set_index("driver_ref")["points"].rename("final"), how="inner")
     inside = (band["final"] >= band["points_p10"]) & (band["final"] <= band["points_p90"])
     return {
@@ -120,11 +140,18 @@ def season_groups(per_checkpoint: pd.DataFrame) -> dict[str, pd.DataFrame]:
             f"{TUNING_SEASONS.stop} on": per_checkpoint[per_checkpoint["season"] >= TUNING_SEASONS.stop]}
 
 
-def summarise(per_checkpoint: pd.DataFrame) -> pd.DataFrame:
+def stage_groups(per_checkpoint: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The checkpoints by when in the season they were made (`STAGES`, then the late one)."""
+    stage = per_checkpoint["after_round"].map(lambda r: STAGES.get(int(r), LATE_STAGE))
+    return {name: per_checkpoint[stage == name] for name in [*STAGES.values(), LATE_STAGE]}
+
+
+def summarise(per_checkpoint: pd.DataFrame, groups: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Mean of each metric for the model and the baseline, with a 90% interval over checkpoints
-    (`backtest.mean_interval`), per `season_groups`: group, predictor, metric, value, lo, hi, checkpoints."""
+    (`backtest.mean_interval`), per group (default `season_groups`): group, predictor, metric,
+    value, lo, hi, checkpoints."""
     rows = []
-    for group, g in season_groups(per_checkpoint).items():
+    for group, g in (season_groups(per_checkpoint) if groups is None else groups).items():
         if g.empty:
             continue
         for predictor, prefix in (("model", ""), ("leader's share", "baseline_")):

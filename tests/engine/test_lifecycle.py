@@ -107,7 +107,7 @@ def test_weather_arriving_after_training_retrains_and_reruns_the_backtest(engine
     retrained = [d for d in done if d.startswith(f"retrained ({arrived} weather record(s) of finished races")]
     assert retrained and "promoted" in retrained[0] and f"trained with {arrived} more weather" in retrained[0], done
     assert any(d.startswith("backtest run") for d in done), done
-    assert "championship replay run 1 over 3 checkpoints" in done  # 2025 after rounds 6, 12 and 21
+    assert "championship replay run 1 over 4 checkpoints" in done  # 2025 before round 1, after rounds 6, 12 and 21
     assert engine.lifecycle.retrain_triggers() == [] and not engine.lifecycle.backtest_due()
     assert engine.lifecycle.season_backtest_due() is None
     assert engine.champion().training_window["weather_rows"] == arrived
@@ -169,7 +169,7 @@ def test_an_updated_setup_retrains_and_reruns_the_backtest(engine_paths, tmp_pat
     done = after.lifecycle.upkeep()
     assert any(d.startswith("retrained (the training set-up changed") for d in done), done
     assert any(d.startswith("backtest run") for d in done), done
-    assert "championship replay run 2 over 3 checkpoints" in done, done  # replayed with the new set-up
+    assert "championship replay run 2 over 4 checkpoints" in done, done  # replayed with the new set-up
     assert after.lifecycle.retrain_triggers() == [] and not after.lifecycle.backtest_due()
     assert after.lifecycle.season_backtest_due() is None
     assert after.records.latest_season_backtest()[0]["settings"]["config"]["calibration_races"] == 60

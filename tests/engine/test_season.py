@@ -243,12 +243,28 @@ def test_clinch_in_plain_words(trained_engine):
 
 
 def test_season_checkpoints_are_scored_beside_the_leaders_share(trained_engine):
-    assert SB.checkpoints(trained_engine.store, {2025, 2026}) == [(2025, 6), (2025, 12), (2025, 21)]
+    assert SB.checkpoints(trained_engine.store, {2025, 2026}) == [(2025, 0), (2025, 6), (2025, 12), (2025, 21)]
     row = SB.score(trained_engine, SB.prepare(trained_engine, 2025, 21), n_sims=SIMS)
     assert row["champion"] == "norris" and 0 <= row["p_champion"] <= 1
     assert row["champion_logloss"] == pytest.approx(-np.log(max(row["p_champion"], SB.EPS)))
     assert 0 <= row["band_coverage"] <= 1 and row["drivers"] >= 20
     assert row["baseline_favourite_won"] == 1.0  # Norris led after round 21
+
+
+def test_before_the_first_race_the_baseline_is_last_seasons_points(trained_engine):
+    """Nobody has points before 2025's first race: the baseline shares out 2024's, so its
+    champion Verstappen is its favourite (Norris, second in 2024, won 2025); a rookie such as
+    Antonelli, with no points last season, gets none."""
+    replay = SB.prepare(trained_engine, 2025, 0)
+    assert replay.drivers_now["points"].sum() == 0
+    row = SB.score(trained_engine, replay, n_sims=SIMS)
+    assert row["champion"] == "norris" and row["baseline_favourite_won"] == 0.0
+    share = SB.baseline_share(replay, pd.Index(["max_verstappen", "norris", "antonelli"]))
+    assert share.idxmax() == "max_verstappen" and share["antonelli"] == 0
+    assert 0.1 < row["baseline_p_champion"] < share["max_verstappen"]
+    assert 0 < row["p_champion"] < 1 and row["drivers"] >= 20
+    stages = SB.stage_groups(pd.DataFrame({"after_round": [0, 6, 12, 21]}))
+    assert [len(g) for g in stages.values()] == [1, 1, 1, 1] and list(stages)[0] == "before the season"
 
 
 def test_constructors_points_are_the_official_tables(trained_engine):

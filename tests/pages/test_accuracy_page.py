@@ -119,10 +119,16 @@ def test_the_championship_checkpoints_stand_beside_the_leaders_share(with_model)
     engine.records.add_season_backtest(per, 1.0, {"from": 2025, "to": 2025})
     at.run()
     assert not at.exception and not at.error
-    table = frames(at)[-1]
+    table, by_stage = frames(at)[-2:]
     assert list(table.columns) == ["metric", "Model", "Leader's share baseline"]
     assert "Title favourite became champion" in set(table["metric"])
-    assert "3 checkpoints" in texts(at.caption)
+    assert "4 checkpoints" in texts(at.caption)
+    assert list(by_stage["checkpoint"]) == ["Before the season", "After round 6", "After round 12",
+                                            "Three rounds before the end"]
+    assert (by_stage["seasons"] == 1).all()
+    # one checkpoint a stage: an interval of no width says so, a share gets Wilson's
+    assert "sample too small" in by_stage.loc[0, "Champion's log loss: model"]
+    assert by_stage.loc[0, "Title favourite became champion: baseline"].startswith("0% (0%–")
 
 
 def test_the_live_track_record_compares_only_the_sessions_every_predictor_has(with_model, ergast_dir):
