@@ -102,18 +102,22 @@ def bin_count_chart(bins: pd.DataFrame, outcome: str) -> go.Figure:
 
 
 def checkpoint_chart(per: pd.DataFrame) -> go.Figure:
-    """The champion's title chance at every checkpoint, model against the leader's-share baseline."""
-    per = per.sort_values(["season", "after_round"])
-    x = [f"{s} start" if r == 0 else f"{s} R{r}" for s, r in zip(per["season"], per["after_round"])]
+    """The champion's title chance at every checkpoint, model against the leader's-share baseline;
+    the model's line joins the checkpoints of one season only."""
+    per = per.sort_values(["season", "after_round"]).reset_index(drop=True)
+    per["x"] = [f"{s} start" if r == 0 else f"{s} R{r}" for s, r in zip(per["season"], per["after_round"])]
+    first = per["season"].ne(per["season"].shift()) & (per.index > 0)
+    gaps = per[first].assign(p_champion=np.nan).set_index(per.index[first] - 0.5)  # no value: the line breaks
     fig = go.Figure()
     for name, col in (("model", "p_champion"), ("leader's share", "baseline_p_champion")):
         if col not in per:
             continue
-        fig.add_trace(go.Scatter(x=x, y=per[col], mode="markers+lines" if name == "model" else "markers",
+        rows = pd.concat([per, gaps]).sort_index() if name == "model" and len(gaps) else per
+        fig.add_trace(go.Scatter(x=rows["x"], y=rows[col], mode="markers+lines" if name == "model" else "markers",
                                  name="Model" if name == "model" else "Leader's share baseline",
                                  line=dict(color=COLORS[name], width=1, dash=DASH[name]),
                                  marker=dict(size=8 if name == "model" else 6, color=COLORS[name]),
-                                 customdata=per[["champion"]].to_numpy(),
+                                 customdata=rows[["champion"]].to_numpy(),
                                  hovertemplate="%{x}: %{customdata[0]} given %{y:.0%}<extra></extra>"))
     fig.update_yaxes(title="chance given to the eventual champion", tickformat=".0%", range=[0, 1.02])
     fig.update_xaxes(type="category", tickangle=-60, title=None)

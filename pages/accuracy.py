@@ -445,6 +445,9 @@ def season_checkpoints(db_path: str, season_run: int) -> tuple | None:
     return run, per, season_backtest.summarise(per), by_stage
 
 
+STAGE_METRICS = {"favourite_won": "Favourite won", "champion_logloss": "Log loss"}  # short: four columns side by side
+
+
 def stage_table(by_stage: pd.DataFrame) -> pd.DataFrame:
     """One row per stage of the season: how often the favourite became champion and the champion's
     log loss, model beside the baseline, each with its interval."""
@@ -452,8 +455,7 @@ def stage_table(by_stage: pd.DataFrame) -> pd.DataFrame:
     for stage, g in by_stage.groupby("group", sort=False):
         cell = {(r.predictor, r.metric): METRICS[r.metric].with_interval(r.value, r.lo, r.hi) for r in g.itertuples()}
         rows.append({"checkpoint": stage[:1].upper() + stage[1:], "seasons": int(g["checkpoints"].iloc[0]),
-                     **{f"{METRICS[m].label}: {label}": cell.get((p, m), "—")
-                        for m in ("favourite_won", "champion_logloss")
+                     **{f"{short} · {label}": cell.get((p, m), "—") for m, short in STAGE_METRICS.items()
                         for p, label in (("model", "model"), ("leader's share", "baseline"))}})
     return pd.DataFrame(rows)
 
@@ -494,8 +496,9 @@ def draw_championship() -> None:
                key="accuracy_champ_chart")
     st.markdown("**When in the season**")
     show_table(stage_table(by_stage[group]), f"championship_by_stage_{run['run_id']}.csv", height="content")
-    st.caption("The same checkpoints by when they were made. Before the first race nothing of the new cars has "
-               "been seen, and after a rule change last season's order says least.")
+    st.caption("The same checkpoints by when they were made. **Favourite won**: the title favourite became "
+               "champion; **log loss**: the champion's. Before the first race nothing of the new cars has been "
+               "seen, and after a rule change last season's order says least.")
     st.caption(f"Season backtest run {run['run_id']}, computed {computed_at(run['created_at'])}, "
                f"{run['seconds']:.0f} s.")
 

@@ -154,11 +154,20 @@ def load_link(params: dict[str, str]) -> list[str]:
             except ScenarioError as exc:
                 problems.append(str(exc))
     state[P + "weather"] = {k: v for k, v in weather.items() if v is not None}
-    for key, state_key, attribute in (("slots", "slots", "grid_slots"), ("grid", "order", "grid_order")):
+    moves = []  # each move on its own: one bad move leaves the others standing, and each is named
+    for part in filter(None, params.get("slots", "").split(",")):
         try:
-            state[P + state_key] = getattr(Scenario.from_query({key: params.get(key, "")}), attribute)
+            moves += Scenario.from_query({"slots": part}).grid_slots
         except ScenarioError as exc:
             problems.append(str(exc))
+    try:
+        state[P + "slots"] = Scenario(grid_slots=tuple(moves)).grid_slots
+    except ScenarioError as exc:  # a driver or a slot given twice: which move was meant is unclear
+        problems.append(str(exc))
+    try:
+        state[P + "order"] = Scenario.from_query({"grid": params.get("grid", "")}).grid_order
+    except ScenarioError as exc:
+        problems.append(str(exc))
     state[P + "check_link"] = True
     return problems
 

@@ -127,8 +127,8 @@ def test_the_championship_checkpoints_stand_beside_the_leaders_share(with_model)
                                             "Three rounds before the end"]
     assert (by_stage["seasons"] == 1).all()
     # one checkpoint a stage: an interval of no width says so, a share gets Wilson's
-    assert "sample too small" in by_stage.loc[0, "Champion's log loss: model"]
-    assert by_stage.loc[0, "Title favourite became champion: baseline"].startswith("0% (0%–")
+    assert "sample too small" in by_stage.loc[0, "Log loss · model"]
+    assert by_stage.loc[0, "Favourite won · baseline"].startswith("0% (0%–")
 
 
 def test_the_live_track_record_compares_only_the_sessions_every_predictor_has(with_model, ergast_dir):
@@ -158,3 +158,17 @@ def test_the_live_track_record_compares_only_the_sessions_every_predictor_has(wi
     summary, listed = frames(at)[-2:]
     assert list(summary.columns) == ["metric", "Model", "Form baseline"]
     assert sorted(listed["session"]) == ["race", "race", "sprint"]  # the model's two sessions, the form's race
+
+
+def test_the_checkpoint_chart_joins_one_seasons_checkpoints_only():
+    import numpy as np
+    import pandas as pd
+
+    from pages._accuracy_charts import checkpoint_chart
+
+    per = pd.DataFrame({"season": [2025, 2024, 2024, 2025], "after_round": [0, 6, 0, 6], "champion": "x",
+                        "p_champion": [0.3, 0.6, 0.5, 0.7], "baseline_p_champion": 0.2})
+    model, baseline = checkpoint_chart(per).data
+    assert list(model.x) == ["2024 start", "2024 R6", "2025 start", "2025 start", "2025 R6"]
+    assert np.isnan(model.y[2]) and list(np.asarray(model.y)[[0, 1, 3, 4]]) == [0.5, 0.6, 0.3, 0.7]  # a break
+    assert list(baseline.x) == ["2024 start", "2024 R6", "2025 start", "2025 R6"]

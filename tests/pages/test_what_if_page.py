@@ -82,11 +82,15 @@ def test_links_restore_the_scenario_and_bad_parts_only_warn(with_model):
     assert table["win_change"].abs().max() > 1
     assert "?season=2026&round=4&rain=0.6&air_temp=31&slots=hamilton:1" in at.code[0].value
 
-    # an unknown driver and an impossible value: a warning, the rest of the link still applies
-    at = open_link({"season": "2026", "round": "4", "slots": "nobody:3,hamilton:2", "rain": "7"})
+    # an unknown driver, impossible slots and an impossible value: each named in a warning, the rest
+    # of the link still applies
+    at = open_link({"season": "2026", "round": "4", "slots": "nobody:3,hamilton:2,leclerc:99,norris:x",
+                    "rain": "7"})
     assert not at.exception and not at.error
     warning = shown(at.warning)  # as the reader sees it: the echoed parts are escaped markdown
     assert "“nobody” is not in the field" in warning
+    assert "grid slot for leclerc 99 is outside 1 to" in warning
+    assert "grid slot for norris 'x' is not a whole number" in warning
     assert "rain=7 is outside 0 to 1" in warning
     assert movers(at).loc["hamilton", "grid_now"] == 2
     assert at.select_slider(key="whatif_rain").value == at.session_state["whatif_defaults"]["rain"]
