@@ -34,6 +34,13 @@ def calendar_table(db_path: str, data_version: int, champion: str, season: int, 
     return season_view.calendar(engine, engine.season_outlook(season, after_round))
 
 
+@st.cache_data(show_spinner=False, ttl=600, max_entries=2)
+def replay_checkpoints(db_path: str, season_run: int) -> pd.DataFrame | None:
+    """The latest championship replay's checkpoints (`season_run` keys the cache to it)."""
+    latest = get_engine().records.latest_season_backtest()
+    return None if latest is None else latest[1]
+
+
 def outlook_for(season: int, after_round: int | None, condition: Condition | None = None):
     with st.spinner(f"Simulating the rest of {season} {SEASON_SIMS:,} times…"):
         return get_engine().season_outlook(season, after_round, condition)
@@ -167,7 +174,12 @@ if done:
 else:
     st.caption(f"{outlook.n_sims:,} simulated seasons, {source}. The bands say where 8 seasons in 10 end; they "
                "widen with the races left because a car's pace can change (the drift was set on the 2010–2021 "
-               "seasons so that about three final tallies in four fall inside them, as past seasons show).")
+               "seasons so that about four final tallies in five fall inside them, as past seasons show).")
+    record = season_view.title_track_record(replay_checkpoints(str(store.path),
+                                                               engine.records.latest_season_backtest_id()),
+                                            after_round, rounds_total)
+    if record:
+        st.caption(f":material/history: {record} The Accuracy page's Championship tab has the details.")
 
 section = st.segmented_control("Show", SECTIONS, default=SECTIONS[0], key=P + "section", label_visibility="collapsed")
 

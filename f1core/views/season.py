@@ -110,3 +110,23 @@ def title_history(engine: Engine, season: int, kind: str = "driver", top: int = 
         return odds
     contenders = odds.groupby("ref")["p_title"].max().sort_values(ascending=False).head(top).index
     return odds[odds["ref"].isin(contenders)].sort_values(["after_round", "p_title"], ascending=[True, False])
+
+
+def title_track_record(per_checkpoint: pd.DataFrame | None, after_round: int, rounds: int) -> str | None:
+    """How the title odds have done at the point of past seasons nearest to right after
+    `after_round` of `rounds` (the championship replay's stages, `season_backtest.STAGES`), in
+    plain words; None without a replay of that stage."""
+    from f1core.engine.season_backtest import LATE_STAGE, STAGES, stage_groups
+
+    if per_checkpoint is None or per_checkpoint.empty:
+        return None
+    stages = {**STAGES, rounds - 3: LATE_STAGE} if rounds > 3 else dict(STAGES)
+    stage = stages[min(stages, key=lambda r: (abs(r - after_round), r))]
+    rows = stage_groups(per_checkpoint)[stage]
+    if rows.empty:
+        return None
+    n, model, leader = len(rows), int(rows["favourite_won"].sum()), int(rows["baseline_favourite_won"].sum())
+    span = f"{int(rows['season'].min())}–{int(rows['season'].max())}" if n > 1 else str(int(rows["season"].iloc[0]))
+    who = "last season's points leader" if stage == STAGES[0] else "the points leader"
+    return (f"How far to trust these odds: replayed {stage} in {span}, the title favourite became champion in "
+            f"{model} of {n} seasons ({who}: {leader} of {n}).")

@@ -94,3 +94,23 @@ def test_a_finished_season_shows_its_official_champions(with_model):
     assert not at.exception and not at.error
     assert "cannot be replayed: replays start in 2009" in texts(at.info)
     assert not [b for b in at.button if b.key == "season_replay_button"]
+
+
+def test_the_odds_say_how_far_past_odds_at_that_point_held(with_model):
+    """After 2026 round 4 the nearest replayed point is after round 6 (here of 2025 alone)."""
+    import pandas as pd
+
+    from f1core.engine import season_backtest as SB
+    from pages._resources import get_engine
+
+    at = run_page("season.py", timeout=180)
+    assert not at.exception and "How far to trust these odds" not in texts(at.caption)  # nothing replayed yet
+    engine = get_engine()
+    row = SB.score(engine, SB.prepare(engine, 2025, 6), n_sims=2000)
+    engine.records.add_season_backtest(pd.DataFrame([row]), 1.0, {"from": 2025, "to": 2025})
+    at.run()
+    assert not at.exception and not at.error
+    words = texts(at.caption)
+    assert "replayed after round 6 in 2025, the title favourite became champion in" in words
+    assert f"{int(row['favourite_won'])} of 1 seasons (the points leader: {int(row['baseline_favourite_won'])} of 1)" \
+        in words
