@@ -81,7 +81,7 @@ def prepare(engine, season: int, after_round: int) -> Replay:
 def baseline_share(replay: Replay, drivers: pd.Index) -> pd.Series:
     """The baseline's title chances for `drivers`: each one's share of the points scored so far;
     before any (round 0), of last season's points; with none of either, equal chances."""
-    for standings in (replay.drivers_now, getattr(replay, "last_season", None)):
+    for standings in (replay.drivers_now, replay.last_season):
         if standings is None or standings.empty:
             continue
         points = standings.set_index("driver_ref")["points"].reindex(drivers).fillna(0)
