@@ -6,6 +6,9 @@ so rows from the CSV dump and from the Jolpica API meet without a mapping table.
 """
 from __future__ import annotations
 
+# `position_text` of a car that never took the start: withdrawn (W) or failed to qualify (F)
+NOT_STARTED = ("W", "F")
+
 _RESULT_COLUMNS = """
     season INTEGER NOT NULL,
     round INTEGER NOT NULL,

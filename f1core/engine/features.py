@@ -18,6 +18,7 @@ import pandas as pd
 
 from f1core.engine.rating_filter import QUALI_FILTER, RACE_FILTER, normal_scores, pace_filter, teammate_gap
 from f1core.ingest.csvfiles import lap_seconds
+from f1core.schema import NOT_STARTED
 from f1core.store import Store
 
 HISTORY_FROM = 1996  # seasons of burn-in for ratings and form before the training window starts
@@ -341,7 +342,7 @@ def build_frame(store: Store) -> pd.DataFrame:
     df["team"] = df["constructor_ref"].map(lineage)
 
     # outcomes (NaN for races not yet run)
-    started = df["has_result"] & ~df["position_text"].isin(["W", "F"])
+    started = df["has_result"] & ~df["position_text"].isin(NOT_STARTED)
     df["started"] = started
     # classified = a number in the position text ('R' retired, 'D' disqualified, 'N' not classified...);
     # some sources fill `position` for retired cars too, so the text decides

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from f1core.schema import NOT_STARTED
 from f1core.store import Store
-from f1core.views.insights import NOT_STARTED, short_race_name
+from f1core.views.insights import short_race_name
 
 
 def drivers_of_season(store: Store, season: int) -> pd.DataFrame:

@@ -16,8 +16,6 @@ from f1core.store import Store
 
 # How `position_text` marks a car without a finishing position, in the words fans use.
 _UNCLASSIFIED = {"R": "DNF", "D": "DSQ", "E": "EXC", "W": "DNS", "F": "DNQ", "N": "NC"}
-# ... and the marks of a car that never took the start (withdrawn, failed to qualify)
-NOT_STARTED = ("W", "F")
 
 
 def result_label(position_text) -> str:
