@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +26,7 @@ from f1core.files import code_hash
 from f1core.progress import Progress, steps
 
 PRE, POST = "pre-qualifying", "post-qualifying"
+WORKERS = min(4, os.cpu_count() or 1)  # threads for models trained side by side (`in_parallel`)
 MIN_TRAINING_ROWS = 200  # about ten races: fewer cannot fit either stage sensibly
 
 
@@ -123,6 +127,14 @@ def with_predicted_grid(rows: pd.DataFrame, gaps: np.ndarray) -> pd.DataFrame:
     return out
 
 
+def in_parallel(fit, items: list) -> Iterator:
+    """`fit` of each item, in order, on `WORKERS` threads: for models that do not depend on one
+    another. LightGBM lets go of the GIL while it trains, so the threads share the cores; each
+    model is single-threaded, so it comes out the same as when trained alone."""
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        yield from pool.map(fit, items)
+
+
 def stage1_config_key(config: TrainingConfig) -> str:
     payload = json.dumps([STAGE1_FEATURES, config.stage1_from, config.stage1_estimators, config.stage1_params,
                           config.pre_stage2_from, config.retrain_every, SEED, config.stage1_base, STAGE1_CODE],
@@ -149,13 +161,18 @@ def stage1_walk_forward(frame: pd.DataFrame, config: TrainingConfig, known: pd.D
     missing_races = set(out.loc[out["pred_gap"].isna(), "race_idx"])
     blocks = [races[i:i + config.retrain_every] for i in range(0, len(races), config.retrain_every)]
     todo = [b for b in blocks if missing_races.intersection(b)]
-    for i, block in enumerate(todo):
+
+    def predict_block(block: np.ndarray) -> tuple[pd.Index, np.ndarray] | None:
         history = done[(done["race_idx"] < int(block[0])) & (done["season"] >= config.stage1_from)]
         if history["quali_gap_pct"].notna().sum() < MIN_TRAINING_ROWS:
-            continue  # a store that starts later than the set-up expects: no honest prediction yet
+            return None  # a store that starts later than the set-up expects: no honest prediction yet
         model = train_stage1(done, int(block[0]), config, with_interval=False)
         idx = out.index[out["race_idx"].isin(block)]
-        out.loc[idx, "pred_gap"] = model.predict(frame.loc[idx])
+        return idx, model.predict(frame.loc[idx])
+
+    for i, result in enumerate(in_parallel(predict_block, todo)):
+        if result is not None:
+            out.loc[result[0], "pred_gap"] = result[1]
         steps(progress, "qualifying model history", i + 1, len(todo))
     return out
 
@@ -191,17 +208,19 @@ def booster_scores(frame: pd.DataFrame, cutoff_idx: int, mode: str, config: Trai
     """Walk-forward booster scores of `races` (all before `cutoff_idx`): blocks of
     `config.calibration_block` races, each scored by a booster trained only on the races before the
     block. The calibration fits on these, so it measures the booster on races it has not seen."""
-    out = []
     races = np.sort(np.asarray(races))
-    for i in range(0, len(races), config.calibration_block):
-        block = races[i:i + config.calibration_block]
+
+    def score_block(block: np.ndarray) -> pd.Series | None:
         rows = _stage2_training_rows(frame, int(block[0]), mode, config)
         if rows["race_idx"].nunique() < 40:
-            continue
+            return None
         model = _race_model(mode, config)
         booster, _ = model._fit_booster(rows, rows["finish"].to_numpy(dtype=float), rows["race_idx"].to_numpy(), None)
         target = frame[frame["race_idx"].isin(block) & frame["started"] & frame["grid"].notna()]
-        out.append(pd.Series(model._score(booster, target), index=target.index))
+        return pd.Series(model._score(booster, target), index=target.index)
+
+    blocks = [races[i:i + config.calibration_block] for i in range(0, len(races), config.calibration_block)]
+    out = [s for s in in_parallel(score_block, blocks) if s is not None]
     return pd.concat(out) if out else pd.Series(dtype=float)
 
 

@@ -5,8 +5,10 @@ import dataclasses
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from f1core.engine import training
 from f1core.engine.backtest import walk_forward
 from f1core.engine.models import simulate
 from f1core.engine.scenario import Scenario
@@ -183,3 +185,22 @@ def test_a_car_withdrawn_after_qualifying_starts_from_its_qualifying_place():
     assert after.loc["c", "grid"] == 3 and after.loc["c", "pit_lane_start"] == 0
     assert list(entrants(rows, PRE)["driver_ref"]) == ["a", "b", "c", "d"]  # all four were entered
     assert rows.loc[2, "grid"] == 4  # the frame itself is left as the sources say
+
+
+def test_models_trained_side_by_side_are_those_trained_one_at_a_time(trained_engine, monkeypatch):
+    """Stage 1's history and the blend's walk-forward scores train their models on threads: each
+    comes out exactly as when trained alone, in the same order."""
+    frame = trained_engine.frame()
+    config = trained_engine.config
+    done = frame[frame["has_result"]]
+    races = done[done["season"] == 2025]["race_idx"].drop_duplicates().to_numpy()
+    monkeypatch.setattr(training, "WORKERS", 3)
+    threaded = (training.stage1_walk_forward(frame, config),
+                training.booster_scores(frame, int(races[-1]) + 1, training.POST, config, races))
+    monkeypatch.setattr(training, "WORKERS", 1)
+    alone = (training.stage1_walk_forward(frame, config),
+             training.booster_scores(frame, int(races[-1]) + 1, training.POST, config, races))
+    assert threaded[0]["pred_gap"].notna().sum() > 1000
+    pd.testing.assert_frame_equal(threaded[0], alone[0])
+    assert len(threaded[1]) == len(done[done["race_idx"].isin(races) & done["started"] & done["grid"].notna()])
+    pd.testing.assert_series_equal(threaded[1], alone[1])
