@@ -65,6 +65,11 @@ def pct(p: float | None, digits: int = 0) -> str:
     return f"{p * 100:.{digits}f}%"
 
 
+def chance_formats(*columns: str) -> dict:
+    """`show_table` formats for columns of chances in percent (0-100), read as `pct` reads them."""
+    return {c: (lambda v: pct(v / 100)) for c in columns}
+
+
 def pcts(*ps: float | None) -> list[str]:
     """`pct` of each, with a decimal when two different chances would otherwise read the same (a
     favourite at 32% and a winner "also at 32%" who was ranked below him)."""

@@ -20,7 +20,7 @@ from pages._resources import (
     sprint_prediction,
     today,
 )
-from pages._style import pct, show_chart
+from pages._style import chance_formats, pct, show_chart
 from pages._widgets import escape_markdown, friendly_error, require_data, require_model, show_table
 
 
@@ -95,8 +95,9 @@ def qualifying_table(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict
 PROBABILITIES = {"p_win": "win", "p_podium": "podium", "p_points": "points", "p_dnf": "DNF"}
 
 
-def race_table(table: pd.DataFrame, before: bool) -> tuple[pd.DataFrame, list[str], dict]:
-    """The race chances in percent (the CSV too: columns win_pct, podium_pct, ...)."""
+def race_table(table: pd.DataFrame, before: bool) -> tuple[pd.DataFrame, list[str], dict, dict]:
+    """The race chances in percent (the CSV too: columns win_pct, podium_pct, ...), with the
+    columns to show, their configuration and how the chances read (as on the charts: "<1%")."""
     t = table.sort_values(["expected_position", "driver_ref"]).reset_index(drop=True)
     t = t.assign(
         driver=t["driver_name"], team=t["team_name"],
@@ -111,13 +112,12 @@ def race_table(table: pd.DataFrame, before: bool) -> tuple[pd.DataFrame, list[st
         "grid": st.column_config.NumberColumn("pred. grid" if before else "grid", format="P%d", width=70,
                                               help="The qualifying model's predicted grid." if before else
                                               "The qualifying order (penalties announced after it not applied)."),
-        **{f"{label.lower()}_pct": st.column_config.NumberColumn(label, format="%.0f%%", width=52)
-           for label in PROBABILITIES.values()},
+        **{f"{label.lower()}_pct": st.column_config.NumberColumn(label, width=52) for label in PROBABILITIES.values()},
         "expected_position": st.column_config.NumberColumn("exp. pos.", format="%.1f", width=65,
                                                            help="Expected finishing position."),
         "position_range": st.column_config.TextColumn(
             "P10–P90", width=80, help="80% of the simulated races end with the driver in this range."),
-        "baseline_win_pct": st.column_config.NumberColumn("base", format="%.0f%%", width=48,
+        "baseline_win_pct": st.column_config.NumberColumn("base", width=48,
                                                           help="The baseline's chance to win, for comparison."),
     }
     # six narrow columns read whole on a phone: the chances, with the baseline beside the win; the
@@ -127,7 +127,8 @@ def race_table(table: pd.DataFrame, before: bool) -> tuple[pd.DataFrame, list[st
     export = t[["code", "driver", "team", "grid", "win_pct", "podium_pct", "points_pct", "dnf_pct",
                 "expected_position", "position_p10", "position_p90", "position_range", "baseline",
                 "baseline_win_pct", "driver_ref", "constructor_ref"]]
-    return export, columns, config
+    return export, columns, config, chance_formats(*(f"{label.lower()}_pct" for label in PROBABILITIES.values()),
+                                                   "baseline_win_pct")
 
 
 def show_race(race) -> None:
@@ -167,8 +168,9 @@ def show_race(race) -> None:
     fav = prediction.favourite
     st.markdown(f"Favourite: **{fav['driver_name']}** ({fav['team_name']}) at {pct(fav['p_win'])} to win "
                 f"(baseline {pct(fav['baseline_p_win'])}).")
-    race_rows, columns, config = race_table(table, before)
-    show_table(race_rows, f"upcoming_{slug}_race.csv", columns=columns, column_config=config, height="content")
+    race_rows, columns, config, formats = race_table(table, before)
+    show_table(race_rows, f"upcoming_{slug}_race.csv", columns=columns, column_config=config, height="content",
+               formats=formats)
     st.caption("Chances from simulating the race thousands of times; they add up to 100% for the win, 3 "
                f"podium places and 10 points places. Baseline win: {BASELINE_SHORT[table['baseline'].iloc[0]]}.")
 
@@ -230,12 +232,11 @@ def show_sprint(race, slug: str) -> None:
                    "code": st.column_config.TextColumn("", width=45, pinned=True),
                    "driver": st.column_config.TextColumn(width=140),
                    "team": st.column_config.TextColumn(width=100),
-                   "win_pct": st.column_config.NumberColumn("win", format="%.0f%%", width=52),
-                   "podium_pct": st.column_config.NumberColumn("podium", format="%.0f%%", width=60),
-                   "points_pct": st.column_config.NumberColumn("points", format="%.0f%%", width=60,
-                                                               help="A top-8 finish"),
-                   "dnf_pct": st.column_config.NumberColumn("DNF", format="%.0f%%", width=52)},
-               height=300)
+                   "win_pct": st.column_config.NumberColumn("win", width=52),
+                   "podium_pct": st.column_config.NumberColumn("podium", width=60),
+                   "points_pct": st.column_config.NumberColumn("points", width=60, help="A top-8 finish"),
+                   "dnf_pct": st.column_config.NumberColumn("DNF", width=52)},
+               height=300, formats=chance_formats("win_pct", "podium_pct", "points_pct", "dnf_pct"))
     st.caption("The sprint is predicted like the race by the pre-qualifying race model: its grid is the qualifying "
                "model's until the sprint grid is published, retirements are as rare as in past sprints, and points "
                "go to the top eight. It is frozen before the sprint and scored in the track record.")

@@ -2,6 +2,8 @@
 chances, downloadable; the predictions shown are frozen in the prediction log."""
 from __future__ import annotations
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 
 from tests.pages.conftest import run_page, texts
@@ -59,6 +61,23 @@ def test_three_race_tabs_with_tables_and_downloads(with_model):
     # Montreal is 4 days away, inside the forecast window: the reason is not that it is too early
     assert "no forecast yet (none could be fetched yet; the Data page shows the last refresh)" in markdown
     assert "each team's latest line-up" in texts(at.caption)
+
+
+def shown_values(element) -> pd.DataFrame:
+    """A table's cells as the reader sees them (the pandas Styler's display values)."""
+    return pa.ipc.open_stream(element.proto.arrow_data.styler.display_values).read_pandas()
+
+
+def test_a_tiny_chance_reads_below_one_percent_as_on_the_charts(with_model):
+    """Backmarkers' win chances are small but not nothing: "<1%", never "0%"; the table still
+    holds (and sorts by) the numbers."""
+    at = run_page("upcoming.py", timeout=180)
+    for element in [d for d in at.dataframe if "win_pct" in d.value.columns]:  # the sprint's and the race's
+        numbers, shown = element.value, shown_values(element)
+        tiny = (numbers["win_pct"] > 0) & (numbers["win_pct"] < 0.5)
+        assert tiny.sum() >= 5 and (shown.loc[tiny, "win_pct"] == "<1%").all()
+        assert shown.loc[numbers["win_pct"].idxmax(), "win_pct"] == f"{numbers['win_pct'].max():.0f}%"
+        assert numbers["win_pct"].dtype.kind == "f"
 
 
 def test_switching_race_tab_and_chart_tab(with_model):
