@@ -467,9 +467,8 @@ def draw_championship() -> None:
     if found is None:
         st.info("**The championship odds have not been checked yet.** Past seasons are replayed at checkpoints "
                 "(before the first race, after rounds 6 and 12, and three rounds before the end), each with "
-                "models trained only on "
-                "the races before, and scored against the final standings. The app does it in the background "
-                "after its next data refresh (a few minutes).", icon=":material/emoji_events:")
+                "models trained only on the races before, and scored against the final standings. The app does "
+                "it in the background after its next data refresh (a few minutes).", icon=":material/emoji_events:")
         return
     run, per, summary, by_stage = found
     groups = list(dict.fromkeys(summary["group"]))
