@@ -17,6 +17,7 @@ from f1core.engine.season import (
     DRIVER_DRIFT,
     SEASON_SIMS,
     TEAM_DRIFT,
+    last_round_with_results,
     points_system,
     remaining_weekends,
     replay_models,
@@ -71,10 +72,9 @@ def prepare(engine, season: int, after_round: int) -> Replay:
     models = replay_models(engine, season, after_round)
     weekends = remaining_weekends(store, engine.frame(), models, season, after_round)
     drivers_now, teams_now = standings_after(store, season, after_round)
-    last = int(store.scalar("SELECT max(round) FROM results WHERE season = ?", [season]))
-    final = standings_after(store, season, last)[0]
-    before = store.scalar("SELECT max(round) FROM results WHERE season = ?", [season - 1])
-    last_season = standings_after(store, season - 1, int(before))[0] if before is not None else None
+    final = standings_after(store, season, last_round_with_results(store, season))[0]
+    before = last_round_with_results(store, season - 1)
+    last_season = standings_after(store, season - 1, before)[0] if before else None
     return Replay(season, after_round, weekends, drivers_now, teams_now, final, last_season)
 
 
