@@ -159,6 +159,17 @@ def race_prediction(season: int, round_: int, scenario: Any = None) -> Any:
                        int(round_), scenario_items)
 
 
+@st.cache_data(show_spinner=False, max_entries=16, ttl=DATA_TTL_S)
+def _contributions(db_path: str, data_version: int, model_version: str, season: int, round_: int) -> Any:
+    return get_engine().field_contributions(season, round_)
+
+
+def field_contributions(season: int, round_: int) -> Any:
+    """`Engine.field_contributions` of a race as it is, cached per data version and champion."""
+    store = get_store()
+    return _contributions(str(store.path), store.data_version(), champion_version() or "", int(season), int(round_))
+
+
 @st.cache_data(show_spinner=False, max_entries=32, ttl=DATA_TTL_S)
 def _sprint(db_path: str, data_version: int, model_version: str, season: int, round_: int) -> Any:
     return get_engine().predict_sprint(season, round_)

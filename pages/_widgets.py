@@ -26,7 +26,8 @@ from f1core.progress import Progress
 from f1core.store import Store, StoreError
 from pages import _admin
 from pages._admin import ADMIN_OK, ERROR_LIMIT
-from pages._resources import get_engine, get_refresher, get_settings, get_store, log, today
+from pages._resources import field_contributions, get_engine, get_refresher, get_settings, get_store, log, today
+from pages._style import pct, pcts
 
 _ADMIN_SESSION = "_f1_admin_session"  # this session's key in the password throttle
 _ADMIN_TRIED = "_f1_admin_tried"  # per password field: a digest of the wrong value already counted
@@ -471,3 +472,44 @@ def model_fallback_notice(engine: Any) -> bool:
                  f"other version loads. Reason: {why}. An admin can retrain on the Models page; the "
                  "background upkeep also retrains after the next refresh.", icon=":material/error:")
     return True
+
+
+def why_favourite(table: pd.DataFrame, season: int, round_: int, before: bool, key: str) -> None:
+    """An expander under a race's chances: what puts the favourite ahead of the runner-up (`before`:
+    the grid is the qualifying model's prediction). Drawn only once opened: it needs the model's
+    trees, which the page otherwise need not load."""
+    ranked = table.sort_values("p_win", ascending=False)
+    if len(ranked) < 2:
+        return
+    first, second = ranked.iloc[0], ranked.iloc[1]
+    code_a, code_b = escape_markdown(first["code"]), escape_markdown(second["code"])
+    box = st.expander(f"Why {code_a} rather than {code_b}?", key=key, on_change="rerun", icon=":material/help:")
+    if not box.open:
+        return
+    from f1core.views.explain import input_value, why_ahead
+
+    with box:
+        try:
+            with st.spinner("Weighing the inputs…"):
+                edge = why_ahead(*field_contributions(season, round_), first["driver_ref"], second["driver_ref"])
+        except Exception as exc:
+            friendly_error(exc, "explain the favourite")
+            return
+        name_a, name_b = escape_markdown(first["driver_name"]), escape_markdown(second["driver_name"])
+        win_a, win_b = pcts(first["p_win"], second["p_win"])
+        dnf_a, dnf_b = pcts(first["p_dnf"], second["p_dnf"])
+        st.markdown(f"When both finish, the model has **{name_a}** ahead of **{name_b}** in "
+                    f"{pct(edge.p_ahead_if_both_finish)} of races. Their chances to win ({win_a} against "
+                    f"{win_b}) also count how likely each is to retire: {dnf_a} against {dnf_b}.")
+        lines = []
+        for _, r in edge.reasons.iterrows():
+            label = r["input"] + (", predicted" if before and r["feature"] == "grid" else "")
+            lines.append(f"- **{escape_markdown(label, limit=120)}**: {code_a} "
+                         f"{escape_markdown(input_value(r['feature'], r['ahead_value']))}, {code_b} "
+                         f"{escape_markdown(input_value(r['feature'], r['behind_value']))}, counts for "
+                         f"{code_a if r['edge'] > 0 else code_b} (weight {abs(r['edge']):.2f})")
+        st.markdown("\n".join(lines))
+        st.caption(f"The {len(edge.reasons)} inputs whose parts of the model's race strength differ most between {code_a} and "
+                   f"{code_b}. Weight is on a log scale: 0.7 doubles the odds of finishing ahead of the other. "
+                   "These are the model's reasons, not the sport's; the Models page (Why this prediction?) "
+                   "breaks down any driver's prediction.")

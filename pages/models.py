@@ -12,6 +12,7 @@ from f1core.engine.backtest import RACE_METRICS
 from f1core.engine.features import FEATURE_BY_NAME
 from f1core.engine.registry import RegistryError
 from f1core.views import reports
+from f1core.views.explain import input_value
 from f1core.views.terms import DIRECTION_HELP, INTERVAL_KIND, METRICS, MODE_NOTE
 from pages._admin import ERROR_LIMIT, for_visitor
 from pages._resources import champion_version, get_engine, get_store, race_prediction, retrain_triggers
@@ -65,15 +66,6 @@ def explanation(db_path: str, data_version: int, champion: str, season: int, rou
 
 def describe(feature: str) -> str:
     return FEATURE_BY_NAME[feature].description if feature in FEATURE_BY_NAME else feature
-
-
-def fmt_value(v) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return "unknown"
-    v = round(float(v), 6)  # a field average of a centred input is 0 up to float noise (4.55e-11)
-    if float(v).is_integer():
-        return f"{float(v):.0f}"
-    return f"{float(v):.3g}"
 
 
 # -- the outcome of the last action of this session ----------------------------------------------------
@@ -198,8 +190,9 @@ def waterfall(contrib: pd.DataFrame, code: str, color: str, title: str, top: int
     rest = contrib.iloc[top:]
     labels = [FEATURE_BY_NAME[f].label if f in FEATURE_BY_NAME else f for f in shown["feature"]]
     values = shown["contribution"].tolist()
-    hover = [f"<b>{d}</b><br>{code}: {fmt_value(v)} · field average {fmt_value(a)}<br>effect {c:+.2f}"
-             for d, v, a, c in zip(shown["description"], shown["value"], shown["field_average"], values)]
+    hover = [f"<b>{d}</b><br>{code}: {input_value(f, v)} · field average {input_value(f, a)}<br>effect {c:+.2f}"
+             for f, d, v, a, c in zip(shown["feature"], shown["description"], shown["value"], shown["field_average"],
+                                      values)]
     if len(rest):
         labels.append(f"{len(rest)} other inputs")
         values.append(float(rest["contribution"].sum()))

@@ -24,7 +24,7 @@ from pages._resources import (
     race_prediction,
 )
 from pages._style import pct, pcts, show_chart, team_color
-from pages._widgets import friendly_error, model_fallback_notice, require_data, require_model
+from pages._widgets import friendly_error, model_fallback_notice, require_data, require_model, why_favourite
 
 PAGES_DIR = Path(__file__).resolve().parent
 
@@ -228,6 +228,7 @@ else:
                        key="overview_podium_chart")
         st.caption(f"Coloured bars: the model. Thin grey bars: {BASELINE_SHORT[table['baseline'].iloc[0]]}, the "
                    "yardstick the model has to beat. Chances come from simulating the race thousands of times.")
+        why_favourite(table, race.season, race.round, before, key="overview_why")
         page_link("upcoming.py", "Every driver, qualifying and the next three races", ":material/arrow_forward:")
 
 # one line on how good the model has really been, beside its baseline

@@ -21,7 +21,7 @@ from pages._resources import (
     today,
 )
 from pages._style import chance_formats, pct, show_chart
-from pages._widgets import escape_markdown, friendly_error, require_data, require_model, show_table
+from pages._widgets import escape_markdown, friendly_error, require_data, require_model, show_table, why_favourite
 
 
 def lap(seconds: float, digits: int = 1) -> str:
@@ -173,6 +173,7 @@ def show_race(race) -> None:
                formats=formats)
     st.caption("Chances from simulating the race thousands of times; they add up to 100% for the win, 3 "
                f"podium places and 10 points places. Baseline win: {BASELINE_SHORT[table['baseline'].iloc[0]]}.")
+    why_favourite(table, race.season, race.round, before, key=f"upcoming_{slug}_why")
 
     # only the chart on show is drawn (the tabs rerun the page): the page stays quick to open
     baseline_words = BASELINE_SHORT[table["baseline"].iloc[0]]

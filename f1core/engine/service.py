@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from f1core import clock
@@ -300,24 +299,32 @@ class Engine:
             self.disk.write(stored[0], prediction, replaces=(f"prediction-sprint-{season}-{round_}-*.pkl",))
         return prediction
 
-    def explain(self, season: int, round_: int, driver_ref: str, scenario: Scenario | None = None) -> pd.DataFrame:
-        """Feature contributions to the driver's race strength, relative to the field's average:
-        positive values pushed him up the order."""
+    def field_contributions(self, season: int, round_: int,
+                            scenario: Scenario | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Every driver's feature contributions to his race strength, relative to the field's
+        average (one row per driver_ref; positive pushed him up the order; a row sums to his
+        strength less the field's mean), and the feature values they came from."""
         scenario = scenario or Scenario()
         pred = self.predict_race(season, round_, scenario)
         bundle = self.served_model()
         rows = race_view(bundle.stage1, race_rows(self.frame(), season, round_), pred.mode, scenario)
         contrib = bundle.race_models[pred.mode].contributions(rows)
-        relative = contrib - contrib.mean()
-        idx = np.flatnonzero(rows["driver_ref"].to_numpy() == driver_ref)
-        if not len(idx):
-            raise PredictionError(f"{driver_ref} is not in the field of {pred.race.label}")
-        row = rows.iloc[idx[0]]
+        drivers = pd.Index(rows["driver_ref"].to_numpy(), name="driver_ref")
+        relative = (contrib - contrib.mean()).set_axis(drivers)
+        return relative, rows[list(contrib.columns)].set_axis(drivers)
+
+    def explain(self, season: int, round_: int, driver_ref: str, scenario: Scenario | None = None) -> pd.DataFrame:
+        """One driver's feature contributions (`field_contributions`), largest effect first, with
+        his value and the field's average of each feature."""
+        relative, values = self.field_contributions(season, round_, scenario)
+        if driver_ref not in relative.index:
+            raise PredictionError(f"{driver_ref} is not in the field of "
+                                  f"{self.predict_race(season, round_, scenario).race.label}")
         out = pd.DataFrame({
             "feature": relative.columns,
-            "contribution": relative.iloc[idx[0]].to_numpy(),
-            "value": [row[f] for f in relative.columns],
-            "field_average": [rows[f].mean() for f in relative.columns],
+            "contribution": relative.loc[driver_ref].to_numpy(),
+            "value": values.loc[driver_ref].to_numpy(),
+            "field_average": values.mean().to_numpy(),
             "description": [FEATURE_BY_NAME[f].description for f in relative.columns],
         })
         return out.reindex(out["contribution"].abs().sort_values(ascending=False).index).reset_index(drop=True)

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import assert_no_error, open_page
+from tests.e2e.conftest import assert_no_error, open_page, wait_for_app_run
 
 pytestmark = pytest.mark.e2e
 
@@ -29,4 +29,17 @@ def test_overview_shows_countdown_favourite_and_accuracy(app_server, page):
     expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(2)
     expect(page.get_by_text(re.compile(r"backtest 2026 \(\d+ races, walk-forward\)"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Last race: Miami Grand Prix"))).to_be_visible()
+    assert_no_error(page)
+
+
+def test_a_click_explains_the_favourite_against_the_runner_up(app_server, page):
+    open_page(page, app_server)
+    why = page.get_by_text(re.compile(r"^Why [A-Z]{3} rather than [A-Z]{3}\?$"))
+    expect(why).to_be_visible()
+    expect(page.get_by_text("When both finish", exact=False)).to_have_count(0)
+    why.click()
+    wait_for_app_run(page)
+    expect(page.get_by_text(re.compile(r"When both finish, the model has .+ ahead of .+ in \d+% of races"))).to_be_visible()
+    expect(page.locator('[data-testid="stExpander"] li')).to_have_count(5)  # the five inputs, each with its side
+    expect(page.locator('[data-testid="stExpander"] li').first).to_contain_text(re.compile(r"counts for [A-Z]{3}"))
     assert_no_error(page)

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from f1core.engine.predict import PredictionError
+from f1core.engine.features import race_rows
+from f1core.engine.predict import PredictionError, race_view
 from f1core.engine.registry import RegistryError
 from f1core.engine.scenario import Scenario, ScenarioError
 from f1core.engine.service import Engine, NoModel
@@ -88,6 +89,19 @@ def test_explanation_ranks_feature_contributions(trained_engine):
     assert {"feature", "contribution", "value", "description"} <= set(exp.columns)
     assert exp["contribution"].abs().is_monotonic_decreasing
     assert "grid" in set(exp["feature"])
+
+
+def test_field_contributions_add_up_to_each_drivers_strength(trained_engine):
+    """The split the "why" panels show is the model's own: a driver's parts sum to his race
+    strength against the field's mean, so their differences are the gap the simulation uses."""
+    relative, values = trained_engine.field_contributions(2026, 5)
+    bundle = trained_engine.served_model()
+    mode = trained_engine.predict_race(2026, 5).mode
+    rows = race_view(bundle.stage1, race_rows(trained_engine.frame(), 2026, 5), mode, Scenario())
+    strength = bundle.race_models[mode].strengths(rows)
+    assert list(relative.index) == rows["driver_ref"].tolist() == list(values.index)
+    np.testing.assert_allclose(relative.sum(axis=1), strength - strength.mean(), atol=1e-6)
+    assert values.loc["hamilton", "grid"] == rows.set_index("driver_ref").loc["hamilton", "grid"]
 
 
 def test_missing_model_file_is_reported(engine_paths, tmp_path):

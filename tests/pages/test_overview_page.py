@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -140,3 +141,26 @@ def test_first_start_offline_with_a_dump_to_download_names_both_sources(app_env,
     assert not at.exception
     assert ("could not reach the history dump (F1_SNAPSHOT_URL) or the Jolpica F1 API"
             in texts(at.warning)), texts(at.warning)
+
+
+def test_why_the_favourite_and_not_the_runner_up_once_asked(with_model):
+    at = run_page("overview.py", timeout=180)
+    assert not at.exception
+    why = [e for e in at.expander if e.label.startswith("Why ")]
+    assert len(why) == 1
+    favourite, runner_up = why[0].label.removeprefix("Why ").removesuffix("?").split(" rather than ")
+    assert "When both finish" not in texts(at.markdown)  # closed: nothing computed
+    at.session_state["overview_why"] = True  # as a click opens it
+    at.run()
+    assert not at.exception and not at.error
+    markdown = texts(at.markdown)
+    assert re.search(r"When both finish, the model has \*\*[^*]+\*\* ahead of \*\*[^*]+\*\* in (5\d|[6-9]\d)% of races",
+                     markdown)
+    reasons = [line for line in markdown.splitlines() if line.startswith("- **")]
+    assert len(reasons) == 5
+    assert all(f": {favourite} " in line and f", {runner_up} " in line for line in reasons)
+    assert all(re.search(rf"counts for ({favourite}|{runner_up}) \(weight \d\.\d\d\)$", line) for line in reasons)
+    weights = [float(re.search(r"weight (\d\.\d\d)", line).group(1)) for line in reasons]
+    assert weights == sorted(weights, reverse=True)
+    # before qualifying, the starting slot it weighs is the qualifying model's prediction
+    assert not any(line.startswith("- **Starting slot**") for line in reasons)

@@ -155,3 +155,15 @@ def test_a_sprint_already_run_shows_its_result_not_a_prediction(with_model):
     assert "to win the sprint" not in markdown
     result = next(d.value for d in at.dataframe if "points" in d.value.columns and "pos" in d.value.columns)
     assert list(result["pos"]) == list(range(1, 9))
+
+
+def test_each_race_explains_its_favourite_against_the_runner_up_once_asked(with_model):
+    at = run_page("upcoming.py", timeout=180)
+    _, race = race_tables(at)
+    first, second = race.sort_values("win_pct", ascending=False)["code"].head(2)
+    assert [e.label for e in at.expander if e.label.startswith("Why ")] == [f"Why {first} rather than {second}?"]
+    at.session_state["upcoming_2026_r5_why"] = True
+    at.run()
+    assert not at.exception and not at.error
+    reasons = [line for line in texts(at.markdown).splitlines() if line.startswith("- **")]
+    assert len(reasons) == 5 and all(f": {first} " in line and f", {second} " in line for line in reasons)
