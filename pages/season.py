@@ -14,6 +14,7 @@ from pages._resources import cached_query, champion_version, get_engine
 from pages._style import pct, show_chart, style_figure, team_color
 from pages._widgets import (
     LinkChoices,
+    escape_markdown,
     friendly_error,
     progress_status,
     require_admin,
@@ -166,6 +167,12 @@ with st.container(horizontal=True, wrap=True, gap="small"):
 words = clinch_words(outlook, names)
 if words:
     st.markdown(f":material/flag: {words}")
+if not done:  # a favourite who trails the table looks wrong until the points still to come are seen
+    for table, name in ((drivers, "driver_name"), (teams, "team_name")):
+        behind = season_view.favourite_behind_leader(table.assign(shown=table[name].map(escape_markdown)), "shown",
+                                                     len(outlook.weekends))
+        if behind:
+            st.markdown(f":material/trending_up: {behind}")
 source = (f"model {outlook.model_version}" if after_round == last
           else f"a replay with models {outlook.model_version}")
 if done:

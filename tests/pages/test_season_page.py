@@ -114,3 +114,21 @@ def test_the_odds_say_how_far_past_odds_at_that_point_held(with_model):
     assert "replayed after round 6 in 2025, the title favourite became champion in" in words
     assert f"{int(row['favourite_won'])} of 1 seasons (the points leader: {int(row['baseline_favourite_won'])} of 1)" \
         in words
+
+
+def test_a_favourite_behind_the_leader_is_explained_and_a_leading_one_is_not(with_model):
+    at = run_page("season.py", timeout=180)
+    at.selectbox(key="season_after_2026").set_value(3).run()  # the replay after R3: Antonelli leads Russell by 9
+    table = at.dataframe[0].value
+    favourite = table.loc[table["p_title"].idxmax()]
+    leader = table.loc[table["points_now"].idxmax()]
+    assert leader["driver_ref"] == "antonelli" and favourite["driver_ref"] != "antonelli"
+    line = next(m for m in texts(at.markdown).splitlines() if "is the title favourite though" in m)
+    gain = favourite["points_expected"] - favourite["points_now"]
+    assert (f"{favourite['driver_name']} is the title favourite though Andrea Kimi Antonelli leads by "
+            f"{leader['points_now'] - favourite['points_now']:g} points: in the 19 weekends left the simulations have "
+            f"{favourite['driver_name']} scoring {gain:.0f} more points") in line
+    at.selectbox(key="season_after_2026").set_value(4).run()  # after R4 the leader (now by 20) is favourite
+    table = at.dataframe[0].value
+    assert table.loc[table["p_title"].idxmax(), "driver_ref"] == table.loc[table["points_now"].idxmax(), "driver_ref"]
+    assert "is the title favourite though" not in texts(at.markdown)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from f1core.views.season import title_track_record
+from f1core.views.season import favourite_behind_leader, title_track_record
 
 
 def replay(rows) -> pd.DataFrame:
@@ -26,3 +26,21 @@ def test_no_replay_or_no_replay_of_that_point_says_nothing():
     assert title_track_record(None, 3, 22) is None
     assert title_track_record(replay([]), 3, 22) is None
     assert title_track_record(replay([(2014, 6, 1, 1)]), 12, 22) is None  # nothing replayed after round 12
+
+
+def odds(p_title, now, expected) -> pd.DataFrame:
+    return pd.DataFrame({"name": ["Russell", "Antonelli", "Leclerc"][:len(now)], "p_title": p_title,
+                         "points_now": now, "points_expected": expected})
+
+
+def test_a_favourite_behind_the_leader_is_explained_by_the_points_still_to_come():
+    words = favourite_behind_leader(odds([0.43, 0.36, 0.09], [80.0, 100.0, 63.0], [394.2, 388.1, 284.0]), "name", 18)
+    assert words == ("Russell is the title favourite though Antonelli leads by 20 points: in the 18 weekends left "
+                     "the simulations have Russell scoring 314 more points on average and Antonelli 288.")
+
+
+def test_nothing_to_explain_when_the_favourite_leads_or_shares_the_lead_or_nothing_is_left():
+    assert favourite_behind_leader(odds([0.6, 0.3], [100.0, 80.0], [400.0, 350.0]), "name", 18) is None
+    assert favourite_behind_leader(odds([0.6, 0.3], [90.0, 90.0], [400.0, 350.0]), "name", 18) is None
+    assert favourite_behind_leader(odds([0.6, 0.3], [0.0, 0.0], [400.0, 350.0]), "name", 22) is None  # before round 1
+    assert favourite_behind_leader(odds([0.0, 1.0], [80.0, 100.0], [80.0, 100.0]), "name", 0) is None
