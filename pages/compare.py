@@ -12,7 +12,7 @@ from f1core.views.insights import result_label, seasons_with_results
 from f1core.views.terms import RESULT_MARKS
 from pages._resources import cached_frame_query, cached_query
 from pages._style import show_chart, style_figure, team_color
-from pages._widgets import LinkChoices, friendly_error, require_data, show_table
+from pages._widgets import LinkChoices, escape_markdown, friendly_error, require_data, show_table
 
 P = "compare_"
 RATING_LABELS = {"strength": "Strength (car + driver)", "driver_rating": "Driver", "car_rating": "Car"}
@@ -98,9 +98,22 @@ if not ratings.empty:
     rf.update_xaxes(title="after round", dtick=round_tick)
     rf.update_yaxes(title=RATING_LABELS[which])
     st.markdown("**Ratings after each race**")
-    st.caption("The car from its qualifying and race pace, the driver from how he compares with his teammates; "
-               "points on one scale, 0 = the field's average.")
+    st.caption("The car from its qualifying and race pace, the driver from how he compares with his teammates "
+               "over his whole career (recent races count a little more); points on one scale, 0 = the field's "
+               "average.")
     show_chart(style_figure(rf, height=320), key=P + "ratings")
+    try:
+        duels = cached_query(compare.earlier_duels, season, a, b)
+    except Exception as exc:
+        friendly_error(exc, "read their earlier duels")
+        duels = pd.DataFrame()
+    if not duels.empty:  # why this season's duel moves the driver ratings only so far
+        seasons = "; ".join(
+            f"{d.season} ({escape_markdown(d.team)}): {da['code']} {d.a_ahead} – {d.races - d.a_ahead} {db['code']} "
+            f"at the flag, {d.a_quali_ahead} – {d.sessions - d.a_quali_ahead} in qualifying"
+            for d in duels.itertuples())
+        st.markdown(f":material/history: **As teammates before {season}**: {seasons}. The driver ratings carry "
+                    f"these duels into {season}, so a few races of it move them only so far.")
 
 st.markdown("**Race by race**")
 st.caption(f"{RESULT_MARKS}; grid slots are the qualifying positions, {da['code']} first.")

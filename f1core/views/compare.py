@@ -127,3 +127,24 @@ def ratings(store: Store | None, frame: pd.DataFrame, season: int, drivers: tupl
         return pd.DataFrame(columns=["round", "driver_ref", "strength", "car_rating", "driver_rating"])
     out = ratings_as_of(frame, season, int(done["round"].max()))
     return out[out["driver_ref"].isin(drivers)][["round", "driver_ref", "strength", "car_rating", "driver_rating"]]
+
+
+def earlier_duels(store: Store, season: int, a: str, b: str) -> pd.DataFrame:
+    """Driver `a` against driver `b` as teammates before `season` (the duels the driver ratings
+    carry into it), one row per season they shared a car: season, team, races (both started),
+    a_ahead (at the flag), sessions (both qualified), a_quali_ahead. Empty if they never did."""
+    return store.read(
+        """
+        WITH r AS (
+            SELECT r.season, r.round, r.driver_ref, r.constructor_ref, r.position_order, q.position AS quali
+            FROM results r LEFT JOIN qualifying q USING (season, round, driver_ref)
+            WHERE r.season < ? AND r.driver_ref IN (?, ?) AND NOT list_contains(?, r.position_text))
+        SELECT x.season, arg_max(c.name, x.round) AS team, count(*)::INTEGER AS races,
+               count_if(x.position_order < y.position_order)::INTEGER AS a_ahead,
+               count_if(x.quali IS NOT NULL AND y.quali IS NOT NULL)::INTEGER AS sessions,
+               count_if(x.quali < y.quali)::INTEGER AS a_quali_ahead
+        FROM r x JOIN r y ON x.season = y.season AND x.round = y.round AND x.constructor_ref = y.constructor_ref
+        LEFT JOIN constructors c ON c.constructor_ref = x.constructor_ref
+        WHERE x.driver_ref = ? AND y.driver_ref = ?
+        GROUP BY x.season ORDER BY x.season
+        """, [season, a, b, sorted(NOT_STARTED), a, b])

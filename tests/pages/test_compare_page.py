@@ -20,6 +20,17 @@ def test_teammates_from_a_link(with_model):
     assert len(table) == 24 and set(table.columns) >= {"race", "a", "b", "quali"}
 
 
+def test_last_seasons_duel_says_why_the_ratings_move_slowly(with_model):
+    """After 2026 R4 Antonelli leads Russell 3 – 1 in both, yet rates below him: 2025 is why."""
+    at = open_link({"season": "2026", "a": "antonelli", "b": "russell"})
+    assert not at.exception and not at.error
+    assert "ANT 3 – 1 RUS" in texts(at.subheader)
+    assert ("**As teammates before 2026**: 2025 (Mercedes): ANT 3 – 21 RUS at the flag, 3 – 21 in qualifying. "
+            "The driver ratings carry these duels into 2026") in texts(at.markdown)
+    at = open_link({"season": "2026", "a": "norris", "b": "max_verstappen"})  # never teammates: nothing to say
+    assert "As teammates before" not in texts(at.markdown)
+
+
 def test_a_crafted_link_only_warns(with_model):
     at = open_link({"season": "2025", "a": "[click](http://evil.example)", "b": "piastri"})
     assert not at.exception and not at.error

@@ -32,3 +32,17 @@ def test_a_withdrawn_car_is_no_race_both_started(snapshot_store):
 
 def test_results_are_written_as_fans_write_them():
     assert [result_label(t) for t in ("3", "R", "W", "D", None, "")] == ["P3", "DNF", "DNS", "DSQ", "—", "—"]
+
+
+def test_earlier_duels_as_teammates_are_the_seasons_head_to_heads(snapshot_store):
+    """The duels the driver ratings carry into a season: each earlier season's teammate record,
+    the same as that season's own head to head counts."""
+    duels = compare.earlier_duels(snapshot_store, 2017, "hamilton", "rosberg")
+    assert duels["season"].tolist() == [2013, 2014, 2015, 2016] and set(duels["team"]) == {"Mercedes"}
+    for row in duels.itertuples():
+        s = compare.compare(snapshot_store, row.season, "hamilton", "rosberg").summary
+        assert (row.races, row.a_ahead) == (s["teammate_races"], s["a_ahead_as_teammates"])
+        assert (row.sessions, row.a_quali_ahead) == (s["quali_both"], s["a_quali_ahead"])
+    # only seasons before the one asked about; none for two drivers who never shared a car
+    assert compare.earlier_duels(snapshot_store, 2015, "hamilton", "rosberg")["season"].tolist() == [2013, 2014]
+    assert compare.earlier_duels(snapshot_store, 2026, "norris", "max_verstappen").empty
