@@ -2,7 +2,10 @@
 alone, rain learned from wet races, calibration fitted on earlier races only, sharper strengths
 after qualifying, and the walk-forward's extra columns."""
 import dataclasses
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -204,3 +207,15 @@ def test_models_trained_side_by_side_are_those_trained_one_at_a_time(trained_eng
     pd.testing.assert_frame_equal(threaded[0], alone[0])
     assert len(threaded[1]) == len(done[done["race_idx"].isin(races) & done["started"] & done["grid"].notna()])
     pd.testing.assert_series_equal(threaded[1], alone[1])
+
+
+def test_lightgbm_runs_openmp_on_one_thread_whatever_the_environment():
+    """LightGBM shares one OpenMP thread count across the process; threads that train and predict
+    at once crash it unless every call agrees on that count (see `f1core/__init__.py`). A fresh
+    interpreter told to use 8 threads still gets one once it imports the package."""
+    probe = ("import ctypes, f1core\nfrom f1core.engine.models import _lightgbm\n_lightgbm()\n"
+             "print(ctypes.CDLL('libgomp.so.1').omp_get_max_threads())")  # the OpenMP LightGBM loaded
+    out = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "OMP_NUM_THREADS": "8"},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"
