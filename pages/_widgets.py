@@ -24,6 +24,7 @@ from f1core.config import SettingsError
 from f1core.ingest.runs import IngestError
 from f1core.progress import Progress
 from f1core.store import Store, StoreError
+from f1core.views.explain import input_value, why_ahead
 from pages import _admin
 from pages._admin import ADMIN_OK, ERROR_LIMIT
 from pages._resources import field_contributions, get_engine, get_refresher, get_settings, get_store, log, today
@@ -486,8 +487,6 @@ def why_favourite(table: pd.DataFrame, season: int, round_: int, before: bool, k
     box = st.expander(f"Why {code_a} rather than {code_b}?", key=key, on_change="rerun", icon=":material/help:")
     if not box.open:
         return
-    from f1core.views.explain import input_value, why_ahead
-
     with box:
         try:
             with st.spinner("Weighing the inputs…"):
@@ -509,7 +508,7 @@ def why_favourite(table: pd.DataFrame, season: int, round_: int, before: bool, k
                          f"{escape_markdown(input_value(r['feature'], r['behind_value']))}, counts for "
                          f"{code_a if r['edge'] > 0 else code_b} (weight {abs(r['edge']):.2f})")
         st.markdown("\n".join(lines))
-        st.caption(f"The {len(edge.reasons)} inputs whose parts of the model's race strength differ most between {code_a} and "
-                   f"{code_b}. Weight is on a log scale: 0.7 doubles the odds of finishing ahead of the other. "
+        st.caption(f"The {len(edge.reasons)} inputs whose parts of the model's race strength differ most between "
+                   f"{code_a} and {code_b}. Weight is on a log scale: 0.7 doubles the odds of finishing ahead of the other. "
                    "These are the model's reasons, not the sport's; the Models page (Why this prediction?) "
                    "breaks down any driver's prediction.")

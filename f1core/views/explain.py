@@ -62,7 +62,7 @@ def input_value(feature: str, value: float) -> str:
     """An input's value as a fan reads it: a starting slot as "P3", a missing one as "unknown"."""
     if value is None or np.isnan(value):
         return "unknown"
-    value = round(float(value), 6)
+    value = round(float(value), 6)  # a centred input's 0 carries float noise (4.55e-11)
     if feature == "grid":
-        return f"P{value:g}"  # a centred input's 0 carries float noise (4.55e-11)
+        return f"P{value:g}"
     return f"{value:.0f}" if value.is_integer() else f"{value:.3g}"

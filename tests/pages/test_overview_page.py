@@ -154,8 +154,8 @@ def test_why_the_favourite_and_not_the_runner_up_once_asked(with_model):
     at.run()
     assert not at.exception and not at.error
     markdown = texts(at.markdown)
-    assert re.search(r"When both finish, the model has \*\*[^*]+\*\* ahead of \*\*[^*]+\*\* in (5\d|[6-9]\d)% of races",
-                     markdown)
+    # (the favourite by win chance need not be the stronger when both finish: retirements count too)
+    assert re.search(r"When both finish, the model has \*\*[^*]+\*\* ahead of \*\*[^*]+\*\* in \d+% of races", markdown)
     reasons = [line for line in markdown.splitlines() if line.startswith("- **")]
     assert len(reasons) == 5
     assert all(f": {favourite} " in line and f", {runner_up} " in line for line in reasons)
