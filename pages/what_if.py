@@ -146,28 +146,10 @@ def load_link(params: dict[str, str]) -> list[str]:
             state[P + "race"] = key
         except (ValueError, PredictionError):
             problems.append(f"there is no race season={params.get('season', '?')}, round={params.get('round', '?')}")
-    weather = {}
-    for name in WEATHER:
-        if name in params:
-            try:
-                weather[name] = getattr(Scenario.from_query({name: params[name]}), name)
-            except ScenarioError as exc:
-                problems.append(str(exc))
-    state[P + "weather"] = {k: v for k, v in weather.items() if v is not None}
-    moves = []  # each move on its own: one bad move leaves the others standing, and each is named
-    for part in filter(None, params.get("slots", "").split(",")):
-        try:
-            moves += Scenario.from_query({"slots": part}).grid_slots
-        except ScenarioError as exc:
-            problems.append(str(exc))
-    try:
-        state[P + "slots"] = Scenario(grid_slots=tuple(moves)).grid_slots
-    except ScenarioError as exc:  # a driver or a slot given twice: which move was meant is unclear
-        problems.append(str(exc))
-    try:
-        state[P + "order"] = Scenario.from_query({"grid": params.get("grid", "")}).grid_order
-    except ScenarioError as exc:
-        problems.append(str(exc))
+    scenario, found = Scenario.from_link(params)
+    problems += found
+    state[P + "weather"] = {k: getattr(scenario, k) for k in WEATHER if getattr(scenario, k) is not None}
+    state[P + "slots"], state[P + "order"] = scenario.grid_slots, scenario.grid_order
     state[P + "check_link"] = True
     return problems
 

@@ -170,6 +170,29 @@ class Scenario:
         order = tuple(filter(None, (params.get("grid") or "").split(","))) or None
         return cls(**numbers, grid_slots=tuple(slots), grid_order=order)
 
+    @classmethod
+    def from_link(cls, params: dict[str, str]) -> tuple["Scenario", list[str]]:
+        """`from_query` for a link someone may have typed or cut short: each weather value and
+        each grid move on its own, so that a bad part is named and left out while the rest stand.
+        Returns the scenario and the problems, in plain words."""
+        problems: list[str] = []
+
+        def part(query: dict[str, str]) -> "Scenario":
+            try:
+                return cls.from_query(query)
+            except ScenarioError as exc:
+                problems.append(str(exc))
+                return cls()
+
+        numbers = {k: getattr(part({k: params[k]}), k) for k in CONDITIONS if params.get(k) not in (None, "")}
+        moves = tuple(m for p in filter(None, (params.get("slots") or "").split(","))
+                      for m in part({"slots": p}).grid_slots)
+        order = part({"grid": params.get("grid") or ""}).grid_order
+        try:
+            return cls(**numbers, grid_slots=moves, grid_order=order), problems
+        except ScenarioError as exc:  # a driver or a slot given twice: which move was meant is unclear
+            return cls(**numbers, grid_order=order), problems + [str(exc)]
+
 
 def grid_from_slots(slots: dict[str, float | None], codes: dict[str, str] | None = None) -> tuple[str, ...]:
     """A whole grid order (pole first) from every driver's typed slot. The slots must be 1..n,

@@ -87,6 +87,21 @@ def test_query_roundtrip():
         Scenario.from_query({"air_temp": "hot"})
 
 
+def test_a_link_keeps_its_good_parts_and_names_each_bad_one():
+    s = Scenario(rain=0.4, track_temp=41.5, grid_slots=(("hamilton", 3),), grid_order=("norris", "piastri"))
+    assert Scenario.from_link(s.to_query()) == (s, [])  # a whole link reads as `from_query` does
+    scenario, problems = Scenario.from_link({"rain": "7", "air_temp": "20", "slots": "hamilton:2,leclerc,norris:x,"
+                                             "piastri:4", "grid": "russell,antonelli"})
+    assert scenario == Scenario(air_temp=20, grid_slots=(("hamilton", 2), ("piastri", 4)),
+                                grid_order=("russell", "antonelli"))
+    assert [p.split(" ")[0] for p in problems] == ["rain=7", "grid", "grid"]
+    assert "'leclerc' is not like driver:slot" in problems[1] and "'x' is not a whole number" in problems[2]
+    # two moves to one slot: which was meant is unclear, so neither stands; the rest does
+    scenario, problems = Scenario.from_link({"rain": "1", "slots": "hamilton:2,leclerc:2", "grid": "a,a"})
+    assert scenario == Scenario(rain=1.0)
+    assert problems == ["a driver appears twice in the grid order", "two drivers given grid slot P2"]
+
+
 def test_grid_from_slots():
     codes = {"a": "AAA", "b": "BBB", "c": "CCC"}
     assert grid_from_slots({"a": 2, "b": 3, "c": 1}, codes) == ("c", "a", "b")
