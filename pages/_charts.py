@@ -65,8 +65,10 @@ def position_bands(table: pd.DataFrame, title: str | None = None, actual: bool =
     fig = go.Figure()
     fig.add_trace(go.Bar(
         x=t["position_p90"] - t["position_p10"] + 0.6, base=t["position_p10"] - 0.3, y=t["code"], orientation="h",
-        marker_color=_colors(t), opacity=0.35, name="P10–P90", customdata=t[["position_p10", "position_p90"]].to_numpy(),
-        hovertemplate="likely between P%{customdata[0]:.0f} and P%{customdata[1]:.0f}<extra></extra>"))
+        marker_color=_colors(t), opacity=0.35, name="P10–P90",
+        customdata=t[["position_p10", "position_p90"]].assign(p_dnf=t.get("p_dnf", float("nan"))).to_numpy(),
+        hovertemplate="likely between P%{customdata[0]:.0f} and P%{customdata[1]:.0f}"
+                      + ("; retires in %{customdata[2]:.0%} of races" if "p_dnf" in t else "") + "<extra></extra>"))
     fig.add_trace(go.Scatter(x=t["expected_position"], y=t["code"], mode="markers", name="expected",
                              marker=dict(color=_colors(t), size=11, line=dict(width=1, color="#111")),
                              customdata=t["driver_name"],

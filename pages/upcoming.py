@@ -10,7 +10,7 @@ from f1core.ingest.openmeteo import FORECAST_DAYS
 from f1core.views import racecards
 from f1core.views.insights import short_race_name
 from f1core.views.race_review import actual_result
-from f1core.views.terms import BASELINE_SHORT, MODE_NOTE, QUALIFYING_ORDER_NOTE
+from f1core.views.terms import BASELINE_SHORT, MODE_NOTE, QUALIFYING_ORDER_NOTE, RETIREMENT_TAIL
 from pages._charts import outcome_stack, position_bands, probability_bars, qualifying_chart
 from pages._resources import (
     cached_query,
@@ -183,7 +183,7 @@ def show_race(race) -> None:
         "Podium chances": lambda: (probability_bars(table, "p_podium", top=10, baseline=table["baseline_p_podium"]),
                                    f"The ten likeliest podium finishers. Thin grey bars: {baseline_words}."),
         "Finishing range": lambda: (position_bands(table), "Dot: expected finishing position; bar: where 80% of "
-                                                           "the simulated races end (P10–P90)."),
+                                                           f"the simulated races end (P10–P90). {RETIREMENT_TAIL}"),
         "All outcomes": lambda: (outcome_stack(table), "Win, podium, points and retirement chances per driver, "
                                                        "in expected finishing order."),
     }

@@ -21,7 +21,7 @@ from f1core.engine.models import WET_FULL
 from f1core.engine.predict import PredictionError
 from f1core.engine.scenario import Scenario, ScenarioError, grid_from_slots, shortest_grid_order
 from f1core.engine.training import PRE
-from f1core.views.terms import MODE_NOTE, percentage_points
+from f1core.views.terms import MODE_NOTE, RETIREMENT_TAIL, percentage_points
 from f1core.views.what_if import movers_table, surprising_gains, typical_conditions, win_cards
 from pages._charts import position_bands
 from pages._resources import cached_frame_query, race_prediction
@@ -425,7 +425,7 @@ with table_col:
 
 st.markdown("**Where they may finish under the what-if**")
 show_chart(position_bands(what.table), key=P + "bands")
-st.caption("Dot: expected finishing position; bar: the likely range (8 races in 10 end inside it). "
+st.caption(f"Dot: expected finishing position; bar: the likely range (8 races in 10 end inside it). {RETIREMENT_TAIL} "
            f"Model {what.model_version}. These are the model's chances, not certainties: weather and grid "
            "effects are learned from past races, where heavy rain was rare.")
 
