@@ -28,7 +28,16 @@ from f1core.engine import weather_effect as _weather_effect_module
 from f1core.engine.baselines import baseline_fields, position_tables
 from f1core.engine.models import wetness
 from f1core.engine.reference import reference_times
-from f1core.engine.training import MODES, POST, TrainingConfig, predict_field, race_seed, stage2_rows, train_stage2
+from f1core.engine.training import (
+    MODES,
+    POST,
+    TrainingConfig,
+    in_parallel,
+    predict_field,
+    race_seed,
+    stage2_rows,
+    train_stage2,
+)
 from f1core.files import code_hash
 from f1core.progress import Progress, steps
 
@@ -255,7 +264,12 @@ def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, c
         history = done[done["race_idx"] < cutoff]
         tables = position_tables(history)
         dnf_rate = float(history[history["season"] >= config.stage2_from]["dnf"].mean())
-        for mode in modes:
+        out = {mode: ([], [], []) for mode in modes}  # per mode: predictions, scores, wet-race checks
+
+        def run_mode(mode: str) -> None:
+            """This block's model of one mode and its predictions. The modes do not depend on one
+            another, so they train side by side; each fills its own lists, joined in mode order."""
+            preds_m, scores_m, wet_m = out[mode]
             view = views[mode]
             model = train_stage2(view, cutoff, mode, config, calibration_scores=scores_seen[mode])
             known = getattr(model, "calibration_scores_", None)
@@ -276,24 +290,31 @@ def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, c
                 w = float(wetness(rows["rain"].iloc[0])) if "rain" in rows else 0.0
                 if w >= WET_CHECK:  # the same race as if dry: does the observed rain help?
                     dry = predict_field(model, rows.assign(rain=0.0), race_seed(season, rnd))
-                    wet_rows.append(dict(mode=mode, season=season, round=rnd, rain=float(rows["rain"].iloc[0]),
-                                         wetness=w, logloss_observed=score_race(fields["model"], actual)["winner_logloss"],
-                                         logloss_dry=score_race(dry, actual)["winner_logloss"],
-                                         dnf_observed=float(fields["model"]["p_dnf"].mean()),
-                                         dnf_dry=float(dry["p_dnf"].mean()),
-                                         dnf_actual=float(rows["dnf"].mean())))
+                    wet_m.append(dict(mode=mode, season=season, round=rnd, rain=float(rows["rain"].iloc[0]),
+                                      wetness=w, logloss_observed=score_race(fields["model"], actual)["winner_logloss"],
+                                      logloss_dry=score_race(dry, actual)["winner_logloss"],
+                                      dnf_observed=float(fields["model"]["p_dnf"].mean()),
+                                      dnf_dry=float(dry["p_dnf"].mean()),
+                                      dnf_actual=float(rows["dnf"].mean())))
                 extra = s1_extra.reindex(rows.index).assign(
                     quali_time_s=rows["quali_best_s"], finish=rows["position_order"],
                     actual_grid=frame.loc[rows.index, "grid"])
                 for predictor, field_pred in fields.items():
-                    scores.append(dict(mode=mode, predictor=predictor, season=season, round=rnd,
-                                       **score_race(field_pred, actual)))
-                    preds.append(field_pred[["driver_ref", "p_win", "p_podium", "p_points", "p_dnf",
-                                             "expected_position"]].assign(
+                    scores_m.append(dict(mode=mode, predictor=predictor, season=season, round=rnd,
+                                         **score_race(field_pred, actual)))
+                    preds_m.append(field_pred[["driver_ref", "p_win", "p_podium", "p_points", "p_dnf",
+                                               "expected_position"]].assign(
                         mode=mode, predictor=predictor, season=season, round=rnd,
                         grid=rows.loc[field_pred.index, "grid"].to_numpy(),
                         position_order=rows.loc[field_pred.index, "position_order"].to_numpy(),
                         **{c: extra.loc[field_pred.index, c].to_numpy() for c in extra.columns}))
+
+        for _ in in_parallel(run_mode, list(modes)):
+            pass
+        for mode in modes:
+            preds += out[mode][0]
+            scores += out[mode][1]
+            wet_rows += out[mode][2]
         steps(progress, "race model: block", b + 1, len(blocks))
     return BacktestResult(pd.concat(preds, ignore_index=True), pd.DataFrame(scores), stage1_per_race,
                           time.perf_counter() - started, config, pd.DataFrame(wet_rows, columns=WET_COLUMNS))

@@ -191,8 +191,8 @@ def test_a_car_withdrawn_after_qualifying_starts_from_its_qualifying_place():
 
 
 def test_models_trained_side_by_side_are_those_trained_one_at_a_time(trained_engine, monkeypatch):
-    """Stage 1's history and the blend's walk-forward scores train their models on threads: each
-    comes out exactly as when trained alone, in the same order."""
+    """Stage 1's history, the blend's walk-forward scores and the backtest's two modes train their
+    models on threads: each comes out exactly as when trained alone, in the same order."""
     frame = trained_engine.frame()
     config = trained_engine.config
     done = frame[frame["has_result"]]
@@ -207,6 +207,16 @@ def test_models_trained_side_by_side_are_those_trained_one_at_a_time(trained_eng
     pd.testing.assert_frame_equal(threaded[0], alone[0])
     assert len(threaded[1]) == len(done[done["race_idx"].isin(races) & done["started"] & done["grid"].notna()])
     pd.testing.assert_series_equal(threaded[1], alone[1])
+    # the backtest trains its two modes side by side too: the same predictions, scores and order
+    stage1 = trained_engine.lifecycle.stage1_history(frame, config)
+    monkeypatch.setattr(training, "WORKERS", 2)
+    both = walk_forward(frame, 2026, 2026, FAST, stage1, last_n_races=4)
+    monkeypatch.setattr(training, "WORKERS", 1)
+    one = walk_forward(frame, 2026, 2026, FAST, stage1, last_n_races=4)
+    assert set(both.predictions["mode"]) == {PRE, POST} and len(both.per_race) == 4 * (3 + 2)  # races × predictors (no grid baseline before qualifying)
+    pd.testing.assert_frame_equal(both.predictions, one.predictions)
+    pd.testing.assert_frame_equal(both.per_race, one.per_race)
+    pd.testing.assert_frame_equal(both.wet_races, one.wet_races)
 
 
 def test_lightgbm_runs_openmp_on_one_thread_whatever_the_environment():
