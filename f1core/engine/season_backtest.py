@@ -25,6 +25,7 @@ from f1core.engine.season import (
     sprint_dnf_ratio,
     standings_after,
 )
+from f1core.engine.training import in_parallel
 from f1core.files import code_hash
 from f1core.progress import Progress, steps
 from f1core.store import Store
@@ -123,11 +124,15 @@ def score(engine, replay: Replay, n_sims: int = SEASON_SIMS, team_drift: float =
 
 
 def season_backtest(engine, seasons, progress: Progress | None = None, **settings) -> pd.DataFrame:
-    """Every checkpoint of `seasons`, scored (one row each)."""
+    """Every checkpoint of `seasons`, scored (one row each). The checkpoints do not depend on one
+    another, so their models train side by side (`training.in_parallel`)."""
     points = checkpoints(engine.store, set(seasons))
+    if points:  # the qualifying model's history, which every checkpoint reads, is made (and kept) once
+        engine.lifecycle.stage1_history(engine.frame(), engine.config)
     rows = []
-    for i, (season, after) in enumerate(points):
-        rows.append(score(engine, prepare(engine, season, after), **settings))
+    replays = in_parallel(lambda point: score(engine, prepare(engine, *point), **settings), points)
+    for i, ((season, after), row) in enumerate(zip(points, replays)):
+        rows.append(row)
         steps(progress, f"season checkpoints ({season} after round {after})", i + 1, len(points))
     return pd.DataFrame(rows)
 

@@ -251,6 +251,18 @@ def test_season_checkpoints_are_scored_beside_the_leaders_share(trained_engine):
     assert row["baseline_favourite_won"] == 1.0  # Norris led after round 21
 
 
+def test_checkpoints_replayed_side_by_side_score_as_one_at_a_time(trained_engine, monkeypatch):
+    """The replay trains its checkpoints' models on threads: the rows come out the same, in order."""
+    from f1core.engine import training
+
+    monkeypatch.setattr(training, "WORKERS", 2)
+    both = SB.season_backtest(trained_engine, [2025], n_sims=SIMS)
+    monkeypatch.setattr(training, "WORKERS", 1)
+    one = SB.season_backtest(trained_engine, [2025], n_sims=SIMS)
+    assert list(zip(both["season"], both["after_round"])) == [(2025, 0), (2025, 6), (2025, 12), (2025, 21)]
+    pd.testing.assert_frame_equal(both, one)
+
+
 def test_before_the_first_race_the_baseline_is_last_seasons_points(trained_engine):
     """Nobody has points before 2025's first race: the baseline shares out 2024's, so its
     champion Verstappen is its favourite (Norris, second in 2024, won 2025); a rookie such as
