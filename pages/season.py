@@ -168,9 +168,9 @@ words = clinch_words(outlook, names)
 if words:
     st.markdown(f":material/flag: {words}")
 if not done:  # a favourite who trails the table looks wrong until the points still to come are seen
-    for table, name in ((drivers, "driver_name"), (teams, "team_name")):
-        behind = season_view.favourite_behind_leader(table.assign(shown=table[name].map(escape_markdown)), "shown",
-                                                     len(outlook.weekends))
+    for table, name, short in ((drivers, "driver_name", "code"), (teams, "team_name", "team_name")):
+        shown = table.assign(name=table[name].map(escape_markdown), short=table[short].map(escape_markdown))
+        behind = season_view.favourite_behind_leader(shown, "name", len(outlook.weekends), short="short")
         if behind:
             st.markdown(f":material/trending_up: {behind}")
 source = (f"model {outlook.model_version}" if after_round == last

@@ -132,10 +132,11 @@ def title_track_record(per_checkpoint: pd.DataFrame | None, after_round: int, ro
             f"{model} of {n} seasons ({who}: {leader} of {n}).")
 
 
-def favourite_behind_leader(table: pd.DataFrame, name: str, weekends_left: int) -> str | None:
+def favourite_behind_leader(table: pd.DataFrame, name: str, weekends_left: int, short: str | None = None) -> str | None:
     """Why the title favourite is not the one leading the table, in plain words, from a named
-    outlook table (`named`; `name` is its column of names); None when the favourite leads (or
-    shares the lead) or the season is over."""
+    outlook table (`named`; `name` is its column of names, `short` of the shorter ones used the
+    second time, such as codes); None when the favourite leads (or shares the lead) or the season
+    is over."""
     if table.empty or weekends_left <= 0:
         return None
     favourite = table.loc[table["p_title"].idxmax()]
@@ -145,6 +146,7 @@ def favourite_behind_leader(table: pd.DataFrame, name: str, weekends_left: int) 
         return None
     gain_fav = float(favourite["points_expected"] - favourite["points_now"])
     gain_lead = float(leader["points_expected"] - leader["points_now"])
+    again = short or name
     return (f"{favourite[name]} is the title favourite though {leader[name]} leads by {gap:g} points: in the "
-            f"{weekends_left} weekends left the simulations have {favourite[name]} scoring {gain_fav:.0f} more "
-            f"points on average and {leader[name]} {gain_lead:.0f}.")
+            f"{weekends_left} weekends left the simulations have {favourite[again]} scoring {gain_fav:.0f} more "
+            f"points on average and {leader[again]} {gain_lead:.0f}.")

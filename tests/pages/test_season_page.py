@@ -127,7 +127,7 @@ def test_a_favourite_behind_the_leader_is_explained_and_a_leading_one_is_not(wit
     gain = favourite["points_expected"] - favourite["points_now"]
     assert (f"{favourite['driver_name']} is the title favourite though Andrea Kimi Antonelli leads by "
             f"{leader['points_now'] - favourite['points_now']:g} points: in the 19 weekends left the simulations have "
-            f"{favourite['driver_name']} scoring {gain:.0f} more points") in line
+            f"{favourite['code']} scoring {gain:.0f} more points on average and ANT ") in line
     at.selectbox(key="season_after_2026").set_value(4).run()  # after R4 the leader (now by 20) is favourite
     table = at.dataframe[0].value
     assert table.loc[table["p_title"].idxmax(), "driver_ref"] == table.loc[table["points_now"].idxmax(), "driver_ref"]

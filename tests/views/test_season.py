@@ -34,9 +34,13 @@ def odds(p_title, now, expected) -> pd.DataFrame:
 
 
 def test_a_favourite_behind_the_leader_is_explained_by_the_points_still_to_come():
-    words = favourite_behind_leader(odds([0.43, 0.36, 0.09], [80.0, 100.0, 63.0], [394.2, 388.1, 284.0]), "name", 18)
+    table = odds([0.43, 0.36, 0.09], [80.0, 100.0, 63.0], [394.2, 388.1, 284.0])
+    words = favourite_behind_leader(table, "name", 18)
     assert words == ("Russell is the title favourite though Antonelli leads by 20 points: in the 18 weekends left "
                      "the simulations have Russell scoring 314 more points on average and Antonelli 288.")
+    # the second time, shorter names where there are some (a phone reads it in fewer lines)
+    short = favourite_behind_leader(table.assign(code=["RUS", "ANT", "LEC"]), "name", 18, short="code")
+    assert short.endswith("the simulations have RUS scoring 314 more points on average and ANT 288.")
 
 
 def test_nothing_to_explain_when_the_favourite_leads_or_shares_the_lead_or_nothing_is_left():
