@@ -509,6 +509,6 @@ def why_favourite(table: pd.DataFrame, season: int, round_: int, before: bool, k
                          f"{code_a if r['edge'] > 0 else code_b} (weight {abs(r['edge']):.2f})")
         st.markdown("\n".join(lines))
         st.caption(f"The {len(edge.reasons)} inputs whose parts of the model's race strength differ most between "
-                   f"{code_a} and {code_b}. Weight is on a log scale: 0.7 doubles the odds of finishing ahead of the other. "
-                   "These are the model's reasons, not the sport's; the Models page (Why this prediction?) "
-                   "breaks down any driver's prediction.")
+                   f"{code_a} and {code_b}. Weight is on a log scale: 0.7 doubles the odds of finishing ahead of "
+                   "the other. These are the model's reasons, not the sport's; the Models page (Why this "
+                   "prediction?) breaks down any driver's prediction.")

@@ -21,10 +21,10 @@ TOO_FEW = "too few races to tell"
 MIN_RACES_TO_TELL = 5
 
 
-# the marks of a race result without a finishing position (`insights.result_label`)
 # why a finishing range can reach far back for a driver the model rates highly
 RETIREMENT_TAIL = ("A retirement counts as a finish at the back, so a driver with a 1-in-10 chance of retiring or "
                    "more has a bar reaching far down the order.")
+# the marks of a race result without a finishing position (`insights.result_label`)
 RESULT_MARKS = "DNF = retired, DNS = did not start, DSQ = disqualified, NC = not classified"
 
 # A difference of two percentages (45% -> 52% is +7 pp): "pts" read as championship points.
