@@ -264,12 +264,10 @@ def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, c
         history = done[done["race_idx"] < cutoff]
         tables = position_tables(history)
         dnf_rate = float(history[history["season"] >= config.stage2_from]["dnf"].mean())
-        out = {mode: ([], [], []) for mode in modes}  # per mode: predictions, scores, wet-race checks
-
-        def run_mode(mode: str) -> None:
-            """This block's model of one mode and its predictions. The modes do not depend on one
-            another, so they train side by side; each fills its own lists, joined in mode order."""
-            preds_m, scores_m, wet_m = out[mode]
+        def run_mode(mode: str) -> tuple[list, list, list]:
+            """This block's model of one mode and its predictions, scores and wet-race checks. The
+            modes do not depend on one another, so they train side by side, joined in mode order."""
+            preds_m, scores_m, wet_m = [], [], []
             view = views[mode]
             model = train_stage2(view, cutoff, mode, config, calibration_scores=scores_seen[mode])
             known = getattr(model, "calibration_scores_", None)
@@ -308,13 +306,12 @@ def walk_forward(frame: pd.DataFrame, from_season: int, to_season: int | None, c
                         grid=rows.loc[field_pred.index, "grid"].to_numpy(),
                         position_order=rows.loc[field_pred.index, "position_order"].to_numpy(),
                         **{c: extra.loc[field_pred.index, c].to_numpy() for c in extra.columns}))
+            return preds_m, scores_m, wet_m
 
-        for _ in in_parallel(run_mode, list(modes)):
-            pass
-        for mode in modes:
-            preds += out[mode][0]
-            scores += out[mode][1]
-            wet_rows += out[mode][2]
+        for preds_m, scores_m, wet_m in in_parallel(run_mode, list(modes)):
+            preds += preds_m
+            scores += scores_m
+            wet_rows += wet_m
         steps(progress, "race model: block", b + 1, len(blocks))
     return BacktestResult(pd.concat(preds, ignore_index=True), pd.DataFrame(scores), stage1_per_race,
                           time.perf_counter() - started, config, pd.DataFrame(wet_rows, columns=WET_COLUMNS))
