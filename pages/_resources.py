@@ -159,26 +159,38 @@ def race_prediction(season: int, round_: int, scenario: Any = None) -> Any:
                        int(round_), scenario_items)
 
 
-@st.cache_data(show_spinner=False, max_entries=16, ttl=DATA_TTL_S)
-def _contributions(db_path: str, data_version: int, model_version: str, season: int, round_: int) -> Any:
-    return get_engine().field_contributions(season, round_)
+@st.cache_data(show_spinner=False, max_entries=48, ttl=DATA_TTL_S)
+def _race_call(method: str, db_path: str, data_version: int, model_version: str, season: int, round_: int) -> Any:
+    return getattr(get_engine(), method)(season, round_)
+
+
+def _per_race(method: str, season: int, round_: int) -> Any:
+    """`Engine.<method>(season, round_)`, cached per data version and champion."""
+    store = get_store()
+    return _race_call(method, str(store.path), store.data_version(), champion_version() or "", int(season),
+                      int(round_))
 
 
 def field_contributions(season: int, round_: int) -> Any:
     """`Engine.field_contributions` of a race as it is, cached per data version and champion."""
-    store = get_store()
-    return _contributions(str(store.path), store.data_version(), champion_version() or "", int(season), int(round_))
-
-
-@st.cache_data(show_spinner=False, max_entries=32, ttl=DATA_TTL_S)
-def _sprint(db_path: str, data_version: int, model_version: str, season: int, round_: int) -> Any:
-    return get_engine().predict_sprint(season, round_)
+    return _per_race("field_contributions", season, round_)
 
 
 def sprint_prediction(season: int, round_: int) -> Any:
     """`Engine.predict_sprint` of a sprint weekend, cached per data version and champion."""
-    store = get_store()
-    return _sprint(str(store.path), store.data_version(), champion_version() or "", int(season), int(round_))
+    return _per_race("predict_sprint", season, round_)
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=2)
+def _season_replay(db_path: str, season_run: int) -> tuple | None:
+    return get_engine().records.latest_season_backtest()
+
+
+def latest_season_replay() -> tuple[dict, pd.DataFrame] | None:
+    """The latest championship replay, (its run, one row per checkpoint), or None before the first;
+    cached until a newer replay lands (the Accuracy and Season pages both read it)."""
+    engine = get_engine()
+    return _season_replay(str(engine.store.path), engine.records.latest_season_backtest_id())
 
 
 @st.cache_data(show_spinner=False, ttl=3600, max_entries=8)

@@ -29,7 +29,7 @@ from f1core.views.terms import (
     percentage_points,
 )
 from pages._accuracy_charts import bin_count_chart, checkpoint_chart, reliability_chart, rolling_chart, season_chart
-from pages._resources import get_engine, get_store
+from pages._resources import get_engine, get_store, latest_season_replay
 from pages._style import show_chart
 from pages._widgets import (
     computed_at,
@@ -433,16 +433,14 @@ def draw_track_record() -> None:
 
 
 @st.cache_data(show_spinner=False, ttl=600, max_entries=4)
-def season_checkpoints(db_path: str, season_run: int) -> tuple | None:
+def replay_summaries(db_path: str, season_run: int, _per: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The replay's figures with their intervals, overall and by stage of the season (`season_run`
+    keys the cache to the replay `_per` comes from)."""
     from f1core.engine import season_backtest
 
-    latest = get_engine().records.latest_season_backtest()
-    if latest is None:
-        return None
-    run, per = latest
     by_stage = {group: season_backtest.summarise(g, season_backtest.stage_groups(g))
-                for group, g in season_backtest.season_groups(per).items()}
-    return run, per, season_backtest.summarise(per), by_stage
+                for group, g in season_backtest.season_groups(_per).items()}
+    return season_backtest.summarise(_per), by_stage
 
 
 STAGE_METRICS = {"favourite_won": "Favourite won", "champion_logloss": "Log loss"}  # short: four columns side by side
@@ -463,14 +461,15 @@ def stage_table(by_stage: pd.DataFrame) -> pd.DataFrame:
 def draw_championship() -> None:
     from f1core.engine.season_backtest import CHECKPOINT_METRICS, season_groups
 
-    found = season_checkpoints(str(get_store().path), engine.records.latest_season_backtest_id())
+    found = latest_season_replay()
     if found is None:
         st.info("**The championship odds have not been checked yet.** Past seasons are replayed at checkpoints "
                 "(before the first race, after rounds 6 and 12, and three rounds before the end), each with "
                 "models trained only on the races before, and scored against the final standings. The app does "
                 "it in the background after its next data refresh (a few minutes).", icon=":material/emoji_events:")
         return
-    run, per, summary, by_stage = found
+    run, per = found
+    summary, by_stage = replay_summaries(str(get_store().path), run["run_id"], per)
     groups = list(dict.fromkeys(summary["group"]))
     group = st.segmented_control("Seasons", groups, default=groups[0], required=True, key="accuracy_champ_group")
     g = summary[summary["group"] == group]

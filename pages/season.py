@@ -10,7 +10,7 @@ import streamlit as st
 from f1core.engine.season import SEASON_SIMS, Condition, clinch_words, first_replayable_season
 from f1core.names import plural
 from f1core.views import season as season_view
-from pages._resources import cached_query, champion_version, get_engine
+from pages._resources import cached_query, champion_version, get_engine, latest_season_replay
 from pages._style import pct, show_chart, style_figure, team_color
 from pages._widgets import (
     LinkChoices,
@@ -33,13 +33,6 @@ def calendar_table(db_path: str, data_version: int, champion: str, season: int, 
     """`day`: today, so a race whose date has passed stops reading "coming" without new data."""
     engine = get_engine()
     return season_view.calendar(engine, engine.season_outlook(season, after_round))
-
-
-@st.cache_data(show_spinner=False, ttl=600, max_entries=2)
-def replay_checkpoints(db_path: str, season_run: int) -> pd.DataFrame | None:
-    """The latest championship replay's checkpoints (`season_run` keys the cache to it)."""
-    latest = get_engine().records.latest_season_backtest()
-    return None if latest is None else latest[1]
 
 
 def outlook_for(season: int, after_round: int | None, condition: Condition | None = None):
@@ -182,9 +175,8 @@ else:
     st.caption(f"{outlook.n_sims:,} simulated seasons, {source}. The bands say where 8 seasons in 10 end; they "
                "widen with the races left because a car's pace can change (the drift was set on the 2010–2021 "
                "seasons so that about four final tallies in five fall inside them, as past seasons show).")
-    record = season_view.title_track_record(replay_checkpoints(str(store.path),
-                                                               engine.records.latest_season_backtest_id()),
-                                            after_round, rounds_total)
+    replay = latest_season_replay()
+    record = season_view.title_track_record(None if replay is None else replay[1], after_round, rounds_total)
     if record:
         st.caption(f":material/history: {record} The Accuracy page's Championship tab has the details.")
 
